@@ -1,0 +1,78 @@
+"""scanapp: issue, print and verify GS1 Digital Link traceability stamps.
+
+``create_app`` reads as the table of contents of the service.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from . import cli, db, health, redis_client
+from .config import load_settings
+from .errors import register_errorhandlers
+from .extensions import api
+
+log = logging.getLogger(__name__)
+
+# Feature blueprints, registered in this order; each module exposes ``blp``.
+FEATURE_VIEWS = (
+    "scanapp.auth.views",
+    "scanapp.products.views",
+)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_settings(app.instance_path, overrides))
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    prepare_database(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    redis_client.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "scanapp API key"})
+    _serve_swagger_ui_offline(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from importlib import import_module
+
+    app.register_blueprint(health.blp)
+    for module_name in FEATURE_VIEWS:
+        module = import_module(module_name)
+        api.register_blueprint(module.blp)
+        for extra in getattr(module, "PLAIN_BLUEPRINTS", ()):
+            app.register_blueprint(extra)
+
+
+def register_commands(app: Flask) -> None:
+    cli.init_app(app)
+
+
+def prepare_database(app: Flask) -> None:
+    if app.config["AUTO_MIGRATE"]:
+        from . import migrations
+
+        migrations.upgrade(app)
+
+
+def _serve_swagger_ui_offline(app: Flask) -> None:
+    """Serve Swagger UI's assets from the installed package: no CDN on the docs page."""
+    from flask import send_from_directory
+    from swagger_ui_bundle import swagger_ui_path
+
+    @app.get("/api/docs/static/<path:filename>")
+    def swagger_ui_static(filename: str):
+        return send_from_directory(swagger_ui_path, filename)

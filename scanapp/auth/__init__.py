@@ -1,0 +1,1 @@
+"""Organisations, roles and API keys: who is calling and what they may do."""

@@ -1,0 +1,43 @@
+"""Request and response shapes for keys and organisations."""
+
+import marshmallow as ma
+
+from ..extensions import Schema
+from .models import Role
+
+ROLE_VALUES = [r.value for r in Role]
+
+
+class KeyCreateSchema(Schema):
+    org = ma.fields.String(required=True, validate=ma.validate.Length(1, 200),
+                           metadata={"description": "organisation name; created if new"})
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLE_VALUES))
+    label = ma.fields.String(validate=ma.validate.Length(max=200))
+
+
+class KeySchema(Schema):
+    id = ma.fields.Integer(dump_only=True)
+    prefix = ma.fields.String(dump_only=True)
+    role = ma.fields.Function(lambda k: k.role.value, dump_only=True)
+    org = ma.fields.Function(lambda k: k.organisation.name, dump_only=True)
+    label = ma.fields.String(dump_only=True, allow_none=True)
+    created_at = ma.fields.DateTime(dump_only=True)
+    revoked_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+
+
+class NewKeySchema(KeySchema):
+    key = ma.fields.String(dump_only=True,
+                           metadata={"description": "the key itself; shown only this once"})
+
+
+class PrincipalSchema(Schema):
+    key_id = ma.fields.Integer()
+    org_id = ma.fields.Integer()
+    org_name = ma.fields.String()
+    role = ma.fields.Function(lambda p: p.role.value)
+
+
+class OrgSchema(Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True)

@@ -1,0 +1,94 @@
+"""Operator commands: ``flask --app scanapp db|keys|demo ...``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import migrations
+from .auth import service as auth_service
+from .db import session_scope
+from .errors import DomainError
+
+db_cli = AppGroup("db", help="Database migrations (Alembic).")
+keys_cli = AppGroup("keys", help="API keys.")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="heads")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (all branches' heads by default)."""
+    migrations.upgrade(current_app, revision)
+    click.echo("database is up to date")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (for example 'base')."""
+    migrations.downgrade(current_app, revision)
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the applied revisions."""
+    migrations.current(current_app)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--branch", required=True, help="feature branch label, e.g. core, serials")
+@click.option("--empty", is_flag=True, help="do not autogenerate from the models")
+def db_revision(message: str, branch: str, empty: bool) -> None:
+    """Write a new migration on a feature branch."""
+    migrations.revision(current_app, message, head=f"{branch}@head", autogenerate=not empty)
+
+
+@keys_cli.command("create")
+@click.option("--role", required=True, type=click.Choice([r.value for r in auth_service.Role]))
+@click.option("--org", "org_name", required=True, help="organisation name; created if new")
+@click.option("--label", default=None)
+def keys_create(role: str, org_name: str, label: str | None) -> None:
+    """Create an API key; the key is printed alone on the last line."""
+    with session_scope() as session:
+        try:
+            key, raw = auth_service.issue_key(session, org_name, auth_service.Role(role), label)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"created {role} key {key.prefix} (id {key.id}) for {org_name!r}; "
+                   "store it now, it is not shown again:")
+    click.echo(raw)
+
+
+@keys_cli.command("revoke")
+@click.argument("prefix")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the key whose visible prefix is PREFIX."""
+    from sqlalchemy import select
+
+    from .auth.models import ApiKey
+    from .db import utcnow
+
+    with session_scope() as session:
+        key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if key is None:
+            raise click.ClickException(f"no key with prefix {prefix}")
+        key.revoked_at = key.revoked_at or utcnow()
+        session.commit()
+    click.echo(f"revoked {prefix}")
+
+
+@click.command("demo")
+@click.option("--quiet", is_flag=True)
+def demo_command(quiet: bool) -> None:
+    """Seed demo data (idempotent) and print how to use it."""
+    from .demo import seed_demo
+
+    seed_demo(current_app, echo=(lambda *a, **k: None) if quiet else click.echo)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(demo_command)

@@ -1,0 +1,135 @@
+"""Domain errors and the one place that maps them to HTTP responses.
+
+Services raise the exceptions below and know nothing of HTTP. Every error response has
+the same JSON shape: ``{"status": 404, "code": "not_found", "message": "..."}`` with an
+optional ``errors`` object for field-level validation detail.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class AuthenticationRequired(DomainError):
+    code = "authentication_required"
+
+
+class PermissionDenied(DomainError):
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class Unavailable(DomainError):
+    code = "unavailable"
+
+
+HTTP_STATUS: dict[type[DomainError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    AuthenticationRequired: 401,
+    PermissionDenied: 403,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+
+def status_for(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 400
+
+
+def error_body(status: int, code: str, message: str, errors: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": status, "code": code, "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def error_response(status: int, code: str, message: str, errors: Any = None, headers=None):
+    response = jsonify(error_body(status, code, message, errors))
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="scanapp"'
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _http_code(exc: HTTPException) -> str:
+    name = (exc.name or "error").lower()
+    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
+
+
+def http_exception_response(exc: HTTPException):
+    """JSON for werkzeug's HTTP errors, including webargs' 422 with field messages."""
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    status = exc.code or 500
+    if status == 422 and messages:
+        # Flatten {"json": {...}} / {"query": {...}} to the field map a client can show.
+        errors = messages
+        if isinstance(messages, dict) and len(messages) == 1:
+            errors = next(iter(messages.values()))
+        return error_response(422, "validation_error", "The request body or query is invalid.",
+                              errors)
+    headers = None
+    if status in (405, 429):
+        headers = {k: v for k, v in exc.get_response().headers.items()
+                   if k in ("Allow", "Retry-After") or k.startswith("X-RateLimit")}
+    return error_response(status, _http_code(exc), exc.description or exc.name, headers=headers)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        return error_response(status_for(exc), exc.code, exc.message, exc.details)
+
+    app.register_error_handler(HTTPException, http_exception_response)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(exc: Exception):
+        log.error("database unavailable on %s %s: %s", request.method, request.path,
+                  type(exc).__name__)
+        return error_response(503, "database_unavailable",
+                              "The database is not reachable right now; try again shortly.",
+                              headers={"Retry-After": "5"})
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -1,0 +1,1 @@
+"""Fraud signals, risk scores, flags, cases and the market inspectors' workflow."""

@@ -1,0 +1,59 @@
+"""The facts the fraud rules read: one scan, the code's history before it, its range.
+
+This is the contract between the scan path (which gathers these in its one Redis round
+trip, or from the database) and the rules (pure functions over them). Keep it small:
+everything here has to travel in the hot path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ScanPlace:
+    """Where and when a code was scanned (coordinates rounded; province may be unknown)."""
+
+    at: dt.datetime
+    lat: float | None = None
+    lon: float | None = None
+    province: str | None = None
+    device_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanFacts:
+    """The scan being judged."""
+
+    serial: str
+    gtin: str
+    place: ScanPlace
+    # What the signature and lifecycle alone say: "genuine", "forged", "unknown_range",
+    # "compromised_key", "not_activated", "voided", "recalled".
+    standing: str
+    is_repeat_of_same_device: bool = False
+
+
+@dataclass(frozen=True)
+class CodeHistory:
+    """The code's state as the store returns it, including the scan being judged."""
+
+    scan_count: int = 0
+    device_count: int = 0
+    first_scan: ScanPlace | None = None
+    # Most recent first, the scan being judged excluded; capped (the store keeps ~20).
+    recent: tuple[ScanPlace, ...] = ()
+    pin_claims: int = 0
+    pin_failures: int = 0
+
+
+@dataclass(frozen=True)
+class RangeFacts:
+    """What the rules need of the code's range and product."""
+
+    range_id: int | None
+    status: str | None
+    market_regions: tuple[str, ...] = ()
+    # Per-product threshold overrides (Product.fraud_settings), keyed by rule setting name.
+    settings: dict[str, float] = field(default_factory=dict)

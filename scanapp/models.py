@@ -1,0 +1,4 @@
+"""Imports every feature's models so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from .auth.models import ApiKey, Organisation  # noqa: F401
+from .products.models import PrinterAuthorisation, Product  # noqa: F401

@@ -1,0 +1,1 @@
+"""Products a brand registers by GTIN, with bilingual text and market regions."""

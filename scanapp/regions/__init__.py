@@ -1,0 +1,130 @@
+"""Vietnam's 34 province-level units (since the 2025 reorganisation) and an offline lookup
+from coordinates to a unit.
+
+The codes are the two-digit administrative codes: each merged unit keeps the code of the
+former province that holds its administrative centre (Decision 19/2025/QĐ-TTg's rule).
+The embedded lookup is a nearest-anchor search over the 63 former provincial capitals, each
+labelled with the unit it now belongs to, which is far closer to the real borders than the
+34 new centres alone. An operator can load real boundary polygons (see ``geo``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Province:
+    code: str
+    name: str
+    name_en: str
+    lat: float
+    lon: float
+
+
+PROVINCES: dict[str, Province] = {p.code: p for p in [
+    Province("01", "Hà Nội", "Hanoi", 21.0285, 105.8542),
+    Province("04", "Cao Bằng", "Cao Bang", 22.6657, 106.2570),
+    Province("08", "Tuyên Quang", "Tuyen Quang", 21.8236, 105.2140),
+    Province("11", "Điện Biên", "Dien Bien", 21.3860, 103.0230),
+    Province("12", "Lai Châu", "Lai Chau", 22.3964, 103.4582),
+    Province("14", "Sơn La", "Son La", 21.3270, 103.9141),
+    Province("15", "Lào Cai", "Lao Cai", 21.7229, 104.9113),
+    Province("19", "Thái Nguyên", "Thai Nguyen", 21.5942, 105.8482),
+    Province("20", "Lạng Sơn", "Lang Son", 21.8537, 106.7615),
+    Province("22", "Quảng Ninh", "Quang Ninh", 20.9599, 107.0425),
+    Province("24", "Bắc Ninh", "Bac Ninh", 21.2731, 106.1946),
+    Province("25", "Phú Thọ", "Phu Tho", 21.3227, 105.4020),
+    Province("31", "Hải Phòng", "Hai Phong", 20.8449, 106.6881),
+    Province("33", "Hưng Yên", "Hung Yen", 20.6464, 106.0511),
+    Province("37", "Ninh Bình", "Ninh Binh", 20.2506, 105.9745),
+    Province("38", "Thanh Hóa", "Thanh Hoa", 19.8067, 105.7852),
+    Province("40", "Nghệ An", "Nghe An", 18.6796, 105.6813),
+    Province("42", "Hà Tĩnh", "Ha Tinh", 18.3428, 105.9057),
+    Province("44", "Quảng Trị", "Quang Tri", 17.4689, 106.6223),
+    Province("46", "Huế", "Hue", 16.4637, 107.5909),
+    Province("48", "Đà Nẵng", "Da Nang", 16.0544, 108.2022),
+    Province("51", "Quảng Ngãi", "Quang Ngai", 15.1214, 108.8044),
+    Province("52", "Gia Lai", "Gia Lai", 13.7830, 109.2197),
+    Province("56", "Khánh Hòa", "Khanh Hoa", 12.2388, 109.1967),
+    Province("66", "Đắk Lắk", "Dak Lak", 12.6667, 108.0500),
+    Province("68", "Lâm Đồng", "Lam Dong", 11.9404, 108.4583),
+    Province("75", "Đồng Nai", "Dong Nai", 10.9574, 106.8426),
+    Province("79", "Hồ Chí Minh", "Ho Chi Minh City", 10.7769, 106.7009),
+    Province("80", "Tây Ninh", "Tay Ninh", 10.5359, 106.4137),
+    Province("82", "Đồng Tháp", "Dong Thap", 10.3600, 106.3600),
+    Province("86", "Vĩnh Long", "Vinh Long", 10.2537, 105.9722),
+    Province("91", "An Giang", "An Giang", 10.0125, 105.0809),
+    Province("92", "Cần Thơ", "Can Tho", 10.0452, 105.7469),
+    Province("96", "Cà Mau", "Ca Mau", 9.1769, 105.1524),
+]}
+
+# Former provincial capitals (before July 2025) and the unit each now belongs to.
+_ANCHORS: list[tuple[float, float, str]] = [
+    (21.0285, 105.8542, "01"), (22.8233, 104.9836, "08"), (22.6657, 106.2570, "04"),
+    (22.1470, 105.8348, "19"), (21.8236, 105.2140, "08"), (22.4856, 103.9707, "15"),
+    (21.3860, 103.0230, "11"), (22.3964, 103.4582, "12"), (21.3270, 103.9141, "14"),
+    (21.7229, 104.9113, "15"), (20.8133, 105.3383, "25"), (21.5942, 105.8482, "19"),
+    (21.8537, 106.7615, "20"), (20.9599, 107.0425, "22"), (21.2731, 106.1946, "24"),
+    (21.3227, 105.4020, "25"), (21.3089, 105.6049, "25"), (21.1861, 106.0763, "24"),
+    (20.9373, 106.3146, "31"), (20.8449, 106.6881, "31"), (20.6464, 106.0511, "33"),
+    (20.4463, 106.3366, "33"), (20.5835, 105.9230, "37"), (20.4388, 106.1621, "37"),
+    (20.2506, 105.9745, "37"), (19.8067, 105.7852, "38"), (18.6796, 105.6813, "40"),
+    (18.3428, 105.9057, "42"), (17.4689, 106.6223, "44"), (16.8163, 107.1003, "44"),
+    (16.4637, 107.5909, "46"), (16.0544, 108.2022, "48"), (15.5736, 108.4740, "48"),
+    (15.1214, 108.8044, "51"), (13.7830, 109.2197, "52"), (13.0882, 109.0929, "66"),
+    (12.2388, 109.1967, "56"), (11.5649, 108.9886, "56"), (10.9289, 108.1021, "68"),
+    (14.3545, 108.0076, "51"), (13.9833, 108.0000, "52"), (12.6667, 108.0500, "66"),
+    (12.0046, 107.6907, "68"), (11.9404, 108.4583, "68"), (11.5353, 106.8831, "75"),
+    (11.3101, 106.0983, "80"), (10.9805, 106.6519, "79"), (10.9574, 106.8426, "75"),
+    (10.3460, 107.0843, "79"), (10.7769, 106.7009, "79"), (10.5359, 106.4137, "80"),
+    (10.3600, 106.3600, "82"), (10.2434, 106.3756, "86"), (9.9347, 106.3455, "86"),
+    (10.2537, 105.9722, "86"), (10.4938, 105.6882, "82"), (10.3864, 105.4352, "91"),
+    (10.0125, 105.0809, "91"), (10.0452, 105.7469, "92"), (9.7845, 105.4701, "92"),
+    (9.6025, 105.9739, "92"), (9.2941, 105.7278, "96"), (9.1769, 105.1524, "96"),
+]
+
+# Beyond this distance from any anchor a point is not in Vietnam (or at sea): no province.
+_MAX_ANCHOR_KM = 250.0
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def is_province_code(code: str) -> bool:
+    return code in PROVINCES
+
+
+def nearest_anchor_province(lat: float, lon: float) -> str | None:
+    best_code, best_km = None, _MAX_ANCHOR_KM
+    for alat, alon, code in _ANCHORS:
+        km = haversine_km(lat, lon, alat, alon)
+        if km < best_km:
+            best_code, best_km = code, km
+    return best_code
+
+
+class ProvinceLocator:
+    """Maps coordinates to a province code; polygons when loaded, anchors otherwise."""
+
+    def __init__(self, polygons=None):
+        self._polygons = polygons
+
+    def province_at(self, lat: float | None, lon: float | None) -> str | None:
+        if lat is None or lon is None:
+            return None
+        if self._polygons is not None:
+            code = self._polygons.province_at(lat, lon)
+            if code is not None:
+                return code
+        return nearest_anchor_province(lat, lon)
+
+
+default_locator = ProvinceLocator()

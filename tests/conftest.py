@@ -1,0 +1,305 @@
+"""Shared fixtures.
+
+Every test that takes ``app`` (or anything built on it) runs once per *stack*:
+
+- ``embedded``: a SQLite file and no Redis, the service's first-run default;
+- ``services``: PostgreSQL and Redis from ``SCANAPP_TEST_DATABASE_URL`` and
+  ``SCANAPP_TEST_REDIS_URL``; skipped with the reason when they are not set, and a hard
+  failure instead when ``SCANAPP_TEST_REQUIRE_SERVICES=1`` (CI sets it).
+
+Isolation: each test run creates its own PostgreSQL schema (dropped at the end) and its
+own SQLite file; each test gets its own Redis key prefix and deletes only those keys.
+Rows are removed after every test, so tests may commit freely, across threads too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from scanapp import create_app
+from scanapp import migrations as scanapp_migrations
+from scanapp.auth import service as auth_service
+from scanapp.auth.models import Role
+from scanapp.db import Base, make_engine, session_scope
+
+PG_URL = os.environ.get("SCANAPP_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("SCANAPP_TEST_REDIS_URL")
+REDIS_CLUSTER = os.environ.get("SCANAPP_TEST_REDIS_CLUSTER", "0") == "1"
+REQUIRE = os.environ.get("SCANAPP_TEST_REQUIRE_SERVICES", "0") == "1"
+
+RUN_ID = secrets.token_hex(4)
+_counter = itertools.count()
+
+# Fixed test secrets: stamps issued in one test verify in the same test's app.
+TEST_SECRETS = {
+    "SECRET_KEY": "test-secret-key-" + "x" * 16,
+    "SERIAL_KEY": "test-serial-key-" + "y" * 16,
+    "PIN_KEY": "test-pin-key-" + "z" * 16,
+}
+
+
+def missing_service(what: str) -> None:
+    """Skip, or fail when CI demands the real services."""
+    if REQUIRE:
+        pytest.fail(f"{what} is required (SCANAPP_TEST_REQUIRE_SERVICES=1) but unavailable")
+    pytest.skip(f"{what} not configured: set SCANAPP_TEST_DATABASE_URL and "
+                "SCANAPP_TEST_REDIS_URL to run against PostgreSQL and Redis")
+
+
+@dataclass
+class Stack:
+    name: str
+    database_url: str
+    schema: str | None
+    redis_url: str | None
+
+    def overrides(self) -> dict:
+        return {
+            "ENV": "testing",
+            "TESTING": True,
+            "DATABASE_URL": self.database_url,
+            "DATABASE_SCHEMA": self.schema,
+            "DATABASE_POOL_SIZE": 5,
+            "REDIS_URL": self.redis_url,
+            "REDIS_CLUSTER": REDIS_CLUSTER,
+            "REDIS_PREFIX": f"scanapp-test-{RUN_ID}-{next(_counter)}",
+            "AUTO_MIGRATE": False,
+            "PUBLIC_BASE_URL": "https://scan.example.vn",
+            "RATELIMIT_ENABLED": False,
+            **TEST_SECRETS,
+        }
+
+
+def _migrated(stack: Stack) -> Stack:
+    app = create_app(stack.overrides())
+    scanapp_migrations.upgrade(app)
+    from scanapp.db import get_engine
+
+    get_engine(app).dispose()
+    return stack
+
+
+@pytest.fixture(scope="session")
+def embedded_stack(tmp_path_factory) -> Stack:
+    path = tmp_path_factory.mktemp("db") / "scanapp-test.db"
+    return _migrated(Stack("embedded", f"sqlite:///{path}", None, None))
+
+
+@pytest.fixture(scope="session")
+def services_stack():
+    if not PG_URL or not REDIS_URL:
+        missing_service("PostgreSQL and Redis")
+    schema = f"scanapp_test_{RUN_ID}"
+    admin = sa.create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        missing_service(f"PostgreSQL at {PG_URL} ({exc.__class__.__name__})")
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except Exception as exc:
+        if not REDIS_CLUSTER:
+            missing_service(f"Redis at {REDIS_URL} ({exc.__class__.__name__})")
+    try:
+        yield _migrated(Stack("services", PG_URL, schema, REDIS_URL))
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["embedded", "services"])
+def stack(request) -> Stack:
+    return request.getfixturevalue(f"{request.param}_stack")
+
+
+def _wipe_database(app) -> None:
+    from scanapp.db import get_engine
+
+    engine = get_engine(app)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(sa.text(f'DELETE FROM "{table}"'))
+
+
+def _wipe_redis(app) -> None:
+    from scanapp.redis_client import get_redis
+
+    client = get_redis(app)
+    if client is None:
+        return
+    try:
+        pattern = app.config["REDIS_PREFIX"] + ":*"
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for key in keys:  # one by one: keys of one test may sit in several cluster slots
+            client.delete(key)
+    except Exception:
+        pass  # a test that stopped Redis on purpose leaves nothing to clean
+
+
+def build_app(stack: Stack, **overrides):
+    return create_app({**stack.overrides(), **overrides})
+
+
+def dispose_app(application) -> None:
+    from scanapp.db import get_engine
+    from scanapp.redis_client import get_redis
+
+    for hook in application.extensions.get("scanapp.shutdown_hooks", []):
+        hook()
+    get_engine(application).dispose()
+    client = get_redis(application)
+    if client is not None:
+        client.close()
+
+
+@pytest.fixture
+def app_factory(stack):
+    """Build extra apps on the test's stack (other settings); disposed at teardown."""
+    built = []
+
+    def make(**overrides):
+        application = build_app(stack, **overrides)
+        built.append(application)
+        return application
+
+    yield make
+    for application in built:
+        dispose_app(application)
+
+
+@pytest.fixture
+def app(stack):
+    application = build_app(stack)
+    yield application
+    for hook in application.extensions.get("scanapp.shutdown_hooks", []):
+        hook()
+    application.extensions["scanapp.shutdown_hooks"] = []
+    _wipe_database(application)
+    _wipe_redis(application)
+    dispose_app(application)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Actor:
+    """An API caller holding one key, so tests read like sentences."""
+
+    def __init__(self, client, key: str | None, role: str | None = None,
+                 org_id: int | None = None, org_name: str | None = None, key_id=None):
+        self.client, self.key, self.role = client, key, role
+        self.org_id, self.org_name, self.key_id = org_id, org_name, key_id
+
+    def _headers(self, kwargs) -> dict:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if self.key is not None:
+            headers.setdefault("Authorization", f"Bearer {self.key}")
+        return headers
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, headers=self._headers(kwargs), **kwargs)
+
+    def post(self, url, **kwargs):
+        return self.client.post(url, headers=self._headers(kwargs), **kwargs)
+
+    def patch(self, url, **kwargs):
+        return self.client.patch(url, headers=self._headers(kwargs), **kwargs)
+
+    def put(self, url, **kwargs):
+        return self.client.put(url, headers=self._headers(kwargs), **kwargs)
+
+    def delete(self, url, **kwargs):
+        return self.client.delete(url, headers=self._headers(kwargs), **kwargs)
+
+
+@pytest.fixture
+def make_actor(app, client):
+    def make(role: str, org: str | None = None) -> Actor:
+        org = org or f"{role.title()} Org"
+        with app.app_context(), session_scope(app) as session:
+            key, raw = auth_service.issue_key(session, org, Role(role), "test")
+            return Actor(client, raw, role, key.org_id, org, key.id)
+
+    return make
+
+
+@pytest.fixture
+def admin(make_actor) -> Actor:
+    return make_actor("admin", "Admin Org")
+
+
+@pytest.fixture
+def brand(make_actor) -> Actor:
+    return make_actor("brand", "Brand A")
+
+
+@pytest.fixture
+def other_brand(make_actor) -> Actor:
+    return make_actor("brand", "Brand B")
+
+
+@pytest.fixture
+def printer(make_actor) -> Actor:
+    return make_actor("printer", "Printer P")
+
+
+@pytest.fixture
+def inspector(make_actor) -> Actor:
+    return make_actor("inspector", "Inspectorate I")
+
+
+@pytest.fixture
+def anonymous(client) -> Actor:
+    return Actor(client, None)
+
+
+def gtin14(body: str) -> str:
+    """Complete a 13-digit body with its GS1 check digit (test data helper)."""
+    digits = [int(c) for c in body]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return body + str((10 - total % 10) % 10)
+
+
+@pytest.fixture
+def product(brand) -> dict:
+    response = brand.post("/api/v1/products", json={
+        "gtin": gtin14("0893456789012"), "name": "Nước mắm thử", "market_regions": ["01", "79"]})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+ARTIFACTS = Path(os.environ.get("SCANAPP_TEST_ARTIFACTS", Path(__file__).parent.parent
+                                / "test-artifacts"))
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+__all__ = ["Actor", "gtin14", "build_app", "missing_service", "make_engine", "tempfile"]
