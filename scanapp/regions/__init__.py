@@ -128,3 +128,20 @@ class ProvinceLocator:
 
 
 default_locator = ProvinceLocator()
+
+
+# Map cells for hotspot counts: a fixed 0.05-degree grid (about 5.5 km north-south), small
+# enough to point an inspector at a market district, large enough to gather a cluster.
+CELL_DEG = 0.05
+
+
+def cell_of(lat: float | None, lon: float | None) -> str | None:
+    """The grid cell id of a point, e.g. ``"420:2117"`` (row:column); None without a point."""
+    if lat is None or lon is None:
+        return None
+    return f"{math.floor(lat / CELL_DEG)}:{math.floor(lon / CELL_DEG)}"
+
+
+def cell_centre(cell: str) -> tuple[float, float]:
+    row, col = (int(part) for part in cell.split(":"))
+    return ((row + 0.5) * CELL_DEG, (col + 0.5) * CELL_DEG)
