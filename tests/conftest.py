@@ -46,6 +46,14 @@ TEST_SECRETS = {
 }
 
 
+def pytest_report_header(config):
+    services = (f"services stack: PostgreSQL {PG_URL} + Redis {REDIS_URL}"
+                f"{' (cluster)' if REDIS_CLUSTER else ''}" if PG_URL and REDIS_URL
+                else "services stack: not configured (those tests will skip)")
+    return ["stacks: embedded (SQLite, no Redis); " + services,
+            f"missing services fail the run: {REQUIRE}"]
+
+
 def missing_service(what: str) -> None:
     """Skip, or fail when CI demands the real services."""
     if REQUIRE:
