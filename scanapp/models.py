@@ -2,3 +2,4 @@
 
 from .auth.models import ApiKey, Organisation  # noqa: F401
 from .products.models import PrinterAuthorisation, Product  # noqa: F401
+from .scan.models import PinCheck, ScanEvent  # noqa: F401
