@@ -3,3 +3,10 @@
 from .auth.models import ApiKey, Organisation  # noqa: F401
 from .products.models import PrinterAuthorisation, Product  # noqa: F401
 from .scan.models import PinCheck, ScanEvent  # noqa: F401
+from .serials.models import (  # noqa: F401
+    RangeTransition,
+    SerialCounter,
+    SerialOverride,
+    SerialRange,
+    SigningKey,
+)
