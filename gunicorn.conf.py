@@ -1,0 +1,85 @@
+"""Production gunicorn settings for scanapp: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+Every value can be overridden from the environment (``SCANAPP_GUNICORN_*``) or on the
+command line (command-line flags win over this file). The figures behind the choices are
+in docs/PERFORMANCE.md; ``python -m loadtests.bench --compare-workers`` re-measures them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get("SCANAPP_GUNICORN_" + name) or default
+
+
+# Loopback by default: in production a reverse proxy (TLS, HTTP/2 towards the phones,
+# slow-client buffering) sits in front and forwards to this address.
+bind = _env("BIND", "127.0.0.1:8000")
+
+# gthread, not sync: the scan path waits on Redis and on the group committer, and the group
+# committer only earns its keep when several requests of one process are in flight at once
+# so that their scan events share one PostgreSQL commit. Sync workers serve one request per
+# process, so every scan would pay a commit of its own. Async workers (gevent/eventlet) would
+# need the Redis and PostgreSQL drivers monkey-patched; threads give the concurrency without it.
+worker_class = _env("WORKER_CLASS", "gthread")
+
+# One process per core: the scan path is CPU-bound Python once Redis answers, so more
+# processes than cores only add context switches (measured: see PERFORMANCE.md), while
+# Redis and PostgreSQL need CPU of their own on the same machine.
+workers = int(_env("WORKERS", str(multiprocessing.cpu_count())))
+
+# Enough threads to cover the I/O waits (a Redis round trip, a commit shared with the
+# batch) and to fill a group-commit batch; beyond that the GIL serialises them anyway and
+# latency grows. Each thread may hold one database connection: keep
+# workers * threads <= SCANAPP_DATABASE_POOL_SIZE * 2 (pool + overflow) per process.
+threads = int(_env("THREADS", "8"))
+
+# Phones reach us through the proxy, which keeps its upstream connections open: a short
+# keep-alive lets it reuse them without pinning idle sockets for long.
+keepalive = int(_env("KEEPALIVE", "5"))
+
+# A scan answers in milliseconds; a worker silent for 30 s is stuck and is replaced.
+# Range downloads (codes.txt of millions of codes) stream, so they send data all along.
+timeout = int(_env("TIMEOUT", "30"))
+
+# Time for in-flight requests and the group committer's last batch on shutdown/reload.
+graceful_timeout = int(_env("GRACEFUL_TIMEOUT", "30"))
+
+# No preloading: each worker must open its own database pool, Redis connections and
+# background committer thread after the fork; sharing sockets across forked processes
+# corrupts them.
+preload_app = False
+
+# No periodic worker recycling: scanapp has no known leak, and a recycled worker starts with
+# cold in-process caches (signing keys, range index). Set it if a leak ever shows up.
+max_requests = int(_env("MAX_REQUESTS", "0"))
+max_requests_jitter = int(_env("MAX_REQUESTS_JITTER", "0"))
+
+# The worker heartbeat file lives in memory: on a container's overlay filesystem a slow
+# disk can stall the heartbeat and get healthy workers killed.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# No access log here by default: the proxy already writes one, and a second one costs every
+# request a formatted line. Coordinates travel in request bodies, never in URLs, so turning
+# it on (SCANAPP_GUNICORN_ACCESSLOG=-) does not leak locations.
+accesslog = _env("ACCESSLOG", "") or None
+errorlog = _env("ERRORLOG", "-")
+loglevel = _env("LOGLEVEL", "info")
+
+# Only the local proxy may set X-Forwarded-* (the client address feeds rate limiting and
+# the hashed client address stored with each scan).
+forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def worker_exit(server, worker):
+    """Run the app's shutdown hooks (group committer, outboxes) so their last batch lands."""
+    app = getattr(worker, "wsgi", None)
+    hooks = getattr(app, "extensions", {}).get("scanapp.shutdown_hooks", []) if app else []
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:  # one failing hook must not keep the others from running
+            server.log.exception("scanapp shutdown hook failed")
