@@ -14,6 +14,7 @@ from . import cli, db, health, redis_client
 from .config import load_settings
 from .errors import register_errorhandlers
 from .extensions import api
+from .security import register_security
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 FEATURE_VIEWS = (
     "scanapp.auth.views",
     "scanapp.products.views",
+    "scanapp.epcis.views",
+    "scanapp.fraud.views",
 )
 
 
@@ -32,6 +35,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_security(app)
     register_commands(app)
     prepare_database(app)
     return app

@@ -1,0 +1,277 @@
+"""Defences every response and request gets, whatever blueprint serves it.
+
+- Security headers on every response; HTML gets a strict Content-Security-Policy.
+- Request limits checked before any view runs: an oversized body is a 413, a JSON body
+  nested deeper than ``MAX_JSON_DEPTH``, a text body that is not UTF-8 or any NUL character
+  is a 400, a path id no table can hold is a 404, all in the service's JSON error shape.
+- Values the database itself refuses (a number out of a column's range) are a 422, not a
+  500: a last line behind the schemas, which cannot know every column's width.
+- A log record factory that keeps API keys, secrets, PINs and raw device ids out of every
+  log line, whichever logger or handler writes it.
+
+Decisions (see docs/RELIABILITY.md):
+- ``script-src`` is strict: same-origin files, plus a per-request nonce for pages that
+  render ``<script nonce="{{ csp_nonce() }}">``. No ``unsafe-inline``, no ``unsafe-eval``.
+- ``style-src`` allows inline CSS: the scan page inlines its CSS so one round trip on 3G
+  draws it, and pages draw inline SVG with style attributes. Injected CSS cannot run code;
+  every template escapes its output anyway; scripts are where XSS lives.
+- ``img-src`` allows ``https:`` because products carry an image URL on the brand's host.
+- Geolocation is allowed for the page's own origin only (the scan page asks for it);
+  camera, microphone, payment and USB are off.
+- The Swagger UI page (a third-party template with one fixed inline script and no
+  user data in it) gets that script's hash, not a blanket exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import secrets
+import threading
+
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy.exc import DataError
+
+from .errors import error_response
+
+# Deeper JSON than this is refused before parsing: no real payload of this API nests more
+# than a few levels, and Python's parser and marshmallow recurse per level.
+MAX_JSON_DEPTH = 32
+
+# Every table's id is an INTEGER (32-bit in PostgreSQL): a larger id in a path names nothing,
+# and would make the database raise instead of answering "not found".
+MAX_PATH_ID = 2**31 - 1
+
+# Bodies whose bytes are text: they must decode as UTF-8 (multipart may carry binary files).
+_TEXT_MIMETYPES = ("application/x-www-form-urlencoded", "text/")
+
+# Endpoints that render a vendored template whose inline script is trusted (no user data).
+TRUSTED_INLINE_SCRIPT_ENDPOINTS = frozenset({"api-docs.openapi_swagger_ui"})
+
+PERMISSIONS_POLICY = ", ".join((
+    "geolocation=(self)", "camera=()", "microphone=()", "payment=()", "usb=()",
+    "magnetometer=()", "gyroscope=()", "accelerometer=()",
+))
+
+# For JSON and everything else that is not a page: nothing may load, nothing may frame it.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+
+def page_csp(script_sources: list[str]) -> str:
+    scripts = " ".join(["'self'", *script_sources])
+    return "; ".join((
+        "default-src 'none'",
+        f"script-src {scripts}",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: https:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "manifest-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+    ))
+
+
+def csp_nonce() -> str:
+    """The request's script nonce; templates use ``<script nonce="{{ csp_nonce() }}">``."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def _inline_script_hashes(body: bytes) -> list[str]:
+    digests = (hashlib.sha256(m.group(1)).digest() for m in _INLINE_SCRIPT.finditer(body))
+    return [f"'sha256-{base64.b64encode(d).decode()}'" for d in digests]
+
+
+def add_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Stamp URIs carry the serial in the path: do not hand it to other sites on a click.
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if "Content-Security-Policy" not in headers:
+        if response.mimetype == "text/html":
+            sources = []
+            if "csp_nonce" in g:
+                sources.append(f"'nonce-{g.csp_nonce}'")
+            if (request.endpoint in TRUSTED_INLINE_SCRIPT_ENDPOINTS
+                    and not response.direct_passthrough):
+                sources.extend(_inline_script_hashes(response.get_data()))
+            headers["Content-Security-Policy"] = page_csp(sources)
+        else:
+            headers["Content-Security-Policy"] = API_CSP
+    # A response to a keyed request may hold a freshly issued key or another org's data:
+    # no shared cache, no browser cache.
+    if "Authorization" in request.headers and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+    if current_app.config.get("PRODUCTION") and current_app.config.get(
+            "PUBLIC_BASE_URL", "").startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when brackets nest deeper than ``limit`` outside strings (without parsing)."""
+    # Fast path: a body with fewer brackets than the limit cannot nest that deep.
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def check_request():
+    """Refuse hostile requests before a view parses them."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and not -MAX_PATH_ID <= value <= MAX_PATH_ID:
+            return error_response(404, "not_found", f"nothing has the id {value}")
+    # NUL is never part of a name, note or code, and PostgreSQL text cannot hold it.
+    if b"%00" in request.query_string or "\x00" in request.path:
+        return error_response(400, "nul_character", "the URL contains a NUL character")
+    return check_request_body()
+
+
+def check_request_body():
+    """Refuse bodies that are too big, too deep or not text."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    length = request.content_length
+    if limit and length is not None and length > limit:
+        return error_response(413, "payload_too_large",
+                              f"the request body is {length} bytes; the limit is {limit}")
+    mimetype = request.mimetype or ""
+    is_json = _is_json(mimetype)
+    is_text = is_json or mimetype.startswith(_TEXT_MIMETYPES)
+    if not is_text and length is not None:
+        return None
+    # Cached: the view's parser (webargs, request.form) reads the same bytes again.
+    data = request.get_data(cache=True)
+    if limit and length is None and len(data) >= limit:
+        # A chunked body: werkzeug stops reading at the limit and would hand the view a
+        # silently truncated body; the limit is a maximum, so say so.
+        return error_response(413, "payload_too_large",
+                              f"the request body exceeds the limit of {limit} bytes")
+    if not data or not is_text:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return error_response(400, "invalid_encoding",
+                              f"the request body is not valid UTF-8 (byte {exc.start})")
+    if "\x00" in text or (is_json and "\\u0000" in text):
+        return error_response(400, "nul_character", "the request body contains a NUL character")
+    if is_json and json_depth_exceeds(text):
+        return error_response(400, "json_too_deep",
+                              f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+    return None
+
+
+# --- log hygiene -------------------------------------------------------------------------
+
+REDACTED = "[redacted]"
+
+_KEY_LIKE = re.compile(r"\b(sa_[0-9a-f]{10})_[A-Za-z0-9_\-]{8,}")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s'\",;}]+")
+# name=value, name: value, "name": "value" for names whose values must never be logged.
+_SENSITIVE_FIELD = re.compile(
+    r"""(?ix)
+    (?<![a-z0-9])
+    (pin|pin_code|device_?id|device|x-device-id|secret|[a-z_]*_secret|secret_key|
+     serial_key|pin_key|api_?key|password|token|authorization|webhook_secret)
+    (["']?\s*[:=]\s*["']?)
+    ([^\s"'&,;}\]]+)
+    """)
+# Known secret values (every app's configured keys), replaced wherever they appear.
+_secret_values: set[str] = set()
+_secret_lock = threading.Lock()
+
+
+def remember_secrets(values) -> None:
+    with _secret_lock:
+        for value in values:
+            if isinstance(value, str) and len(value) >= 8:
+                _secret_values.add(value)
+
+
+def redact(text: str) -> str:
+    """Remove API keys, bearer tokens, secret values, PINs and device ids from ``text``."""
+    if not text:
+        return text
+    for value in tuple(_secret_values):
+        if value in text:
+            text = text.replace(value, REDACTED)
+    text = _KEY_LIKE.sub(r"\1_" + REDACTED, text)
+    text = _BEARER.sub(r"\1" + REDACTED, text)
+    return _SENSITIVE_FIELD.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+
+
+def install_log_redaction() -> None:
+    """Redact every log record at creation, so no handler or formatter can leak."""
+    with _secret_lock:
+        current = logging.getLogRecordFactory()
+        if getattr(current, "_scanapp_redacting", False):
+            return
+        previous = current
+
+        def factory(*args, **kwargs):
+            record = previous(*args, **kwargs)
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string: leave it for the handler to report
+                return record
+            record.msg, record.args = redact(message), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            return record
+
+        factory._scanapp_redacting = True  # type: ignore[attr-defined]
+        logging.setLogRecordFactory(factory)
+
+
+def register_security(app: Flask) -> None:
+    remember_secrets(app.config.get(name) for name in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY"))
+    install_log_redaction()
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.before_request(check_request)
+    app.after_request(add_security_headers)
+    app.register_error_handler(DataError, _value_refused)
+    # SQLite's driver raises this for an integer wider than 64 bits, before any SQL runs.
+    app.register_error_handler(OverflowError, _value_refused)
+
+
+def _value_refused(exc: Exception):
+    logging.getLogger(__name__).warning("database refused a value on %s %s: %s",
+                                        request.method, request.path, type(exc).__name__)
+    return error_response(422, "value_out_of_range",
+                          "a value in the request cannot be stored (a number too large, "
+                          "or characters the database does not accept)")
