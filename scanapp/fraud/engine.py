@@ -5,15 +5,22 @@ CONTRACT (the fraud package fills in the bodies):
   input. ``suspicious`` decides the consumer verdict; ``flag`` whether a flag is raised.
 - ``on_scan_recorded`` is called by the scan path after the scan event is durably stored, and
   only when ``assessment.reasons`` is not empty (rare), so it may write to the database.
+
+Everything a rule reads travels in the facts (gathered in the scan's one Redis round trip or
+from the database): a rule that needs more state gets a defaulted field on ``CodeHistory``.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import Flask
 
 from .facts import CodeHistory, RangeFacts, ScanFacts
+from .rules import RULES, combine, settings_for
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,10 +31,40 @@ class Assessment:
     flag: bool  # risk at or above the flag threshold: inspectors see it
 
 
+CLEAR = Assessment(risk=0, reasons=(), suspicious=False, flag=False)
+
+
 def assess(scan: ScanFacts, history: CodeHistory, rng: RangeFacts) -> Assessment:
-    return Assessment(risk=0, reasons=(), suspicious=False, flag=False)
+    settings = settings_for(rng)
+    strengths: dict[str, float] = {}
+    for rule in RULES:
+        try:
+            strength = rule.evaluate(scan, history, rng, settings)
+        except Exception:  # noqa: BLE001 - a broken rule must never fail a consumer's scan
+            log.exception("fraud rule %s failed; treated as not fired", rule.id)
+            continue
+        if strength > 0:
+            strengths[rule.id] = strength
+    if not strengths:
+        return CLEAR
+    risk = combine(strengths)
+    # Strongest signal first: that is what an inspector reads first.
+    reasons = tuple(sorted(strengths, key=lambda r: -strengths[r]))
+    return Assessment(risk=risk, reasons=reasons,
+                      suspicious=risk >= settings["suspicious_at"],
+                      flag=risk >= settings["flag_at"])
 
 
 def on_scan_recorded(app: Flask, scan_event_id: int | None, scan: ScanFacts,
                      history: CodeHistory, rng: RangeFacts, assessment: Assessment) -> None:
+    if not assessment.flag:
+        return None
+    from .flags import record_flag
+
+    try:
+        record_flag(app, scan_event_id, scan, rng, assessment)
+    except Exception:  # noqa: BLE001
+        # The scan itself is already stored and answered; a lost flag write is raised again
+        # by the code's next scan (its risk only grows), so log rather than fail the scan.
+        log.exception("could not record the flag for serial %s", scan.serial)
     return None

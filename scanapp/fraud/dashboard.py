@@ -1,0 +1,298 @@
+"""The market inspectors' dashboard under ``/inspect``: server-rendered pages.
+
+Sign-in: an inspector (or admin) pastes their API key once; the session cookie (signed by
+Flask with SECRET_KEY, HttpOnly, SameSite=Lax) then holds only the key's id, and every
+page re-checks that the key exists and is not revoked, so revoking a key ends its sessions.
+
+CSRF: every form carries a token made with itsdangerous (a timed signature over a random
+value kept in the session, salt ``inspect-csrf``) and every POST checks it. Chosen over
+Flask-WTF's CSRFProtect because itsdangerous already ships with Flask, the forms are a
+handful of plain fields that need no WTForms, and a global CSRFProtect would also guard
+the JSON API, which authenticates with bearer keys and needs no CSRF protection.
+
+No inline script: the pages load ``static/inspect.js`` only (strict CSP).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import secrets
+
+import marshmallow as ma
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from ..auth.models import ApiKey, Role
+from ..auth.service import Principal, authenticate
+from ..db import get_session
+from ..errors import AuthenticationRequired, DomainError
+from ..regions import PROVINCES
+from . import flags as flag_service
+from .dossier import build_dossier, signal_info
+from .map import scan_map
+from .rules import RULES
+
+inspect_bp = Blueprint("inspect", __name__, url_prefix="/inspect",
+                       template_folder="templates", static_folder="static",
+                       static_url_path="/static")
+
+DASHBOARD_ROLES = (Role.INSPECTOR, Role.ADMIN)
+CSRF_SALT = "inspect-csrf"
+CSRF_MAX_AGE_S = 12 * 3600
+PER_PAGE = 50
+
+
+@inspect_bp.record_once
+def _configure(state) -> None:
+    # The dashboard is the only cookie user; make the cookie strict unless an operator chose.
+    state.app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    state.app.config["SESSION_COOKIE_HTTPONLY"] = True
+
+
+# -- session and CSRF -----------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=CSRF_SALT)
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(16)
+    return _serializer().dumps(session["csrf"])
+
+
+def _check_csrf() -> None:
+    token = request.form.get("csrf_token", "")
+    try:
+        value = _serializer().loads(token, max_age=CSRF_MAX_AGE_S)
+    except BadSignature:
+        value = None
+    if not value or value != session.get("csrf"):
+        abort(400, description="The form expired or did not come from this site; "
+                               "reload the page and try again.")
+
+
+@inspect_bp.app_context_processor
+def _template_helpers():
+    return {"csrf_token": csrf_token}
+
+
+def _principal() -> Principal | None:
+    key_id = session.get("key_id")
+    if key_id is None:
+        return None
+    key = get_session().get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None or key.role not in DASHBOARD_ROLES:
+        session.clear()
+        return None
+    return Principal(key_id=key.id, org_id=key.org_id, org_name=key.organisation.name,
+                     role=key.role)
+
+
+@inspect_bp.before_request
+def _require_sign_in():
+    if request.method == "POST":
+        _check_csrf()
+    if request.endpoint in ("inspect.login", "inspect.static"):
+        return None
+    g.inspector = _principal()
+    if g.inspector is None:
+        return redirect(url_for("inspect.login", next=request.full_path))
+    return None
+
+
+@inspect_bp.after_request
+def _no_store(response: Response) -> Response:
+    # Pages hold case data: never cached by the browser or a proxy.
+    if request.endpoint != "inspect.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@inspect_bp.errorhandler(400)
+def _bad_request(exc):
+    return render_template("inspect/error.html", message=exc.description), 400
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: never an open redirect.
+    if target and target.startswith("/inspect") and not target.startswith("//"):
+        return target
+    return url_for("inspect.queue")
+
+
+@inspect_bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        raw = request.form.get("key", "").strip()
+        try:
+            principal = authenticate(get_session(), f"Bearer {raw}")
+            if principal.role not in DASHBOARD_ROLES:
+                raise AuthenticationRequired("this dashboard needs an inspector key")
+        except AuthenticationRequired as exc:
+            error = exc.message
+        else:
+            target = _safe_next(request.args.get("next"))
+            # A fresh session on sign-in: nothing from before survives (session fixation).
+            session.clear()
+            session["key_id"] = principal.key_id
+            return redirect(target)
+    return render_template("inspect/login.html", error=error), 401 if error else 200
+
+
+@inspect_bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("inspect.login"))
+
+
+class _DashboardFilter(ma.Schema):
+    """The queue's filter form: empty fields mean "any", dates are whole days (UTC)."""
+
+    province = ma.fields.String(validate=ma.validate.OneOf(list(PROVINCES)))
+    gtin = ma.fields.String(validate=ma.validate.Length(1, 14))
+    min_risk = ma.fields.Integer(validate=ma.validate.Range(0, 100))
+    status = ma.fields.String(validate=ma.validate.OneOf(flag_service.STATUSES))
+    since = ma.fields.Date()
+    until = ma.fields.Date()
+    page = ma.fields.Integer(validate=ma.validate.Range(1, 100000))
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
+def _parse_filter() -> tuple[flag_service.FlagFilter, int, dict, dict]:
+    raw = {k: v.strip() for k, v in request.args.items() if v.strip()}
+    try:
+        args = _DashboardFilter().load(raw)
+        errors = {}
+    except ma.ValidationError as exc:
+        errors = exc.messages
+        args = {k: v for k, v in _DashboardFilter().load(
+            {k: v for k, v in raw.items() if k not in exc.messages}).items()}
+
+    def day(value: dt.date | None, plus: int = 0) -> dt.datetime | None:
+        if value is None:
+            return None
+        return dt.datetime.combine(value, dt.time(), dt.UTC) + dt.timedelta(days=plus)
+
+    flt = flag_service.FlagFilter(
+        province=args.get("province"), gtin=args.get("gtin"), min_risk=args.get("min_risk"),
+        status=(args["status"],) if args.get("status") else (),
+        since=day(args.get("since")), until=day(args.get("until"), plus=1))
+    form = {k: v for k, v in raw.items() if k != "page"}
+    return flt, args.get("page", 1), form, errors
+
+
+@inspect_bp.get("/")
+def queue():
+    flt, page, form, errors = _parse_filter()
+    try:
+        result = flag_service.list_flags(get_session(), g.inspector, flt, page=page,
+                                         per_page=PER_PAGE)
+    except DomainError as exc:
+        errors = {"filter": [exc.message]}
+        result = {"items": [], "total": 0, "page": 1, "per_page": PER_PAGE}
+    pages = max(1, -(-result["total"] // PER_PAGE))
+    return render_template(
+        "inspect/queue.html", result=result, form=form, errors=errors, pages=pages,
+        provinces=PROVINCES, statuses=flag_service.STATUSES, signal_info=signal_info,
+        brands=flag_service.org_names(get_session(),
+                                      [f.brand_org_id for f in result["items"]]))
+
+
+CSV_COLUMNS = ("flag_id", "serial", "gtin", "risk", "reasons", "status", "assignee",
+               "province", "province_name", "brand", "raised_at", "updated_at")
+
+
+def _csv_cell(value) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheet formula injection: a cell starting like a formula is quoted as text.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+@inspect_bp.get("/flags.csv")
+def export_csv():
+    flt, _page, _form, errors = _parse_filter()
+    if errors:
+        abort(400, description=f"the filter is invalid: {errors}")
+    db = get_session()
+    try:
+        items = flag_service.iter_flags(db, g.inspector, flt)
+    except DomainError as exc:
+        abort(400, description=exc.message)
+    brands = flag_service.org_names(db, [f.brand_org_id for f in items])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for f in items:
+        province = PROVINCES.get(f.province or "")
+        writer.writerow([_csv_cell(v) for v in (
+            f.id, f.serial, f.gtin, f.risk, " ".join(f.reasons), f.status, f.assignee,
+            f.province, province.name if province else None, brands.get(f.brand_org_id),
+            f.raised_at.isoformat(), f.updated_at.isoformat())])
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
+    # A BOM so that Excel opens the Vietnamese names as UTF-8.
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="flags-{stamp}.csv"'})
+
+
+@inspect_bp.get("/codes/<string:serial>")
+def dossier(serial: str):
+    try:
+        data = build_dossier(get_session(), g.inspector, serial)
+    except DomainError as exc:
+        return render_template("inspect/error.html", message=exc.message), 404
+    flag = data["case"]
+    allowed = []
+    if flag is not None:
+        allowed = sorted(flag_service.TRANSITIONS[flag_service.CaseStatus(flag["status"])])
+    return render_template("inspect/dossier.html", d=data, svg=scan_map(data["scans"]),
+                           allowed=allowed, provinces=PROVINCES, rules=RULES)
+
+
+@inspect_bp.post("/flags/<int:flag_id>/case")
+def case_action(flag_id: int):
+    status = request.form.get("status") or None
+    note = request.form.get("note") or None
+    assignee_field = request.form.get("assignee")
+    db = get_session()
+    try:
+        flag = flag_service.get_flag(db, g.inspector, flag_id)
+    except DomainError as exc:
+        return render_template("inspect/error.html", message=exc.message), 404
+    serial = flag.serial
+    changed_assignee = assignee_field is not None and \
+        (assignee_field.strip() or None) != flag.assignee
+    try:
+        flag_service.act_on_case(
+            db, g.inspector, flag_id, status=status, note=note,
+            assignee=(assignee_field.strip() or None) if changed_assignee else None,
+            unassign=changed_assignee and not assignee_field.strip())
+        flash("Case updated / Đã cập nhật hồ sơ", "ok")
+    except DomainError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("inspect.dossier", serial=serial))

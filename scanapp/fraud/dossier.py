@@ -1,0 +1,146 @@
+"""A code's dossier: everything an inspector needs to judge one stamp on one page.
+
+Product, range, printer and lifecycle come from the catalogue and the serials package;
+every scan with time and place from ``scan_events``; the signals that fired, the case with
+its trail, and the field inspections from this package. A code nobody has scanned, flagged
+or inspected is reported as not found, as is a code of another brand's product.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..auth.service import Principal
+from ..errors import NotFound
+from ..products.models import Product
+from ..regions import PROVINCES
+from ..scan.models import ScanEvent
+from .flags import brand_may_see_gtin, inspections_for, org_names
+from .models import Flag
+from .rules import AGGREGATE_SIGNALS, COUNTERFEIT_REASON, RULES_BY_ID
+
+# A dossier lists at most this many scans (newest kept): a clone may be scanned thousands
+# of times, and the pattern is clear long before that.
+MAX_SCANS = 2000
+
+
+def signal_info(reason: str) -> dict:
+    rule = RULES_BY_ID.get(reason)
+    if rule is None and reason in AGGREGATE_SIGNALS:
+        return {"id": reason, **AGGREGATE_SIGNALS[reason]}
+    if rule is None:
+        return {"id": reason, "title_en": reason.replace("_", " "), "title_vi": reason,
+                "explanation_en": "", "explanation_vi": ""}
+    return {"id": rule.id, "title_en": rule.title_en, "title_vi": rule.title_vi,
+            "explanation_en": rule.explanation_en, "explanation_vi": rule.explanation_vi}
+
+
+def _range_section(session: Session, range_id: int | None, serial: str) -> dict:
+    """Range, printer and lifecycle, when the serials package knows the range."""
+    if range_id is None:
+        return {"range": None, "printer": None, "lifecycle": []}
+    try:
+        from ..serials.models import RangeTransition, SerialRange
+    except ImportError:  # pragma: no cover - the serials package is part of the service
+        return {"range": {"id": range_id}, "printer": None, "lifecycle": []}
+    rng = session.get(SerialRange, range_id)
+    if rng is None:
+        return {"range": {"id": range_id}, "printer": None, "lifecycle": []}
+    transitions = session.scalars(select(RangeTransition).where(
+        RangeTransition.range_id == range_id).order_by(RangeTransition.at, RangeTransition.id))
+    names = org_names(session, [rng.printer_org_id, rng.brand_org_id])
+    lifecycle = []
+    for step in transitions:
+        # A step naming some serials concerns this code only when it names it; a step
+        # with a count but no list (a sub-range) is shown as it may cover it.
+        if step.serials and serial not in step.serials:
+            continue
+        lifecycle.append({"at": step.at, "action": step.action, "from_status": step.from_status,
+                          "to_status": step.to_status, "code_count": step.code_count,
+                          "reason": step.reason})
+    return {
+        "range": {"id": rng.id, "status": rng.status, "lot": rng.lot, "expiry": rng.expiry,
+                  "quantity": rng.quantity, "market_regions": list(rng.market_regions or []),
+                  "created_at": rng.created_at},
+        "printer": ({"org_id": rng.printer_org_id, "name": names.get(rng.printer_org_id)}
+                    if rng.printer_org_id else None),
+        "lifecycle": lifecycle,
+    }
+
+
+def _scan_row(event: ScanEvent) -> dict:
+    province = PROVINCES.get(event.province or "")
+    return {"id": event.id, "at": event.scanned_at, "verdict": event.verdict,
+            "risk": event.risk, "reasons": list(event.reasons or []), "scan_no": event.scan_no,
+            "province": event.province, "province_name": province.name if province else None,
+            "lat": event.lat, "lon": event.lon, "cell": event.cell, "source": event.source,
+            "device": (event.device_hash or "")[:8] or None}
+
+
+def build_dossier(session: Session, principal: Principal, serial: str) -> dict:
+    serial = serial.strip().upper()
+    flag = session.scalar(select(Flag).where(Flag.serial == serial))
+    scans = list(session.scalars(select(ScanEvent).where(ScanEvent.serial == serial)
+                                 .order_by(ScanEvent.scanned_at.desc(), ScanEvent.id.desc())
+                                 .limit(MAX_SCANS)))
+    scans.reverse()
+    inspections = inspections_for(session, serial)
+    gtin = (flag.gtin if flag else None) or (scans[-1].gtin if scans else None) or \
+        (inspections[0].gtin if inspections else None)
+    if gtin is None or not brand_may_see_gtin(session, principal, gtin):
+        raise NotFound(f"no code {serial} has been scanned, flagged or inspected",
+                       code="unknown_code")
+    product = session.scalar(select(Product).where(Product.gtin == gtin))
+    range_id = (flag.range_id if flag else None) or next(
+        (s.range_id for s in reversed(scans) if s.range_id is not None), None)
+
+    fired: list[str] = list(flag.reasons) if flag else []
+    for event in scans:
+        for reason in event.reasons or []:
+            if reason not in fired:
+                fired.append(reason)
+    if any(s.verdict == "counterfeit" for s in scans) and COUNTERFEIT_REASON not in fired:
+        fired.append(COUNTERFEIT_REASON)
+
+    names = org_names(session, [i.inspector_org_id for i in inspections] +
+                      ([e.actor_org_id for e in flag.trail] if flag else []))
+    case = None
+    if flag is not None:
+        case = {
+            "flag_id": flag.id, "status": flag.status, "assignee": flag.assignee,
+            "risk": flag.risk, "raised_at": flag.raised_at, "updated_at": flag.updated_at,
+            "escalations": flag.escalations,
+            "notes": [{"at": e.at, "by": names.get(e.actor_org_id), "note": e.note}
+                      for e in flag.trail if e.action == "note" or
+                      (e.action == "status" and e.note)],
+            "trail": [{"at": e.at, "action": e.action, "by": names.get(e.actor_org_id),
+                       "from_status": e.from_status, "to_status": e.to_status,
+                       "assignee": e.assignee, "risk": e.risk, "note": e.note}
+                      for e in flag.trail],
+        }
+    total_scans = len(scans)
+    return {
+        "serial": serial,
+        "gtin": gtin,
+        "product": None if product is None else {
+            "id": product.id, "gtin": product.gtin, "name": product.name,
+            "name_en": product.name_en, "brand_org_id": product.brand_org_id,
+            "brand": product.brand.name, "market_regions": list(product.market_regions or [])},
+        **_range_section(session, range_id, serial),
+        "risk": flag.risk if flag else max((s.risk for s in scans), default=0),
+        "signals": [signal_info(r) for r in fired],
+        "scan_count": total_scans,
+        "first_scan_at": scans[0].scanned_at if scans else None,
+        "last_scan_at": scans[-1].scanned_at if scans else None,
+        "scans": [_scan_row(s) for s in scans],
+        "flag": None if flag is None else {"id": flag.id, "risk": flag.risk,
+                                           "reasons": list(flag.reasons),
+                                           "status": flag.status},
+        "case": case,
+        "inspections": [{"id": i.id, "at": i.at, "finding": i.finding,
+                         "inspector": names.get(i.inspector_org_id), "province": i.province,
+                         "lat": i.lat, "lon": i.lon, "place": i.place, "note": i.note}
+                        for i in inspections],
+    }
+
