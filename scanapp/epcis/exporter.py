@@ -1,0 +1,245 @@
+"""Push stored events to the portal's EPCIS capture endpoint, from the durable outbox.
+
+Delivery is at least once with a lease, which in practice means once: a batch is claimed
+(``claimed_until``) before it is sent, so two pushers (the web process's thread and the
+``flask epcis push`` command, or several gunicorn workers) never send the same rows at the
+same time; a row is marked sent only after the endpoint accepted it (2xx). A failed batch is
+retried with exponential backoff, for as long as it takes: an outage delays events but loses
+none. Should a pusher die between the endpoint's 2xx and marking the rows, the events go
+again with the same ``eventID``, which an EPCIS repository recognises.
+
+The HTTP client is the standard library's: one POST per batch needs nothing more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from flask import Flask
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..db import session_scope, utcnow
+from . import mapping
+from .models import EpcisEvent, EpcisOutbox
+from .settings import capture_endpoint, setting
+
+log = logging.getLogger(__name__)
+
+# A claim outlives the longest possible send (HTTP timeout) by a wide margin, so a slow
+# but alive pusher never loses its rows to another one mid-send.
+LEASE_MARGIN = dt.timedelta(seconds=60)
+
+
+class CaptureFailed(Exception):
+    """The capture endpoint did not accept a document (unreachable, timeout, non-2xx)."""
+
+
+@dataclass
+class PushResult:
+    sent: int = 0
+    failed: int = 0
+    batches: int = 0
+    last_error: str | None = None
+
+
+def post_document(app: Flask, document: dict) -> None:
+    """POST one EPCISDocument to the capture endpoint; raise ``CaptureFailed`` unless 2xx."""
+    url = capture_endpoint(app)
+    if url is None:
+        raise CaptureFailed("no EPCIS capture URL configured (SCANAPP_EPCIS_CAPTURE_URL)")
+    headers = {
+        "Content-Type": "application/ld+json",
+        "Accept": "application/json",
+        # EPCIS 2.0 REST binding: the versions the document follows.
+        "GS1-EPCIS-Version": "2.0.0",
+        "GS1-CBV-Version": "2.0.0",
+    }
+    auth = setting(app, "EPCIS_CAPTURE_AUTHORIZATION")
+    if auth:
+        headers["Authorization"] = auth
+    data = json.dumps(document, ensure_ascii=False).encode()
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=setting(app, "EPCIS_PUSH_TIMEOUT")) as resp:
+            resp.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(300).decode("utf-8", "replace")
+        exc.close()
+        raise CaptureFailed(f"HTTP {exc.code} from {url}: {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise CaptureFailed(f"{url} unreachable: {exc}") from None
+
+
+def backoff(app: Flask, attempts: int) -> dt.timedelta:
+    base = float(setting(app, "EPCIS_RETRY_BASE"))
+    top = float(setting(app, "EPCIS_RETRY_MAX"))
+    # Deterministic doubling plus up to 10% jitter so that many processes do not retry in step.
+    delay = min(top, base * 2 ** max(0, attempts - 1))
+    return dt.timedelta(seconds=delay * (1 + secrets.randbelow(100) / 1000))
+
+
+def _claim(session: Session, limit: int, now: dt.datetime, lease: dt.timedelta) -> str | None:
+    """Lease up to ``limit`` due rows, oldest first; return the claim token, or None."""
+    token = secrets.token_hex(16)
+    due = and_(EpcisOutbox.sent_at.is_(None), EpcisOutbox.next_attempt_at <= now,
+               or_(EpcisOutbox.claimed_until.is_(None), EpcisOutbox.claimed_until < now))
+    ids = select(EpcisOutbox.id).where(due).order_by(EpcisOutbox.id).limit(limit)
+    # The conditions are repeated on the UPDATE itself: PostgreSQL re-checks them on rows a
+    # concurrent pusher just claimed, so each row goes to exactly one of them.
+    result = session.execute(
+        update(EpcisOutbox).where(EpcisOutbox.id.in_(ids.scalar_subquery()), due)
+        .values(claim_token=token, claimed_until=now + lease)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    return token if result.rowcount else None
+
+
+def push_once(app: Flask, now: dt.datetime | None = None) -> PushResult:
+    """Send one batch of due events; the unit of work of every pusher."""
+    result = PushResult()
+    batch = int(setting(app, "EPCIS_PUSH_BATCH"))
+    lease = dt.timedelta(seconds=float(setting(app, "EPCIS_PUSH_TIMEOUT"))) + LEASE_MARGIN
+    with session_scope(app) as session:
+        now = now or utcnow()
+        token = _claim(session, batch, now, lease)
+        if token is None:
+            return result
+        rows = session.execute(
+            select(EpcisOutbox, EpcisEvent.body).join(EpcisEvent)
+            .where(EpcisOutbox.claim_token == token).order_by(EpcisOutbox.id)).all()
+        document = mapping.document([body for _row, body in rows],
+                                    setting(app, "EPCIS_NAMESPACE"), utcnow())
+        result.batches = 1
+        try:
+            post_document(app, document)
+        except CaptureFailed as exc:
+            message = str(exc)[:500]
+            log.warning("EPCIS capture failed for %d events: %s", len(rows), message)
+            for row, _body in rows:
+                row.attempts += 1
+                row.last_error = message
+                row.next_attempt_at = utcnow() + backoff(app, row.attempts)
+                row.claim_token = row.claimed_until = None
+            result.failed, result.last_error = len(rows), message
+        else:
+            sent_at = utcnow()
+            for row, _body in rows:
+                row.attempts += 1
+                row.sent_at = sent_at
+                row.last_error = None
+                row.claim_token = row.claimed_until = None
+            result.sent = len(rows)
+        session.commit()
+    return result
+
+
+def push_pending(app: Flask, max_batches: int | None = None) -> PushResult:
+    """Send due batches until none is left, one fails, or ``max_batches`` went out."""
+    total = PushResult()
+    while max_batches is None or total.batches < max_batches:
+        one = push_once(app)
+        total.sent += one.sent
+        total.failed += one.failed
+        total.batches += one.batches
+        if one.batches == 0 or one.failed:
+            total.last_error = one.last_error or total.last_error
+            break
+    return total
+
+
+def aggregate_then_push(app: Flask, max_batches: int | None = None) -> PushResult:
+    from .recorder import aggregate_scans
+
+    with app.app_context(), session_scope(app) as session:
+        try:
+            aggregate_scans(session)
+        except Exception:  # a scan table problem must not stop lifecycle events going out
+            log.exception("EPCIS scan aggregation failed; pushing the other events")
+    return push_pending(app, max_batches)
+
+
+def outbox_status(session: Session) -> dict:
+    from sqlalchemy import func
+
+    pending = EpcisOutbox.sent_at.is_(None)
+    counts = session.execute(select(
+        func.count().filter(pending), func.count().filter(EpcisOutbox.sent_at.is_not(None)),
+        func.count().filter(and_(pending, EpcisOutbox.attempts > 0)),
+        func.min(EpcisOutbox.created_at).filter(pending))).one()
+    last_error = session.scalar(select(EpcisOutbox.last_error).where(
+        pending, EpcisOutbox.last_error.is_not(None)).order_by(EpcisOutbox.id.desc()).limit(1))
+    return {"pending": counts[0], "sent": counts[1], "retrying": counts[2],
+            "oldest_pending": counts[3], "last_error": last_error}
+
+
+# -- the background thread --------------------------------------------------------------------
+
+
+class Pusher:
+    """One per process: pushes every ``EPCIS_PUSH_INTERVAL`` seconds, or sooner when woken."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="epcis-pusher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        interval = float(setting(self.app, "EPCIS_PUSH_INTERVAL"))
+        while not self._stop.is_set():
+            try:
+                aggregate_then_push(self.app)
+            except Exception:  # keep the thread alive through database outages
+                log.exception("EPCIS push round failed; retrying in %.0f s", interval)
+            self._wake.wait(interval)
+            self._wake.clear()
+
+
+_start_lock = threading.Lock()
+
+
+def ensure_pusher(app: Flask) -> Pusher | None:
+    """Start this process's push thread on first use, when a capture URL is configured.
+
+    Called on every request, so the answer is cached: ``False`` means "no thread here".
+    """
+    pusher = app.extensions.get("epcis.pusher")
+    if pusher is not None:
+        return pusher or None
+    with _start_lock:
+        pusher = app.extensions.get("epcis.pusher")
+        if pusher is None:
+            if capture_endpoint(app) and setting(app, "EPCIS_PUSH_THREAD"):
+                pusher = Pusher(app)
+                app.extensions.setdefault("scanapp.shutdown_hooks", []).append(pusher.stop)
+                pusher.start()
+            else:
+                pusher = False
+            app.extensions["epcis.pusher"] = pusher
+    return pusher or None
+
+
+def wake(app: Flask) -> None:
+    """Events were committed: let the push thread (if any) send them now."""
+    pusher = ensure_pusher(app)
+    if pusher is not None:
+        pusher.wake()

@@ -1,0 +1,64 @@
+"""EPCIS endpoints: the events query (an EPCISDocument per page) and the outbox status."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import current_app, request
+from flask.views import MethodView
+
+from ..auth.access import current_principal, requires
+from ..auth.models import Role
+from ..db import get_session
+from ..extensions import Blueprint
+from . import exporter, query, recorder
+from .cli import register_commands
+from .schemas import EventQuerySchema, OutboxStatusSchema
+from .settings import capture_endpoint, setting
+
+blp = Blueprint("epcis", __name__, url_prefix="/api/v1/epcis",
+                description="EPCIS 2.0 events for the national traceability portal")
+
+# Subscribed once per process, when the app registers this blueprint.
+recorder.register()
+register_commands(blp.cli)
+
+
+@blp.before_app_request
+def _start_pusher():
+    exporter.ensure_pusher(current_app._get_current_object())
+
+
+@blp.route("/events")
+class Events(MethodView):
+    @requires(Role.ADMIN, Role.INSPECTOR, Role.BRAND, Role.PRINTER)
+    @blp.arguments(EventQuerySchema, location="query")
+    @blp.response(200, description="an EPCISDocument (JSON-LD) with one page of events; "
+                  "the next page, if any, is in the Link header (rel=next)")
+    def get(self, args):
+        """EPCIS events, oldest first: a brand its products', a printer its ranges' lifecycle"""
+        flt = query.make_filter(args)
+        page = query.query_events(get_session(), current_principal(), flt, args["perPage"],
+                                  args.get("nextPageToken"))
+        document = query.events_document(page.events,
+                                         setting(current_app, "EPCIS_NAMESPACE"))
+        headers = {"Content-Type": "application/ld+json",
+                   "GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
+        if page.next_token:
+            params = [(k, v) for k, v in request.args.items(multi=True)
+                      if k != "nextPageToken"] + [("nextPageToken", page.next_token)]
+            next_url = f"{request.base_url}?{urlencode(params)}"
+            headers["Link"] = f'<{next_url}>; rel="next"'
+            document["scanapp:next"] = next_url
+        return document, 200, headers
+
+
+@blp.route("/outbox")
+class Outbox(MethodView):
+    @requires(Role.ADMIN)
+    @blp.response(200, OutboxStatusSchema)
+    def get(self):
+        """Delivery to the portal: events waiting, retrying, sent, and the last error"""
+        status = exporter.outbox_status(get_session())
+        status["capture_url"] = capture_endpoint(current_app)
+        return status
