@@ -61,6 +61,11 @@ def _configure(state) -> None:
     # The dashboard is the only cookie user; make the cookie strict unless an operator chose.
     state.app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     state.app.config["SESSION_COOKIE_HTTPONLY"] = True
+    # Precise province boundaries, when the operator provides them: loaded at start-up so
+    # that a broken file stops the service with a clear message instead of a wrong map.
+    from ..regions.geo import load_configured
+
+    load_configured(state.app.config.get("PROVINCES_GEOJSON"))
 
 
 # -- session and CSRF -----------------------------------------------------------------------

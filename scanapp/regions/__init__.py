@@ -117,6 +117,14 @@ class ProvinceLocator:
     def __init__(self, polygons=None):
         self._polygons = polygons
 
+    def use_polygons(self, polygons) -> None:
+        """Switch to boundary polygons (``geo.ProvincePolygons``), or back with None."""
+        self._polygons = polygons
+
+    @property
+    def uses_polygons(self) -> bool:
+        return self._polygons is not None
+
     def province_at(self, lat: float | None, lon: float | None) -> str | None:
         if lat is None or lon is None:
             return None

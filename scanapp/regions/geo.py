@@ -1,0 +1,133 @@
+"""Precise province lookup from boundary polygons (GeoJSON), with shapely and an STRtree.
+
+An operator points ``SCANAPP_PROVINCES_GEOJSON`` at a GeoJSON FeatureCollection of the 34
+province-level units (Polygon or MultiPolygon features, WGS 84 lon/lat). Each feature is
+matched to a unit by a code property (``code``, ``province_code``, ``ma_tinh``, ``MA_TINH``,
+``ma``: the two-digit code) or else by a name property (``name``, ``ten_tinh``,
+``NAME_1``, ``name_en``; Vietnamese or English, accents and "Tỉnh"/"Thành phố" prefixes
+ignored). A feature that matches no unit is an error at start-up, not a silent gap.
+
+A lookup asks the STRtree for the polygons whose bounding boxes hold the point (a few at
+most) and tests only those, so it costs microseconds. A point in no polygon (at sea, on a
+simplified coastline) falls back to the nearest-anchor lookup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from pathlib import Path
+
+import shapely
+from shapely.geometry import Point, shape
+from shapely.strtree import STRtree
+
+from . import PROVINCES, default_locator
+
+ENV_VAR = "SCANAPP_PROVINCES_GEOJSON"
+CODE_PROPERTIES = ("code", "province_code", "ma_tinh", "MA_TINH", "ma")
+NAME_PROPERTIES = ("name", "ten_tinh", "NAME_1", "name_vi", "name_en", "NAME")
+_PREFIXES = ("tinh ", "thanh pho ", "tp. ", "tp ", "province of ", "city of ")
+
+
+class GeoJSONError(ValueError):
+    """The boundary file cannot be used; the message says which feature and why."""
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFD", str(text).strip().lower()).replace("đ", "d")
+    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+    for prefix in _PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return " ".join(text.replace("-", " ").split())
+
+
+_BY_NAME: dict[str, str] = {}
+for _code, _p in PROVINCES.items():
+    for _name in (_p.name, _p.name_en):
+        _BY_NAME[_fold(_name)] = _code
+_BY_NAME[_fold("TP Hồ Chí Minh")] = "79"
+_BY_NAME[_fold("Thừa Thiên Huế")] = "46"
+
+
+def province_code_of(properties: dict) -> str | None:
+    for key in CODE_PROPERTIES:
+        value = properties.get(key)
+        if value is not None:
+            code = str(value).strip().zfill(2)
+            if code in PROVINCES:
+                return code
+    for key in NAME_PROPERTIES:
+        value = properties.get(key)
+        if value:
+            code = _BY_NAME.get(_fold(value))
+            if code:
+                return code
+    return None
+
+
+class ProvincePolygons:
+    """Province boundaries in an STRtree; ``province_at`` is what ProvinceLocator calls."""
+
+    def __init__(self, geometries: list, codes: list[str]):
+        self._geometries = geometries
+        self._codes = codes
+        for geometry in geometries:
+            shapely.prepare(geometry)
+        self._tree = STRtree(geometries)
+
+    @property
+    def codes(self) -> set[str]:
+        return set(self._codes)
+
+    @classmethod
+    def from_geojson(cls, data: dict) -> ProvincePolygons:
+        if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+            raise GeoJSONError("expected a GeoJSON FeatureCollection")
+        geometries, codes = [], []
+        for index, feature in enumerate(data.get("features") or []):
+            properties = feature.get("properties") or {}
+            code = province_code_of(properties)
+            if code is None:
+                raise GeoJSONError(f"feature {index} ({properties}) matches none of the 34 "
+                                   f"province-level units by code or name")
+            try:
+                geometry = shape(feature["geometry"])
+            except Exception as exc:  # shapely raises several types for bad geometry
+                raise GeoJSONError(f"feature {index} ({code}) has no usable geometry: "
+                                   f"{exc}") from exc
+            if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
+                raise GeoJSONError(f"feature {index} ({code}) is a {geometry.geom_type}, "
+                                   "not a (Multi)Polygon")
+            geometries.append(geometry)
+            codes.append(code)
+        if not geometries:
+            raise GeoJSONError("the file holds no features")
+        return cls(geometries, codes)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ProvincePolygons:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise GeoJSONError(f"cannot read {path}: {exc}") from exc
+        return cls.from_geojson(data)
+
+    def province_at(self, lat: float, lon: float) -> str | None:
+        point = Point(lon, lat)  # GeoJSON order: x = longitude
+        for index in self._tree.query(point, predicate="intersects"):
+            return self._codes[int(index)]
+        return None
+
+
+def load_configured(path: str | None = None) -> ProvincePolygons | None:
+    """Load the operator's boundaries (argument or ``SCANAPP_PROVINCES_GEOJSON``) into the
+    shared locator; without either, the embedded anchors stay in use."""
+    path = path or os.environ.get(ENV_VAR) or None
+    if not path:
+        return None
+    polygons = ProvincePolygons.from_file(path)
+    default_locator.use_polygons(polygons)
+    return polygons

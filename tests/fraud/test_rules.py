@@ -1,0 +1,283 @@
+"""Each fraud rule on its own, at its boundaries, without an app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from scanapp.fraud.engine import assess
+from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+from scanapp.fraud.rules import (
+    DEFAULT_SETTINGS,
+    RULES,
+    combine,
+    excess_strength,
+    hotspot_places,
+    settings_for,
+)
+
+T0 = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
+HANOI = (21.0285, 105.8542)
+HCMC = (10.7769, 106.7009)
+HANOI_EAST = (21.0285, 105.95)  # ~10 km from the first: same city
+
+
+def place(minutes=0, at=None, device=None, province=None, point=None) -> ScanPlace:
+    lat, lon = point if point else (None, None)
+    return ScanPlace(at=at or T0 + dt.timedelta(minutes=minutes), lat=lat, lon=lon,
+                     province=province, device_hash=device)
+
+
+def scan(p: ScanPlace | None = None, standing="genuine") -> ScanFacts:
+    return ScanFacts(serial="1ABCDEFGHJKMNPQRSTVW", gtin="08934567890120",
+                     place=p or place(), standing=standing)
+
+
+def rng(**settings) -> RangeFacts:
+    return RangeFacts(range_id=1, status="activated", market_regions=("01", "79"),
+                      settings=settings)
+
+
+def fired(s, h=None, r=None):
+    return set(assess(s, h or CodeHistory(scan_count=1, device_count=1), r or rng()).reasons)
+
+
+def test_a_first_scan_is_clear():
+    result = assess(scan(place(point=HANOI, province="01", device="d1")),
+                    CodeHistory(scan_count=1, device_count=1), rng())
+    assert result.risk == 0 and result.reasons == ()
+    assert not result.suspicious and not result.flag
+
+
+def test_zero_history_does_not_fire_anything():
+    # A store that lost its counts (Redis flushed) still judges the scan without noise.
+    assert fired(scan(), CodeHistory()) == set()
+
+
+# -- too many scans --------------------------------------------------------------------------
+
+def test_many_scans_exactly_at_the_limit_does_not_fire():
+    assert "many_scans" not in fired(scan(), CodeHistory(scan_count=20, device_count=1))
+
+
+def test_many_scans_one_above_the_limit_fires():
+    assert "many_scans" in fired(scan(), CodeHistory(scan_count=21, device_count=1))
+
+
+def test_many_scans_limit_is_tunable_per_product():
+    h = CodeHistory(scan_count=6, device_count=1)
+    assert "many_scans" not in fired(scan(), h)
+    assert "many_scans" in fired(scan(), h, rng(max_scans=5))
+
+
+def test_risk_rises_as_a_clone_keeps_being_scanned():
+    risks = [assess(scan(), CodeHistory(scan_count=n, device_count=1), rng()).risk
+             for n in (21, 30, 40)]
+    assert risks[0] < risks[1] < risks[2]
+
+
+# -- distinct devices ------------------------------------------------------------------------
+
+def test_many_devices_boundary():
+    assert "many_devices" not in fired(scan(), CodeHistory(scan_count=5, device_count=5))
+    assert "many_devices" in fired(scan(), CodeHistory(scan_count=6, device_count=6))
+
+
+# -- burst -----------------------------------------------------------------------------------
+
+def _burst(devices: int, spacing_min: float, same_device=False):
+    current = place(minutes=devices * spacing_min, device="d0")
+    recent = tuple(place(minutes=i * spacing_min, device="d0" if same_device else f"d{i + 1}")
+                   for i in reversed(range(devices)))
+    return scan(current), CodeHistory(scan_count=devices + 1, device_count=devices + 1,
+                                      recent=recent)
+
+
+def test_burst_exactly_at_the_limit_does_not_fire():
+    s, h = _burst(devices=3, spacing_min=1)  # 4 phones in 3 minutes: the limit
+    assert "scan_burst" not in fired(s, h)
+
+
+def test_burst_above_the_limit_fires():
+    s, h = _burst(devices=4, spacing_min=1)  # 5 phones in 4 minutes
+    assert "scan_burst" in fired(s, h)
+
+
+def test_burst_spread_over_hours_is_not_a_burst():
+    s, h = _burst(devices=4, spacing_min=30)
+    assert "scan_burst" not in fired(s, h)
+
+
+def test_one_phone_rescanning_is_not_a_burst():
+    s, h = _burst(devices=9, spacing_min=0.5, same_device=True)
+    assert "scan_burst" not in fired(s, h)
+
+
+# -- impossible travel -----------------------------------------------------------------------
+
+def test_hanoi_then_saigon_within_an_hour_is_impossible_travel():
+    s = scan(place(minutes=60, point=HCMC, province="79"))
+    h = CodeHistory(scan_count=2, device_count=2, recent=(place(point=HANOI, province="01"),))
+    result = assess(s, h, rng())
+    assert "impossible_travel" in result.reasons
+    assert result.flag and result.suspicious
+
+
+def test_hanoi_then_saigon_two_days_later_is_a_journey():
+    s = scan(place(minutes=48 * 60, point=HCMC, province="79"))
+    h = CodeHistory(scan_count=2, device_count=2, recent=(place(point=HANOI, province="01"),))
+    assert "impossible_travel" not in fired(s, h)
+
+
+def test_tiny_distances_are_gps_noise_even_when_simultaneous():
+    s = scan(place(minutes=0, point=HANOI_EAST, province="01"))
+    h = CodeHistory(scan_count=2, device_count=2, recent=(place(point=HANOI, province="01"),))
+    assert "impossible_travel" not in fired(s, h)
+
+
+def test_travel_speed_exactly_at_the_limit_does_not_fire():
+    # Hanoi -> HCMC is ~1,140 km; at exactly max_speed_kmh the rule stays quiet.
+    from scanapp.regions import haversine_km
+
+    km = haversine_km(*HANOI, *HCMC)
+    hours = km / DEFAULT_SETTINGS["max_speed_kmh"]
+    # One microsecond added back: timedelta rounds to microseconds.
+    at = T0 + dt.timedelta(hours=hours) + dt.timedelta(microseconds=1)
+    s = scan(place(at=at, point=HCMC, province="79"))
+    h = CodeHistory(scan_count=2, device_count=2, recent=(place(point=HANOI, province="01"),))
+    assert "impossible_travel" not in fired(s, h)
+    faster = scan(place(at=at - dt.timedelta(minutes=10), point=HCMC, province="79"))
+    assert "impossible_travel" in fired(faster, h)
+
+
+def test_no_coordinates_means_no_travel_signal():
+    s = scan(place(minutes=5, province="79"))
+    h = CodeHistory(scan_count=2, device_count=2, recent=(place(point=HANOI, province="01"),))
+    assert "impossible_travel" not in fired(s, h)
+    s2 = scan(place(minutes=5, point=HCMC, province="79"))
+    h2 = CodeHistory(scan_count=2, device_count=2, recent=(place(province="01"),))
+    assert "impossible_travel" not in fired(s2, h2)
+
+
+# -- provinces and market --------------------------------------------------------------------
+
+def test_many_provinces_boundary():
+    two = CodeHistory(scan_count=2, device_count=2,
+                      recent=(place(minutes=-5000, province="01"),))
+    three = CodeHistory(scan_count=3, device_count=3,
+                        recent=(place(minutes=-5000, province="01"),
+                                place(minutes=-9000, province="48")))
+    s = scan(place(province="79"))
+    assert "many_provinces" not in fired(s, two)
+    assert "many_provinces" in fired(s, three)
+
+
+def test_out_of_market_fires_outside_the_ranges_regions():
+    result = assess(scan(place(point=(16.0544, 108.2022), province="48")),
+                    CodeHistory(scan_count=1, device_count=1), rng())
+    assert result.reasons == ("out_of_market",)
+    # Diversion alone is for inspectors and the brand, not a scare for the buyer.
+    assert result.flag and not result.suspicious
+
+
+def test_in_market_and_unrestricted_ranges_do_not_fire():
+    assert "out_of_market" not in fired(scan(place(point=HANOI, province="01")))
+    unrestricted = RangeFacts(range_id=1, status="activated", market_regions=())
+    assert "out_of_market" not in fired(scan(place(point=(16.05, 108.2), province="48")),
+                                        r=unrestricted)
+
+
+def test_out_of_market_needs_coordinates():
+    assert "out_of_market" not in fired(scan(place(province="48")))
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("standing", ["not_activated", "voided", "recalled", "compromised_key"])
+def test_lifecycle_standings_fire_their_own_signal(standing):
+    result = assess(scan(standing=standing), CodeHistory(scan_count=1, device_count=1), rng())
+    assert result.reasons == (standing,)
+    assert result.flag
+
+
+def test_genuine_standing_fires_no_lifecycle_signal():
+    assert fired(scan(standing="genuine")) == set()
+
+
+# -- PIN -------------------------------------------------------------------------------------
+
+def test_pin_claimed_once_is_the_buyer_twice_is_a_clone():
+    assert "pin_reused" not in fired(scan(), CodeHistory(scan_count=1, device_count=1,
+                                                         pin_claims=1))
+    result = assess(scan(), CodeHistory(scan_count=2, device_count=2, pin_claims=2), rng())
+    assert "pin_reused" in result.reasons and result.suspicious
+
+
+def test_wrong_pins_boundary():
+    assert "pin_guessing" not in fired(scan(), CodeHistory(scan_count=1, pin_failures=3))
+    assert "pin_guessing" in fired(scan(), CodeHistory(scan_count=1, pin_failures=4))
+
+
+# -- scoring, settings, hotspots -------------------------------------------------------------
+
+def test_weak_signals_combine_but_never_pass_100():
+    assert combine({"out_of_market": 1.0}) == 50
+    assert combine({"out_of_market": 1.0, "many_provinces": 1.0}) == 80
+    assert combine({r.id: 1.0 for r in RULES}) == 100
+
+
+def test_flag_threshold_is_inclusive_and_tunable():
+    s = scan(place(point=(16.05, 108.2), province="48"))  # out of market: risk 50
+    h = CodeHistory(scan_count=1, device_count=1)
+    assert assess(s, h, rng()).flag  # exactly at flag_at 50
+    assert not assess(s, h, rng(flag_at=51)).flag
+
+
+def test_nonsense_settings_fall_back_to_defaults():
+    merged = settings_for(rng(max_scans=-3, max_devices=float("nan"), unknown=1.0))
+    assert merged["max_scans"] == DEFAULT_SETTINGS["max_scans"]
+    assert merged["max_devices"] == DEFAULT_SETTINGS["max_devices"]
+    assert "unknown" not in merged
+
+
+def test_excess_strength_shape():
+    assert excess_strength(10, 10) == 0
+    assert 0.5 < excess_strength(11, 10) < 0.6
+    assert excess_strength(20, 10) == 1.0
+    assert excess_strength(1, 0) == 1.0
+
+
+def test_hotspot_is_at_or_above_the_minimum():
+    counts = {"01": 4, "79": 5, "48": 9}
+    assert hotspot_places(counts, 5) == {"79", "48"}
+    assert hotspot_places({}, 5) == set()
+
+
+def test_odd_input_never_raises():
+    weird = scan(place(point=(float("nan"), 200.0), province="zz"))
+    h = CodeHistory(scan_count=-1, device_count=-5, recent=(place(point=(91.0, 0.0)),),
+                    pin_claims=-1)
+    result = assess(weird, h, rng(max_speed_kmh=0))
+    assert 0 <= result.risk <= 100
+
+
+def test_every_rule_is_documented_in_two_languages():
+    for rule in RULES:
+        assert rule.title_vi and rule.title_en and rule.explanation_vi and rule.explanation_en
+        assert 0 < rule.weight <= 1
+        for name in rule.settings:
+            assert name in DEFAULT_SETTINGS
+
+
+def test_assess_stays_well_under_a_millisecond_on_a_full_history():
+    # A coarse guard (the scan benchmark measures it properly): a full history of 20 places.
+    recent = tuple(place(minutes=-i * 7, point=(10 + i * 0.5, 105 + i * 0.1),
+                         province="79", device=f"d{i}") for i in range(20))
+    h = CodeHistory(scan_count=50, device_count=20, recent=recent, pin_claims=2)
+    s = scan(place(point=HANOI, province="01", device="x"))
+    start = time.perf_counter()
+    for _ in range(1000):
+        assess(s, h, rng())
+    assert (time.perf_counter() - start) / 1000 < 0.001

@@ -1,0 +1,123 @@
+"""Coordinates to provinces: the embedded anchors and operator-loaded GeoJSON polygons."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from scanapp.regions import (
+    PROVINCES,
+    ProvinceLocator,
+    cell_centre,
+    cell_of,
+    default_locator,
+    haversine_km,
+)
+from scanapp.regions.geo import GeoJSONError, ProvincePolygons, load_configured
+
+
+def square(lat, lon, half=0.2):
+    return {"type": "Polygon", "coordinates": [[
+        [lon - half, lat - half], [lon + half, lat - half], [lon + half, lat + half],
+        [lon - half, lat + half], [lon - half, lat - half]]]}
+
+
+def feature(props, geometry):
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+def test_there_are_34_units():
+    assert len(PROVINCES) == 34
+
+
+def test_anchor_lookup_finds_big_cities_and_refuses_the_open_sea():
+    locator = ProvinceLocator()
+    assert locator.province_at(21.03, 105.85) == "01"      # Hà Nội
+    assert locator.province_at(10.78, 106.70) == "79"      # TP Hồ Chí Minh
+    assert locator.province_at(21.0, 112.0) is None         # the South China Sea
+    assert locator.province_at(None, 105.0) is None
+
+
+def test_haversine_hanoi_to_saigon_is_about_1140_km():
+    assert 1130 < haversine_km(21.0285, 105.8542, 10.7769, 106.7009) < 1150
+
+
+def test_cells_round_trip():
+    cell = cell_of(21.0285, 105.8542)
+    lat, lon = cell_centre(cell)
+    assert abs(lat - 21.0285) < 0.05 and abs(lon - 105.8542) < 0.05
+    assert cell_of(None, 1.0) is None
+
+
+def test_polygons_win_over_anchors_and_anchors_cover_the_gaps():
+    # A deliberately "wrong" polygon proves the lookup uses it: Hà Nội's centre labelled 79.
+    data = {"type": "FeatureCollection", "features": [
+        feature({"code": "79"}, square(21.03, 105.85)),
+        feature({"name": "Thành phố Đà Nẵng"}, square(16.05, 108.2)),
+    ]}
+    locator = ProvinceLocator(ProvincePolygons.from_geojson(data))
+    assert locator.province_at(21.03, 105.85) == "79"
+    assert locator.province_at(16.05, 108.2) == "48"
+    assert locator.province_at(10.0452, 105.7469) == "92"  # no polygon: nearest anchor
+
+
+@pytest.mark.parametrize("props,code", [
+    ({"ma_tinh": 1}, "01"), ({"MA_TINH": "04"}, "04"), ({"name": "Hồ Chí Minh"}, "79"),
+    ({"NAME_1": "Ho Chi Minh City"}, "79"), ({"ten_tinh": "Tỉnh Đắk Lắk"}, "66"),
+    ({"name_en": "Hue"}, "46"),
+])
+def test_features_are_matched_by_code_or_name(props, code):
+    data = {"type": "FeatureCollection", "features": [feature(props, square(12, 108))]}
+    assert ProvincePolygons.from_geojson(data).codes == {code}
+
+
+def test_a_multipolygon_province_with_an_island():
+    multi = {"type": "MultiPolygon", "coordinates": [
+        square(10.0, 105.0)["coordinates"], square(10.2, 104.0, 0.1)["coordinates"]]}
+    polygons = ProvincePolygons.from_geojson(
+        {"type": "FeatureCollection", "features": [feature({"code": "91"}, multi)]})
+    assert polygons.province_at(10.2, 104.0) == "91"
+    assert polygons.province_at(10.6, 104.5) is None
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"type": "Feature"}, "FeatureCollection"),
+    ({"type": "FeatureCollection", "features": []}, "no features"),
+    ({"type": "FeatureCollection", "features": [feature({"name": "Atlantis"}, square(1, 1))]},
+     "matches none"),
+    ({"type": "FeatureCollection",
+      "features": [feature({"code": "01"}, {"type": "Point", "coordinates": [105, 21]})]},
+     "not a (Multi)Polygon"),
+])
+def test_bad_files_are_refused_with_a_reason(data, message):
+    with pytest.raises(GeoJSONError, match=re.escape(message)):
+        ProvincePolygons.from_geojson(data)
+
+
+def test_unreadable_file_is_refused(tmp_path):
+    path = tmp_path / "broken.geojson"
+    path.write_text("{not json")
+    with pytest.raises(GeoJSONError, match="cannot read"):
+        ProvincePolygons.from_file(path)
+
+
+def test_operator_setting_switches_the_shared_locator(tmp_path, monkeypatch):
+    path = tmp_path / "vn.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        feature({"code": "79"}, square(21.03, 105.85))]}))
+    monkeypatch.setenv("SCANAPP_PROVINCES_GEOJSON", str(path))
+    try:
+        assert load_configured() is not None
+        assert default_locator.uses_polygons
+        assert default_locator.province_at(21.03, 105.85) == "79"
+    finally:
+        default_locator.use_polygons(None)
+    assert default_locator.province_at(21.03, 105.85) == "01"
+
+
+def test_no_setting_keeps_the_anchors(monkeypatch):
+    monkeypatch.delenv("SCANAPP_PROVINCES_GEOJSON", raising=False)
+    assert load_configured() is None
+    assert not default_locator.uses_polygons
