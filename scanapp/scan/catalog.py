@@ -1,0 +1,83 @@
+"""In-process cache of what rarely changes: product and brand text for the scan path.
+
+A product's name or market regions change a few times a year; reading them per scan would
+be a database round trip on the hot path for nothing. Entries live ``TTL_S`` seconds, so an
+edit shows within a minute; unknown GTINs are remembered briefly so a flood of scans of a
+made-up GTIN cannot turn into a flood of queries.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from ..auth.models import Organisation
+from ..products.models import Product
+
+TTL_S = 60.0
+MISS_TTL_S = 5.0
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    id: int
+    gtin: str
+    name: str
+    name_en: str | None
+    description_vi: str | None
+    description_en: str | None
+    image_url: str | None
+    brand: str
+    market_regions: tuple[str, ...]
+    fraud_settings: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"gtin": self.gtin, "name": self.name, "name_en": self.name_en,
+                "brand": self.brand, "image_url": self.image_url}
+
+
+class Catalog:
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._by_gtin: dict[str, tuple[float, ProductInfo | None]] = {}
+        self._by_id: dict[int, tuple[float, ProductInfo | None]] = {}
+
+    def by_gtin(self, gtin14: str) -> ProductInfo | None:
+        return self._cached(self._by_gtin, gtin14, Product.gtin == gtin14)
+
+    def by_id(self, product_id: int) -> ProductInfo | None:
+        return self._cached(self._by_id, product_id, Product.id == product_id)
+
+    def _cached(self, table: dict, key, where) -> ProductInfo | None:
+        now = time.monotonic()
+        hit = table.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        info = self._load(where)
+        with self._lock:
+            table[key] = (now + (TTL_S if info else MISS_TTL_S), info)
+            if info is not None:
+                other = self._by_id if table is self._by_gtin else self._by_gtin
+                other[info.id if other is self._by_id else info.gtin] = (now + TTL_S, info)
+        return info
+
+    def _load(self, where) -> ProductInfo | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(Product.id, Product.gtin, Product.name, Product.name_en,
+                       Product.description_vi, Product.description_en, Product.image_url,
+                       Product.market_regions, Product.fraud_settings,
+                       Organisation.name.label("brand"))
+                .join(Organisation, Organisation.id == Product.brand_org_id).where(where)).first()
+        if row is None:
+            return None
+        return ProductInfo(id=row.id, gtin=row.gtin, name=row.name, name_en=row.name_en,
+                           description_vi=row.description_vi,
+                           description_en=row.description_en, image_url=row.image_url,
+                           brand=row.brand, market_regions=tuple(row.market_regions or ()),
+                           fraud_settings=dict(row.fraud_settings or {}))

@@ -1,0 +1,69 @@
+"""Rate limiting of the public endpoints (Flask-Limiter), per client address and per device.
+
+Storage is the service's Redis when configured (limits shared by every worker), memory
+otherwise. Keys are keyed hashes, never raw addresses or device ids. When Redis is down the
+limiter fails open (``RATELIMIT_SWALLOW_ERRORS``): refusing every consumer because a
+counter store is gone would be worse than a few extra scans. Limits come from the
+``RATELIMIT_SCAN`` (per address, shared by the stamp page, resolver and scan API) and
+``RATELIMIT_DEVICE`` (per device id) settings; PIN checks have a stricter per-device limit
+so that 8-digit PINs cannot be guessed by brute force.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+from flask_limiter.util import get_remote_address
+
+from ..extensions import limiter
+
+PIN_LIMIT = "10/minute;50/day"
+
+
+def init_app(app: Flask) -> None:
+    config = app.config
+    url = config.get("REDIS_URL")
+    if url and config.get("REDIS_CLUSTER"):
+        url = "redis+cluster://" + url.split("://", 1)[1]
+    config.setdefault("RATELIMIT_STORAGE_URI", url or "memory://")
+    if url:
+        config.setdefault("RATELIMIT_STORAGE_OPTIONS",
+                          {"socket_timeout": 0.25, "socket_connect_timeout": 0.25})
+    config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    config.setdefault("RATELIMIT_KEY_PREFIX", f"{config['REDIS_PREFIX']}:rl")
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+
+
+def _hasher():
+    from .service import components
+
+    return components().hasher
+
+
+def address_key() -> str:
+    return "a:" + _hasher().client(get_remote_address() or "")
+
+
+def device_id() -> str | None:
+    body = request.get_json(silent=True) if request.is_json else None
+    value = body.get("device_id") if isinstance(body, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def device_key() -> str:
+    return "d:" + _hasher().device(device_id() or "")
+
+
+def _scan_limit() -> str:
+    return current_app.config["RATELIMIT_SCAN"]
+
+
+def _device_limit() -> str:
+    return current_app.config["RATELIMIT_DEVICE"]
+
+
+per_address = limiter.shared_limit(_scan_limit, scope="public-scan", key_func=address_key)
+per_device = limiter.shared_limit(_device_limit, scope="public-device", key_func=device_key,
+                                  exempt_when=lambda: device_id() is None)
+pin_per_device = limiter.limit(PIN_LIMIT, key_func=lambda: (
+    device_key() if device_id() else address_key()))

@@ -1,0 +1,206 @@
+"""The Redis state store: one server-side script call per scan, rebuilt from the database.
+
+Keys (all under ``REDIS_PREFIX``) carry the hash tag of the code's *bucket*, one of 1024,
+so a script touches one Cluster slot::
+
+    {prefix}:{b<bucket>}:ready          sentinel: the bucket is loaded from the database
+    {prefix}:{b<bucket>}:c:<serial>     hash  n, first, last, pc, pf
+    {prefix}:{b<bucket>}:d:<serial>     hash  device hash -> last counted scan (ms)
+    {prefix}:{b<bucket>}:r:<serial>     list  recent places, newest first (capped)
+
+Redis runs without persistence. After a flush the sentinel is gone, the script answers
+"cold" and the store reloads the whole bucket from ``scan_events`` before answering; a
+missing code key under a present sentinel therefore really means "never scanned", which
+keeps a first scan at one round trip. One process rebuilds a bucket at a time (a lock key);
+others answer from the database meanwhile.
+
+Failures (connection refused, timeout, cluster errors) surface as ``redis.RedisError``; the
+scan service then answers from the database (degraded). Buckets touched while degraded are
+marked stale and reloaded once Redis answers again, so counters converge to the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import zlib
+from collections import defaultdict, deque
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.engine import Engine
+
+from ..fraud.facts import CodeHistory, ScanPlace
+from .models import PinCheck, ScanEvent
+from .store import COUNTERFEIT, RECENT_CAP, Observation, ScanStateStore
+
+BUCKETS = 1024
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CROCKFORD_VALUE = {ch: i for i, ch in enumerate(CROCKFORD)}
+REBUILD_LOCK_MS = 30_000
+SCRIPT = (Path(__file__).with_name("scan_state.lua")).read_text()
+
+
+class BucketRebuilding(Exception):
+    """Another process is reloading this bucket; answer from the database for now."""
+
+
+def bucket_of(serial: str) -> int:
+    """Characters 2-3 of a genuine serial are uniformly random bits of the permuted sequence
+    number, so they spread codes evenly over 32*32 = 1024 buckets and let the rebuild find a
+    bucket's rows with index range scans on ``serial``. Anything else falls back to CRC32."""
+    if len(serial) == 20 and serial[1] in _CROCKFORD_VALUE and serial[2] in _CROCKFORD_VALUE:
+        return _CROCKFORD_VALUE[serial[1]] * 32 + _CROCKFORD_VALUE[serial[2]]
+    return zlib.crc32(serial.encode()) % BUCKETS
+
+
+def encode_place(place: ScanPlace) -> str:
+    ms = int(place.at.timestamp() * 1000)
+    parts = (str(ms), "" if place.lat is None else repr(place.lat),
+             "" if place.lon is None else repr(place.lon), place.province or "",
+             place.device_hash or "")
+    return "|".join(parts)
+
+
+def decode_place(text: str | bytes) -> ScanPlace:
+    if isinstance(text, bytes):
+        text = text.decode()
+    ms, lat, lon, province, device = text.split("|")
+    return ScanPlace(at=dt.datetime.fromtimestamp(int(ms) / 1000, dt.UTC),
+                     lat=float(lat) if lat else None, lon=float(lon) if lon else None,
+                     province=province or None, device_hash=device or None)
+
+
+class RedisScanStateStore(ScanStateStore):
+    def __init__(self, client, prefix: str, engine: Engine, on_rebuild=None):
+        self._client = client
+        self._prefix = prefix
+        self._engine = engine
+        self._script = client.register_script(SCRIPT)
+        self._stale: set[int] = set()
+        self._stale_lock = threading.Lock()
+        self._on_rebuild = on_rebuild or (lambda: None)
+
+    # -- keys -----------------------------------------------------------------------------
+    def _tag(self, bucket: int) -> str:
+        return f"{self._prefix}:{{b{bucket}}}"
+
+    def keys_for(self, serial: str) -> list[str]:
+        tag = self._tag(bucket_of(serial))
+        return [f"{tag}:ready", f"{tag}:c:{serial}", f"{tag}:d:{serial}", f"{tag}:r:{serial}"]
+
+    # -- contract -------------------------------------------------------------------------
+    def observe(self, serial: str, place: ScanPlace, window_s: float) -> Observation:
+        reply = self._call(serial, "scan", place, window_s)
+        return Observation(self._history(reply), is_repeat=bool(int(reply[1])))
+
+    def history(self, serial: str) -> CodeHistory:
+        return self._history(self._call(serial, "peek", None, 0))
+
+    def note_pin(self, serial: str, ok: bool) -> CodeHistory:
+        return self._history(self._call(serial, "pin_ok" if ok else "pin_fail", None, 0))
+
+    # -- stale buckets after an outage ------------------------------------------------------
+    def mark_stale(self, serial: str) -> None:
+        """A scan of this code was answered without Redis: reload its bucket when it is back."""
+        with self._stale_lock:
+            self._stale.add(bucket_of(serial))
+
+    def _drop_stale(self) -> None:
+        with self._stale_lock:
+            stale, self._stale = self._stale, set()
+        try:
+            for bucket in stale:
+                self._client.delete(f"{self._tag(bucket)}:ready")
+        except Exception:
+            with self._stale_lock:
+                self._stale |= stale
+            raise
+
+    # -- internals --------------------------------------------------------------------------
+    def _call(self, serial: str, mode: str, place: ScanPlace | None, window_s: float):
+        if self._stale:
+            self._drop_stale()
+        keys = self.keys_for(serial)
+        now = place.at if place else dt.datetime.now(dt.UTC)
+        args = [mode, int(now.timestamp() * 1000), (place.device_hash or "") if place else "",
+                int(window_s * 1000), encode_place(place) if place else "", RECENT_CAP]
+        reply = self._script(keys=keys, args=args)
+        if reply[0] in (b"cold", "cold"):
+            self.rebuild_bucket(bucket_of(serial))
+            reply = self._script(keys=keys, args=args)
+            if reply[0] in (b"cold", "cold"):  # flushed again mid-rebuild: give up this once
+                raise BucketRebuilding(serial)
+        return reply
+
+    @staticmethod
+    def _history(reply) -> CodeHistory:
+        first = reply[4]
+        return CodeHistory(
+            scan_count=int(reply[2]), device_count=int(reply[3]),
+            first_scan=decode_place(first) if first else None,
+            recent=tuple(decode_place(p) for p in reply[7:]),
+            pin_claims=int(reply[5]), pin_failures=int(reply[6]))
+
+    def rebuild_bucket(self, bucket: int) -> None:
+        """Reload every code of one bucket from the database, then set the sentinel."""
+        tag = self._tag(bucket)
+        lock = f"{tag}:rebuilding"
+        if not self._client.set(lock, "1", nx=True, px=REBUILD_LOCK_MS):
+            raise BucketRebuilding(str(bucket))
+        try:
+            codes = self._load_bucket(bucket)
+            pipe = self._client.pipeline(transaction=False)
+            for serial, state in codes.items():
+                c, d, r = f"{tag}:c:{serial}", f"{tag}:d:{serial}", f"{tag}:r:{serial}"
+                pipe.delete(c, d, r)
+                fields = {"n": state["n"], "pc": state["pc"], "pf": state["pf"]}
+                if state["first"] is not None:
+                    fields["first"] = encode_place(state["first"])
+                    fields["last"] = encode_place(state["recent"][-1])
+                    pipe.rpush(r, *[encode_place(p) for p in reversed(state["recent"])])
+                pipe.hset(c, mapping=fields)
+                if state["devices"]:
+                    pipe.hset(d, mapping={k: int(v.timestamp() * 1000)
+                                          for k, v in state["devices"].items()})
+            pipe.set(f"{tag}:ready", "1")
+            pipe.execute()
+            self._on_rebuild()
+        finally:
+            self._client.delete(lock)
+
+    def _load_bucket(self, bucket: int) -> dict[str, dict]:
+        codes: dict[str, dict] = defaultdict(
+            lambda: {"n": 0, "pc": 0, "pf": 0, "first": None,
+                     "recent": deque(maxlen=RECENT_CAP), "devices": {}})
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon,
+                       ScanEvent.province, ScanEvent.device_hash)
+                .where(or_(*_bucket_ranges(ScanEvent.serial, bucket)),
+                       ScanEvent.verdict != COUNTERFEIT)
+                .order_by(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.id))
+            for row in rows:
+                state = codes[row.serial]
+                place = ScanPlace(at=row.scanned_at, lat=row.lat, lon=row.lon,
+                                  province=row.province, device_hash=row.device_hash)
+                state["n"] += 1
+                state["first"] = state["first"] or place
+                state["recent"].append(place)
+                if row.device_hash:
+                    state["devices"][row.device_hash] = row.scanned_at
+            pins = conn.execute(select(PinCheck.serial, PinCheck.ok)
+                                .where(or_(*_bucket_ranges(PinCheck.serial, bucket))))
+            for serial, ok in pins:
+                codes[serial]["pc" if ok else "pf"] += 1
+        return {serial: state for serial, state in codes.items() if bucket_of(serial) == bucket}
+
+
+def _bucket_ranges(column, bucket: int):
+    """Index range scans covering one bucket: every key id character followed by the bucket's
+    character pair. Bounds are alphanumeric only, so they hold under C and locale collations."""
+    pair = CROCKFORD[bucket // 32] + CROCKFORD[bucket % 32]
+    return [column.between(k + pair, k + pair + "Z" * 17) for k in CROCKFORD]
+
+
+__all__ = ["RedisScanStateStore", "BucketRebuilding", "bucket_of"]

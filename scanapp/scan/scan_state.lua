@@ -1,0 +1,63 @@
+-- One call per scan of a genuine code: reload window, counters, devices, first/last place,
+-- recent places and PIN counts, answered as one CodeHistory. Every key shares the hash tag
+-- of the code's bucket, so the script runs on one Redis Cluster slot.
+--
+-- KEYS[1] bucket sentinel (present = bucket fully loaded from the database)
+-- KEYS[2] code hash: n (scans), first, last (places), pc / pf (PIN claims / failures)
+-- KEYS[3] devices hash: device hash -> last counted scan (ms)
+-- KEYS[4] recent places list, newest first, capped
+-- ARGV[1] mode: scan | peek | pin_ok | pin_fail
+-- ARGV[2] now (ms)   ARGV[3] device hash or ""   ARGV[4] reload window (ms)
+-- ARGV[5] place ("ms|lat|lon|province|device")     ARGV[6] recent cap
+--
+-- Reply: {"cold"} when the bucket must be rebuilt from the database, otherwise
+-- {"ok", repeat (0/1), n, devices, first or "", pc, pf, recent...}.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'cold'}
+end
+
+local mode = ARGV[1]
+local cap = tonumber(ARGV[6])
+local repeat_scan = 0
+local recent
+
+if mode == 'scan' then
+  local device = ARGV[3]
+  if device ~= '' then
+    local last = redis.call('HGET', KEYS[3], device)
+    if last and (tonumber(ARGV[2]) - tonumber(last)) < tonumber(ARGV[4]) then
+      repeat_scan = 1
+    end
+  end
+  if repeat_scan == 1 then
+    -- the scan being repeated is the newest entry; the history excludes it
+    recent = redis.call('LRANGE', KEYS[4], 1, cap)
+  else
+    recent = redis.call('LRANGE', KEYS[4], 0, cap - 1)
+    local n = redis.call('HINCRBY', KEYS[2], 'n', 1)
+    if n == 1 then
+      redis.call('HSET', KEYS[2], 'first', ARGV[5])
+    end
+    redis.call('HSET', KEYS[2], 'last', ARGV[5])
+    if device ~= '' then
+      redis.call('HSET', KEYS[3], device, ARGV[2])
+    end
+    redis.call('LPUSH', KEYS[4], ARGV[5])
+    redis.call('LTRIM', KEYS[4], 0, cap - 1)
+  end
+else
+  if mode == 'pin_ok' then
+    redis.call('HINCRBY', KEYS[2], 'pc', 1)
+  elseif mode == 'pin_fail' then
+    redis.call('HINCRBY', KEYS[2], 'pf', 1)
+  end
+  recent = redis.call('LRANGE', KEYS[4], 0, cap - 1)
+end
+
+local state = redis.call('HMGET', KEYS[2], 'n', 'first', 'pc', 'pf')
+local reply = {'ok', repeat_scan, tonumber(state[1] or 0), redis.call('HLEN', KEYS[3]),
+               state[2] or '', tonumber(state[3] or 0), tonumber(state[4] or 0)}
+for i = 1, #recent do
+  reply[#reply + 1] = recent[i]
+end
+return reply

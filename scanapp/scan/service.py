@@ -1,0 +1,367 @@
+"""Verify a scan: the hot path, read top to bottom as the steps it takes.
+
+    parse the stamp URI -> check the serial's signature (in process) -> find its range
+    (in-process index) -> one Redis script call: reload window, counters, devices, places
+    (CodeHistory) -> fraud rules (pure) -> write the scan event (acknowledged only once
+    committed) -> answer.
+
+Verdicts: ``authentic``; ``suspicious`` (genuine, fraud signals fired); ``not_activated``
+(issued or printed, never released); ``voided``; ``recalled``; ``counterfeit`` (reasons
+``bad_format``, ``unknown_key``, ``bad_signature``, ``compromised_key``, ``unknown_range``,
+``unknown_serial``). Forged codes are recorded too (hotspots) but have no counters.
+
+When Redis fails the same answer comes from the database (``degraded``: true, counted in
+/metrics); no acknowledged scan depends on Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import redis
+from flask import Flask, current_app
+
+from ..db import get_engine, utcnow
+from ..errors import InvalidInput
+from ..fraud import engine as fraud
+from ..fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+from ..redis_client import get_redis
+from ..regions import PROVINCES, cell_of, default_locator
+from ..serials.codec import InvalidSerial, get_codec
+from ..serials.lookup import RangeInfo, code_status, find_range
+from ..serials.pins import check_pin as serial_pin_matches
+from ..serials.stamps import StampRef, parse_stamp_uri
+from .catalog import Catalog, ProductInfo
+from .metrics import Metrics
+from .privacy import Hasher, round_coord
+from .redis_store import BucketRebuilding, RedisScanStateStore
+from .sink import DirectSink, GroupCommitSink
+from .store import Observation, ScanStateStore, SqlScanStateStore
+
+log = logging.getLogger(__name__)
+
+# A page reload (or a second tap) by the same device this soon is the same scan.
+DEFAULT_RELOAD_WINDOW_S = 60.0
+SOURCES = ("consumer", "api", "inspector")
+_STANDING = {"activated": "genuine", "issued": "not_activated", "printed": "not_activated",
+             "voided": "voided", "recalled": "recalled"}
+_VERDICT = {"issued": "not_activated", "printed": "not_activated", "voided": "voided",
+            "recalled": "recalled"}
+
+
+# -- per-app components ---------------------------------------------------------------------
+
+@dataclass
+class ScanComponents:
+    hasher: Hasher
+    store: ScanStateStore  # Redis when configured, else the database
+    fallback: SqlScanStateStore  # the database, marked degraded
+    sink: DirectSink
+    catalog: Catalog
+    metrics: Metrics
+    reload_window_s: float
+
+
+def init_app(app: Flask) -> ScanComponents:
+    engine = get_engine(app)
+    metrics = Metrics()
+    client = get_redis(app)
+    if client is not None:
+        store: ScanStateStore = RedisScanStateStore(
+            client, app.config["REDIS_PREFIX"], engine,
+            on_rebuild=lambda: metrics.inc("scanapp_redis_bucket_rebuilds_total"))
+    else:
+        store = SqlScanStateStore(engine)
+    group = app.config.get("SCAN_GROUP_COMMIT")
+    if group is None:  # production default: share commits between concurrent scans
+        group = engine.dialect.name == "postgresql"
+    sink = GroupCommitSink(engine) if group else DirectSink(engine)
+    app.extensions.setdefault("scanapp.shutdown_hooks", []).append(sink.close)
+    components = ScanComponents(
+        hasher=Hasher(app.config["SECRET_KEY"]), store=store,
+        fallback=SqlScanStateStore(engine, degraded=True), sink=sink,
+        catalog=Catalog(engine), metrics=metrics,
+        reload_window_s=float(app.config.get("SCAN_RELOAD_WINDOW_S",
+                                             DEFAULT_RELOAD_WINDOW_S)))
+    app.extensions["scanapp.scan"] = components
+    return components
+
+
+def components(app: Flask | None = None) -> ScanComponents:
+    app = app or current_app._get_current_object()
+    found = app.extensions.get("scanapp.scan")
+    return found if found is not None else init_app(app)
+
+
+# -- inputs and outputs ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScanRequest:
+    code: str
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    device_id: str | None = None
+    client_address: str | None = None
+    user_agent: str = ""
+    source: str = "api"
+
+
+@dataclass(frozen=True)
+class Identified:
+    """What the stamp is, from its signature and lifecycle alone (no counting)."""
+
+    ref: StampRef
+    seq: int | None = None
+    range: RangeInfo | None = None
+    status: str | None = None
+    product: ProductInfo | None = None
+    counterfeit_reason: str | None = None
+
+    @property
+    def genuine(self) -> bool:
+        return self.counterfeit_reason is None
+
+
+@dataclass
+class ScanResult:
+    verdict: str
+    reasons: list[str]
+    identified: Identified
+    history: CodeHistory | None = None
+    repeat: bool = False
+    degraded: bool = False
+    risk: int = 0
+    scan_id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        ident, history = self.identified, self.history
+        rng = ident.range
+        expiry = rng.expiry if rng else ident.ref.expiry
+        return {
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "scan_count": history.scan_count if history else None,
+            "device_count": history.device_count if history else None,
+            "first_scan": place_json(history.first_scan) if history else None,
+            "repeat": self.repeat,
+            "degraded": self.degraded,
+            "risk": self.risk,
+            "product": ident.product.to_json() if ident.product and ident.genuine else None,
+            "gtin": ident.ref.gtin,
+            "lot": rng.lot if rng else ident.ref.lot,
+            "serial": ident.ref.serial,
+            "expiry": expiry.isoformat() if expiry else None,
+            "expired": bool(expiry and expiry < utcnow().date()),
+            "pin_enabled": bool(rng and rng.pin_enabled and ident.genuine),
+        }
+
+
+def place_json(place: ScanPlace | None) -> dict | None:
+    if place is None:
+        return None
+    province = PROVINCES.get(place.province or "")
+    return {"at": place.at.isoformat(timespec="seconds"), "province": place.province,
+            "province_name": province.name if province else None,
+            "province_name_en": province.name_en if province else None}
+
+
+# -- the hot path ---------------------------------------------------------------------------
+
+def identify(app: Flask, ref: StampRef) -> Identified:
+    """Signature, range and lifecycle of a parsed stamp; nothing is counted or written."""
+    try:
+        seq = get_codec(app).verify(ref.serial, ref.gtin, ref.lot)
+    except InvalidSerial as exc:
+        return Identified(ref, counterfeit_reason=exc.reason)
+    info = find_range(seq, app)
+    if info is None:
+        return Identified(ref, seq=seq, counterfeit_reason="unknown_range")
+    if info.gtin != ref.gtin or (info.lot or None) != (ref.lot or None):
+        # The tag binds GTIN and lot, so only a leaked key could get here.
+        return Identified(ref, seq=seq, range=info, counterfeit_reason="unknown_serial")
+    product = components(app).catalog.by_id(info.product_id)
+    return Identified(ref, seq=seq, range=info, status=code_status(info, seq, app),
+                      product=product)
+
+
+def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
+    parts = components(app)
+    ref = parse_stamp_uri(req.code)
+    place, client_hash = _place(parts, req)
+    ident = identify(app, ref)
+    if not ident.genuine:
+        return _record_counterfeit(app, parts, ident, place, client_hash, req.source)
+
+    rng = ident.range
+    product = ident.product
+    range_facts = RangeFacts(
+        range_id=rng.id, status=ident.status,
+        market_regions=rng.market_regions or (product.market_regions if product else ()),
+        settings=dict(product.fraud_settings) if product else {})
+    with parts.store.serialised():
+        obs = _observe(parts, ref.serial, place)
+        facts = ScanFacts(serial=ref.serial, gtin=ref.gtin, place=place,
+                          standing=_STANDING.get(ident.status or "", ident.status or ""),
+                          is_repeat_of_same_device=obs.is_repeat)
+        assessment = fraud.assess(facts, obs.history, range_facts)
+        verdict, reasons = _verdict(ident.status, assessment)
+        result = ScanResult(verdict, reasons, ident, obs.history, repeat=obs.is_repeat,
+                            degraded=obs.degraded, risk=assessment.risk)
+        if obs.is_repeat:
+            parts.metrics.inc("scanapp_scan_reloads_total")
+        else:
+            result.scan_id = _record(parts, ref.serial, {
+                **_row(ident, place, client_hash, req.source, obs.degraded),
+                "range_id": rng.id, "verdict": verdict, "reasons": reasons,
+                "risk": assessment.risk, "scan_no": obs.scan_no})
+    parts.metrics.inc("scanapp_scans_total", verdict=verdict)
+    if obs.degraded:
+        parts.metrics.inc("scanapp_scan_degraded_total")
+    if assessment.reasons and result.scan_id is not None:
+        fraud.on_scan_recorded(app, result.scan_id, facts, obs.history, range_facts,
+                               assessment)
+    return result
+
+
+def _verdict(status: str | None, assessment: fraud.Assessment) -> tuple[str, list[str]]:
+    signals = list(assessment.reasons)
+    if status == "activated":
+        return ("suspicious" if assessment.suspicious else "authentic"), signals
+    verdict = _VERDICT.get(status or "", "not_activated")
+    return verdict, [verdict, *signals]
+
+
+def _place(parts: ScanComponents, req: ScanRequest) -> tuple[ScanPlace, str | None]:
+    if req.source not in SOURCES:
+        raise InvalidInput(f"source must be one of {', '.join(SOURCES)}", code="invalid_source")
+    exact = req.source == "inspector"  # inspectors record where they stood; consumers get privacy
+    lat = req.lat if exact else round_coord(req.lat)
+    lon = req.lon if exact else round_coord(req.lon)
+    address = req.client_address or ""
+    if req.device_id:
+        device = parts.hasher.device(req.device_id)
+    else:
+        device = parts.hasher.anonymous_device(address, req.user_agent)
+    client = parts.hasher.client(address) if address else None
+    return ScanPlace(at=utcnow(), lat=lat, lon=lon, province=default_locator.province_at(lat, lon),
+                     device_hash=device), client
+
+
+def _observe(parts: ScanComponents, serial: str, place: ScanPlace) -> Observation:
+    try:
+        return parts.store.observe(serial, place, parts.reload_window_s)
+    except redis.RedisError as exc:
+        parts.metrics.inc("scanapp_redis_errors_total")
+        log.warning("redis failed on the scan path (%s); answering from the database",
+                    type(exc).__name__)
+        if isinstance(parts.store, RedisScanStateStore):
+            parts.store.mark_stale(serial)
+    except BucketRebuilding:
+        pass  # another worker is reloading this bucket from the database right now
+    return parts.fallback.observe(serial, place, parts.reload_window_s)
+
+
+def _row(ident: Identified, place: ScanPlace, client_hash: str | None, source: str,
+         degraded: bool) -> dict:
+    return {"scanned_at": place.at, "serial": ident.ref.serial, "gtin": ident.ref.gtin,
+            "lot": ident.ref.lot, "province": place.province, "lat": place.lat,
+            "lon": place.lon, "cell": cell_of(place.lat, place.lon),
+            "device_hash": place.device_hash, "client_hash": client_hash, "source": source,
+            "degraded": degraded}
+
+
+def _record(parts: ScanComponents, serial: str, row: dict) -> int:
+    try:
+        return parts.sink.record(row)
+    except Exception:
+        # Redis already counted a scan the database refused: reload the code's bucket later.
+        if isinstance(parts.store, RedisScanStateStore):
+            parts.store.mark_stale(serial)
+        raise
+
+
+def _record_counterfeit(app: Flask, parts: ScanComponents, ident: Identified, place: ScanPlace,
+                        client_hash: str | None, source: str) -> ScanResult:
+    reason = ident.counterfeit_reason or "bad_signature"
+    result = ScanResult("counterfeit", [reason], ident)
+    result.scan_id = parts.sink.record({
+        **_row(ident, place, client_hash, source, False), "range_id": None,
+        "verdict": "counterfeit", "reasons": [reason], "risk": 100, "scan_no": None})
+    result.risk = 100
+    parts.metrics.inc("scanapp_scans_total", verdict="counterfeit")
+    return result
+
+
+# -- read-only verification (resolver's gs1:verificationService) ------------------------------
+
+def current_verification(app: Flask, ref: StampRef) -> ScanResult:
+    """The verdict and counters of a code without recording a scan (safe GET)."""
+    parts = components(app)
+    ident = identify(app, ref)
+    if not ident.genuine:
+        return ScanResult("counterfeit", [ident.counterfeit_reason or "bad_signature"], ident,
+                          risk=100)
+    degraded = False
+    try:
+        history = parts.store.history(ref.serial)
+    except (redis.RedisError, BucketRebuilding):
+        history, degraded = parts.fallback.history(ref.serial), True
+    verdict, reasons = ("authentic", []) if ident.status == "activated" else \
+        (_VERDICT.get(ident.status or "", "not_activated"),
+         [_VERDICT.get(ident.status or "", "not_activated")])
+    return ScanResult(verdict, reasons, ident, history, degraded=degraded)
+
+
+# -- scratch-off PINs -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PinResult:
+    result: str  # valid | already_claimed | wrong_pin | counterfeit
+    pin_claims: int
+    pin_failures: int
+    degraded: bool = False
+
+    def to_json(self) -> dict:
+        return {"result": self.result, "pin_claims": self.pin_claims,
+                "pin_failures": self.pin_failures, "degraded": self.degraded}
+
+
+def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
+              client_address: str | None, user_agent: str = "") -> PinResult:
+    """A correct PIN claims the code (first time: ``valid``; again: ``already_claimed``,
+    a fraud signal); a wrong one is counted (``wrong_pin``), also a signal."""
+    parts = components(app)
+    ref = parse_stamp_uri(code)
+    ident = identify(app, ref)
+    if not ident.genuine:
+        return PinResult("counterfeit", 0, 0)
+    if not ident.range.pin_enabled:
+        raise InvalidInput("this product's stamps carry no scratch-off PIN",
+                           code="pin_not_enabled")
+    ok = serial_pin_matches(ident.seq, pin, app)
+    address = client_address or ""
+    device = (parts.hasher.device(device_id) if device_id
+              else parts.hasher.anonymous_device(address, user_agent))
+    parts.sink.record_pin({"checked_at": utcnow(), "serial": ref.serial, "ok": ok,
+                           "device_hash": device,
+                           "client_hash": parts.hasher.client(address) if address else None})
+    degraded = False
+    try:
+        history = parts.store.note_pin(ref.serial, ok)
+    except (redis.RedisError, BucketRebuilding):
+        if isinstance(parts.store, RedisScanStateStore):
+            parts.store.mark_stale(ref.serial)
+        history, degraded = parts.fallback.history(ref.serial), True
+    if not ok:
+        result = "wrong_pin"
+    else:
+        result = "valid" if history.pin_claims <= 1 else "already_claimed"
+    parts.metrics.inc("scanapp_pin_checks_total", result=result)
+    return PinResult(result, history.pin_claims, history.pin_failures, degraded)
+
+
+__all__ = ["verify_scan", "identify", "current_verification", "check_pin", "ScanRequest",
+           "ScanResult", "components"]
