@@ -48,7 +48,7 @@ def lot_of(session: Session, app: Flask, gtin: str, serial: str) -> str | None:
     from ..serials.codec import get_codec
     from ..serials.models import SerialRange
 
-    lots = session.scalars(select(distinct(SerialRange.lot)).where(SerialRange.gtin == gtin)
+    lots = session.scalars(select(SerialRange.lot).where(SerialRange.gtin == gtin).distinct()
                            .limit(MAX_LOT_CANDIDATES)).all()
     codec = get_codec(app)
     for lot in lots:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import current_app, request
+import marshmallow as ma
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 
 from ..auth.access import current_principal, requires
@@ -32,7 +33,8 @@ def _start_pusher():
 @blp.route("/events")
 class Events(MethodView):
     @requires(Role.ADMIN, Role.INSPECTOR, Role.BRAND, Role.PRINTER)
-    @blp.arguments(EventQuerySchema, location="query")
+    # An unsupported filter is refused, not ignored: ignoring it would return the wrong events.
+    @blp.arguments(EventQuerySchema, location="query", unknown=ma.RAISE)
     @blp.response(200, description="an EPCISDocument (JSON-LD) with one page of events; "
                   "the next page, if any, is in the Link header (rel=next)")
     def get(self, args):
@@ -42,15 +44,18 @@ class Events(MethodView):
                                   args.get("nextPageToken"))
         document = query.events_document(page.events,
                                          setting(current_app, "EPCIS_NAMESPACE"))
-        headers = {"Content-Type": "application/ld+json",
-                   "GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
+        headers = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
         if page.next_token:
             params = [(k, v) for k, v in request.args.items(multi=True)
                       if k != "nextPageToken"] + [("nextPageToken", page.next_token)]
             next_url = f"{request.base_url}?{urlencode(params)}"
             headers["Link"] = f'<{next_url}>; rel="next"'
             document["scanapp:next"] = next_url
-        return document, 200, headers
+        # EPCIS documents are JSON-LD; a Response passes through flask-smorest untouched.
+        response = jsonify(document)
+        response.mimetype = "application/ld+json"
+        response.headers.update(headers)
+        return response
 
 
 @blp.route("/outbox")
