@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 FEATURE_VIEWS = (
     "scanapp.auth.views",
     "scanapp.products.views",
+    "scanapp.serials.views",
     "scanapp.epcis.views",
     "scanapp.fraud.views",
 )

@@ -1,0 +1,93 @@
+"""Bulk code files for printers, streamed in chunks and never built whole.
+
+``codes.csv`` has the header ``serial,uri`` (``serial,uri,pin`` for PIN ranges) and one row
+per code in sequence order; ``codes.txt`` has one stamp URI per line. Both end every line
+with ``\\n`` and are fully determined by the range (its key, GTIN, lot, expiry, start and
+quantity) and the public base URL, so:
+
+- the checksum is served separately at ``codes.csv.sha256`` / ``codes.txt.sha256`` in
+  ``sha256sum`` format (``<hex>  <filename>``), so a printer runs ``sha256sum -c`` on the
+  downloaded file. Computing it means generating the file once; the result is cached;
+- the ETag is a hash of those inputs, so a re-download can be validated cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Iterator
+
+from flask import current_app
+
+from .codec import get_codec
+from .models import SerialRange
+from .pins import get_pins
+from .stamps import stamp_uri
+
+CHUNK_CODES = 4096
+FORMATS = ("csv", "txt")
+_checksum_lock = threading.Lock()
+
+
+def filename(target: SerialRange, fmt: str) -> str:
+    lot = re.sub(r"[^A-Za-z0-9-]", "_", target.lot) if target.lot else None
+    parts = ["scanapp", f"range{target.id}", target.gtin] + ([lot] if lot else [])
+    return "-".join(parts) + f"-{target.quantity}codes.{fmt}"
+
+
+def _identity(target: SerialRange, fmt: str, base_url: str) -> tuple:
+    return (fmt, base_url, target.id, target.key_id, target.gtin, target.lot,
+            target.expiry.isoformat() if target.expiry else None, target.start_seq,
+            target.quantity, target.pin_enabled)
+
+
+def etag(target: SerialRange, fmt: str) -> str:
+    identity = repr(_identity(target, fmt, current_app.config["PUBLIC_BASE_URL"]))
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def chunks(target: SerialRange, fmt: str, start: int = 0, stop: int | None = None,
+           app=None) -> Iterator[bytes]:
+    """The file's bytes in chunks of ``CHUNK_CODES`` lines (positions ``start..stop``)."""
+    app = app or current_app._get_current_object()
+    encoder = get_codec(app).range_encoder(target.gtin, target.lot, target.key_id)
+    # Everything in the URI but the serial is the same for the whole range.
+    head = stamp_uri(app.config["PUBLIC_BASE_URL"], target.gtin, "\0", target.lot,
+                     target.expiry)
+    prefix, _, suffix = head.partition("\0")
+    pins = get_pins(app) if target.pin_enabled else None
+    first = target.start_seq + start
+    last = target.start_seq + (target.quantity if stop is None else min(stop,
+                                                                        target.quantity))
+    if fmt == "csv" and start == 0:
+        yield b"serial,uri,pin\n" if pins else b"serial,uri\n"
+    for chunk_start in range(first, last, CHUNK_CODES):
+        codes = encoder.serials(chunk_start, min(chunk_start + CHUNK_CODES, last))
+        if fmt == "txt":
+            lines = [prefix + serial + suffix for _seq, serial in codes]
+        elif pins is None:
+            lines = [f"{serial},{prefix}{serial}{suffix}" for _seq, serial in codes]
+        else:
+            pin = pins.pin
+            lines = [f"{serial},{prefix}{serial}{suffix},{pin(seq)}" for seq, serial in codes]
+        lines.append("")
+        yield "\n".join(lines).encode()
+
+
+def checksum(target: SerialRange, fmt: str) -> str:
+    app = current_app._get_current_object()
+    # Per app: the same range under other secrets (another app in tests) is another file.
+    cache: dict[tuple, str] = app.extensions.setdefault("scanapp.code_checksums", {})
+    key = _identity(target, fmt, app.config["PUBLIC_BASE_URL"])
+    cached = cache.get(key)
+    if cached is None:
+        digest = hashlib.sha256()
+        for chunk in chunks(target, fmt, app=app):
+            digest.update(chunk)
+        cached = digest.hexdigest()
+        with _checksum_lock:
+            if len(cache) > 1000:
+                cache.clear()
+            cache[key] = cached
+    return cached

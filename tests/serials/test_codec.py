@@ -1,0 +1,100 @@
+"""The serial codec: format, signature, binding to GTIN and lot, and key rotation."""
+
+from __future__ import annotations
+
+import pytest
+
+from scanapp.serials.codec import ALPHABET, MAX_SEQ, InvalidSerial, get_codec
+
+GTIN = "08934567890120"
+OTHER_GTIN = "08934567890137"
+
+
+@pytest.fixture
+def codec(app):
+    with app.app_context():
+        yield get_codec(app)
+
+
+def test_serial_is_20_crockford_characters_and_round_trips(codec):
+    for seq in (0, 1, 2, 12345, 2**28 - 1, 2**28, MAX_SEQ - 1):
+        serial = codec.encode(seq, GTIN, "LOT7")
+        assert len(serial) == 20 and set(serial) <= set(ALPHABET)
+        assert codec.verify(serial, GTIN, "LOT7") == seq
+
+
+def test_bulk_encoder_matches_the_reference_signer(codec):
+    signer = codec.signer()
+    encoder = codec.range_encoder(GTIN, "L1", signer.key_id)
+    start = 2**28 - 50  # crosses the boundary where round 0 changes
+    bulk = list(encoder.serials(start, start + 100))
+    assert [s for _q, s in bulk] == [signer.sign(q, GTIN, "L1") for q in range(start,
+                                                                             start + 100)]
+
+
+def test_consecutive_sequence_numbers_give_unrelated_serials(codec):
+    serials = [codec.encode(seq, GTIN, None) for seq in range(2000)]
+    assert len(set(serials)) == 2000
+    # Issue order is not visible: sorting serials does not recover the sequence order.
+    order = sorted(range(2000), key=lambda i: serials[i])
+    ascending = sum(1 for a, b in zip(order, order[1:], strict=False) if b > a)
+    assert 800 < ascending < 1200
+    # No shared prefix beyond the key id character between neighbours.
+    assert sum(1 for a, b in zip(serials, serials[1:], strict=False) if a[:3] == b[:3]) < 20
+
+
+def test_every_single_character_mutation_is_rejected(codec):
+    serials = [codec.encode(seq, GTIN, lot) for seq in (0, 7, 99999, 2**40 + 3)
+               for lot in (None, "A1")]
+    lots = [lot for _seq in range(4) for lot in (None, "A1")]
+    tried = 0
+    for serial, lot in zip(serials, lots, strict=True):
+        for position in range(len(serial)):
+            for ch in ALPHABET + "a-Oi ":
+                if ch == serial[position]:
+                    continue
+                mutated = serial[:position] + ch + serial[position + 1:]
+                with pytest.raises(InvalidSerial):
+                    codec.verify(mutated, GTIN, lot)
+                tried += 1
+    assert tried == 8 * 20 * (len(ALPHABET) + 5 - 1)
+
+
+def test_serial_moved_to_another_gtin_or_lot_fails(codec):
+    serial = codec.encode(42, GTIN, "LOT1")
+    for gtin, lot in ((OTHER_GTIN, "LOT1"), (GTIN, "LOT2"), (GTIN, None), (GTIN, "lot1")):
+        with pytest.raises(InvalidSerial) as caught:
+            codec.verify(serial, gtin, lot)
+        assert caught.value.reason == "bad_signature"
+    without_lot = codec.encode(42, GTIN, None)
+    with pytest.raises(InvalidSerial):
+        codec.verify(without_lot, GTIN, "LOT1")
+
+
+@pytest.mark.parametrize("serial", ["", "ABC", "0" * 19, "0" * 21, "0UUUUUUUUUUUUUUUUUUU",
+                                    "0abcdefghjkmnpqrstvw", "0000000000000000000!"])
+def test_malformed_serials_say_bad_format(codec, serial):
+    with pytest.raises(InvalidSerial) as caught:
+        codec.verify(serial, GTIN, None)
+    assert caught.value.reason == "bad_format"
+
+
+def test_unknown_key_id(codec):
+    serial = codec.encode(5, GTIN, None)
+    forged = "Z" + serial[1:]
+    with pytest.raises(InvalidSerial) as caught:
+        codec.verify(forged, GTIN, None)
+    assert caught.value.reason == "unknown_key"
+
+
+def test_serials_differ_between_deployments_with_different_master_keys(app_factory):
+    one = app_factory(SERIAL_KEY="first-master-key-" + "a" * 20)
+    with one.app_context():
+        serial = get_codec(one).encode(9, GTIN, None)
+        assert get_codec(one).verify(serial, GTIN, None) == 9
+    two = app_factory(SERIAL_KEY="second-master-key-" + "b" * 20)
+    with two.app_context():
+        # Same database, same key row and salt; only the master key differs.
+        with pytest.raises(InvalidSerial) as caught:
+            get_codec(two).verify(serial, GTIN, None)
+        assert caught.value.reason == "bad_signature"
