@@ -3,6 +3,7 @@ webhook settings."""
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask.views import MethodView
 
 from ..auth.access import current_principal, requires
@@ -51,7 +52,7 @@ def flag_filter(args: dict) -> flag_service.FlagFilter:
 @blp.route("/flags")
 class Flags(MethodView):
     @requires(*READERS)
-    @blp.arguments(FlagQuerySchema, location="query")
+    @blp.arguments(FlagQuerySchema, location="query", unknown=ma.RAISE)
     @blp.response(200, FlagPageSchema)
     def get(self, args):
         """Flagged codes, riskiest first (a brand sees its own products only)"""
@@ -104,7 +105,7 @@ class Inspections(MethodView):
 @blp.route("/hotspots")
 class Hotspots(MethodView):
     @requires(*READERS)
-    @blp.arguments(HotspotQuerySchema, location="query")
+    @blp.arguments(HotspotQuerySchema, location="query", unknown=ma.RAISE)
     @blp.response(200, HotspotsSchema)
     def get(self, args):
         """Forged and flagged scan counts per province and map cell (default: last 7 days)"""
