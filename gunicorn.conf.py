@@ -74,6 +74,16 @@ loglevel = _env("LOGLEVEL", "info")
 forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+# gunicorn >= 25 opens a control socket at one default path per user ($HOME/.gunicorn/
+# gunicorn.ctl): a second gunicorn on the host (a blue/green deploy, the benchmark next to
+# a dev server) silently takes it over from the first. Off unless a path of its own is
+# given; signals (HUP, TTIN/TTOU, TERM) manage the master as before.
+control_socket = _env("CONTROL_SOCKET", "") or None
+control_socket_disable = control_socket is None
+if control_socket is None:
+    del control_socket  # leave gunicorn's default in place; it is not used when disabled
+
+
 def worker_exit(server, worker):
     """Run the app's shutdown hooks (group committer, outboxes) so their last batch lands."""
     app = getattr(worker, "wsgi", None)

@@ -78,8 +78,8 @@ def seed(environment, **_kwargs) -> None:
         product = call("POST", "/api/v1/products", keys["brand"], json={
             "gtin": gtin, "name": f"Trà Shan tuyết {run}", "market_regions": ["01", "79"]}).json()
         printer_org = call("GET", "/api/v1/me", keys["printer"]).json()["org_id"]
-        call("POST", f"/api/v1/products/{product['id']}/printers", keys["brand"],
-             json={"printer_org_id": printer_org})
+        call("POST", "/api/v1/printer-authorisations", keys["brand"],
+             json={"printer_org_id": printer_org, "product_id": product["id"]})
         made = call("POST", "/api/v1/ranges", keys["printer"],
                     json={"gtin": gtin, "quantity": CODES}).json()
         call("POST", f"/api/v1/ranges/{made['id']}/print", keys["printer"], json={})
