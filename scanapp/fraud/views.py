@@ -32,7 +32,7 @@ from .schemas import (
 
 blp = Blueprint("fraud", __name__, url_prefix="/api/v1",
                 description="Fraud flags, cases, code dossiers, field inspections, hotspots")
-PLAIN_BLUEPRINTS = (inspect_bp,)
+PLAIN_BLUEPRINTS = (inspect_bp, webhooks.worker_cli)
 
 READERS = (Role.INSPECTOR, Role.ADMIN, Role.BRAND)
 DECIDERS = (Role.INSPECTOR, Role.ADMIN)

@@ -31,13 +31,15 @@ import json
 import logging
 import os
 import secrets
+import signal
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 
-from flask import Flask
+import click
+from flask import Blueprint, Flask, current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -286,3 +288,30 @@ def kick(app: Flask, session: Session) -> None:
         worker = ensure_worker(app)
         if worker is not None:
             worker.wake()
+
+
+# -- the production worker: ``flask --app scanapp worker`` ----------------------------------
+
+worker_cli = Blueprint("fraud_worker", __name__, cli_group=None)
+
+
+@worker_cli.cli.command("worker")
+@click.option("--once", is_flag=True, help="one delivery pass, then exit (cron, tests)")
+def worker_command(once: bool) -> None:
+    """Deliver brand webhooks from the outbox until stopped (SIGTERM/Ctrl-C)."""
+    app = current_app._get_current_object()
+    if once:
+        click.echo(f"delivered {deliver_due(app)}")
+        return
+    worker = WebhookWorker(app)
+    stop = threading.Event()
+
+    def _stop(*_args) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker.start()
+    click.echo("webhook worker running; Ctrl-C to stop")
+    stop.wait()
+    worker.stop()
