@@ -13,7 +13,7 @@ from ..regions import PROVINCES
 
 # Mainland Vietnam with a margin; the map is taller than wide, like the country.
 LAT_MIN, LAT_MAX = 8.4, 23.5
-LON_MIN, LON_MAX = 102.0, 110.0
+LON_MIN, LON_MAX = 102.0, 110.9  # room for the eastern labels
 WIDTH, HEIGHT = 320, 600
 
 
