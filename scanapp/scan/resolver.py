@@ -18,7 +18,7 @@ from urllib.parse import quote
 from biip import ParseError
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 
-from ..errors import DomainError
+from ..errors import DomainError, NotFound
 
 GS1_VOC = "https://gs1.org/voc/"
 LINKSET_TYPE = "application/linkset+json"
@@ -31,7 +31,7 @@ class InvalidDigitalLink(DomainError):
     code = "invalid_digital_link"
 
 
-class LinkTypeNotFound(DomainError):
+class LinkTypeNotFound(NotFound):
     code = "link_type_not_found"
 
 

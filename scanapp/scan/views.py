@@ -123,16 +123,14 @@ def resolve(rest: str):
     wanted = request.args.get("linkType")
     if wanted is not None:
         wanted = normalise_link_type(wanted)
-    accept = request.accept_mimetypes
-    if wanted in ("linkset", "all") or (
-            wanted is None and accept.best_match([LINKSET_TYPE, "text/html"]) == LINKSET_TYPE
-            and accept[LINKSET_TYPE] > 0):
+    wants_linkset = _explicitly_accepts(LINKSET_TYPE)
+    if wanted in ("linkset", "all") or (wanted is None and wants_linkset and (
+            request.accept_mimetypes[LINKSET_TYPE] >= request.accept_mimetypes["text/html"])):
         response = jsonify(linkset(anchor, links))
         response.mimetype = LINKSET_TYPE
         response.headers.update(headers)
         return response
-    if wanted is None and accept.best_match(["text/html", "application/json"]) == "text/html" \
-            and accept["text/html"] > 0 and "text/html" in request.headers.get("Accept", ""):
+    if wanted is None and _explicitly_accepts("text/html"):
         response = pages.render_page(item, product)
         response.headers.update(headers)
         return response
@@ -144,6 +142,13 @@ def resolve(rest: str):
     response = redirect(target.href + (("?" + query) if query else ""), code=307)
     response.headers.update(headers)
     return response
+
+
+def _explicitly_accepts(mimetype: str) -> bool:
+    """Named in the Accept header with a non-zero quality (``*/*`` alone does not count:
+    a generic client gets the redirect, as a GS1 resolver gives)."""
+    accept = request.accept_mimetypes
+    return any(value == mimetype and quality > 0 for value, quality in accept)
 
 
 def _passed_on_query() -> str:

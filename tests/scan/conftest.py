@@ -58,9 +58,9 @@ def issue_stamps(brand, product):
 def scan(anonymous):
     """POST a scan; returns (status, body)."""
 
-    def post(code: str, **fields):
+    def post(code: str, headers: dict | None = None, **fields):
         response = anonymous.post("/api/v1/scans", json={"code": code, **fields},
-                                  headers=fields.pop("headers", None))
+                                  headers=headers)
         return response.status_code, response.get_json()
 
     return post
