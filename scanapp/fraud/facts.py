@@ -20,6 +20,9 @@ class ScanPlace:
     lon: float | None = None
     province: str | None = None
     device_hash: str | None = None
+    # The phone's reported accuracy radius, when it gave one: a coarse fix (cell towers, IP)
+    # must not look like travel. None = precise enough.
+    accuracy_m: float | None = None
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,9 @@ def travel_speed_kmh(a: ScanPlace, b: ScanPlace, min_km: float) -> float:
     """Implied speed between two scans; 0 when either lacks a point or they are close."""
     if not (_has_point(a) and _has_point(b)):
         return 0.0
-    km = haversine_km(a.lat, a.lon, b.lat, b.lon)
+    # The two positions may each be off by their accuracy radius: count only what is sure.
+    slack_km = ((a.accuracy_m or 0.0) + (b.accuracy_m or 0.0)) / 1000.0
+    km = haversine_km(a.lat, a.lon, b.lat, b.lon) - slack_km
     if km < min_km:
         return 0.0
     # A floor of one minute: clocks and batching blur scans that seem simultaneous.
@@ -187,7 +189,10 @@ RULES: tuple[Rule, ...] = (
          "This code was scanned in more provinces than one item travels through.",
          "Mã này bị quét ở nhiều tỉnh hơn hành trình của một sản phẩm.",
          ("max_provinces",), many_provinces),
-    Rule("out_of_market", 0.5, "Outside its market", "Ngoài thị trường phân phối",
+    # Below the flag threshold alone (45 < 50): a buyer carries a product home across a
+    # provincial border every day. With any other signal it flags; a brand that wants
+    # every out-of-market scan flagged sets flag_at to 45 for the product.
+    Rule("out_of_market", 0.45, "Outside its market", "Ngoài thị trường phân phối",
          "Scanned in a province where this batch is not sold (possible grey-market diversion).",
          "Được quét tại tỉnh không thuộc thị trường phân phối của lô hàng (có thể tuồn hàng).",
          (), out_of_market),
