@@ -108,34 +108,36 @@ def push_once(app: Flask, now: dt.datetime | None = None) -> PushResult:
     batch = int(setting(app, "EPCIS_PUSH_BATCH"))
     lease = dt.timedelta(seconds=float(setting(app, "EPCIS_PUSH_TIMEOUT"))) + LEASE_MARGIN
     with session_scope(app) as session:
-        now = now or utcnow()
-        token = _claim(session, batch, now, lease)
+        token = _claim(session, batch, now or utcnow(), lease)
         if token is None:
             return result
         rows = session.execute(
-            select(EpcisOutbox, EpcisEvent.body).join(EpcisEvent)
+            select(EpcisOutbox.id, EpcisOutbox.attempts, EpcisEvent.body)
+            .join(EpcisEvent, EpcisEvent.id == EpcisOutbox.event_pk)
             .where(EpcisOutbox.claim_token == token).order_by(EpcisOutbox.id)).all()
-        document = mapping.document([body for _row, body in rows],
+        # End the read transaction: nothing is held open while the portal answers.
+        session.commit()
+        document = mapping.document([body for _id, _attempts, body in rows],
                                     setting(app, "EPCIS_NAMESPACE"), utcnow())
         result.batches = 1
+        mine = EpcisOutbox.claim_token == token
         try:
             post_document(app, document)
         except CaptureFailed as exc:
             message = str(exc)[:500]
             log.warning("EPCIS capture failed for %d events: %s", len(rows), message)
-            for row, _body in rows:
-                row.attempts += 1
-                row.last_error = message
-                row.next_attempt_at = utcnow() + backoff(app, row.attempts)
-                row.claim_token = row.claimed_until = None
+            failed_at = utcnow()
+            for row_id, attempts, _body in rows:
+                # Only while the claim is still ours (a lease can expire in a long outage).
+                session.execute(update(EpcisOutbox).where(EpcisOutbox.id == row_id, mine).values(
+                    attempts=attempts + 1, last_error=message,
+                    next_attempt_at=failed_at + backoff(app, attempts + 1),
+                    claim_token=None, claimed_until=None))
             result.failed, result.last_error = len(rows), message
         else:
-            sent_at = utcnow()
-            for row, _body in rows:
-                row.attempts += 1
-                row.sent_at = sent_at
-                row.last_error = None
-                row.claim_token = row.claimed_until = None
+            session.execute(update(EpcisOutbox).where(mine).values(
+                attempts=EpcisOutbox.attempts + 1, sent_at=utcnow(), last_error=None,
+                claim_token=None, claimed_until=None))
             result.sent = len(rows)
         session.commit()
     return result

@@ -57,7 +57,7 @@ class EpcisOutbox(Base):
     __table_args__ = (Index("ix_epcis_outbox_pending", "sent_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("epcis_events.id"), unique=True)
+    event_pk: Mapped[int] = mapped_column(BigInteger, ForeignKey("epcis_events.id"), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
