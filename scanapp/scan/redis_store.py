@@ -38,6 +38,7 @@ BUCKETS = 1024
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CROCKFORD_VALUE = {ch: i for i, ch in enumerate(CROCKFORD)}
 REBUILD_LOCK_MS = 30_000
+MAX_STALE = 100_000  # serials remembered while Redis is away; then whole buckets
 SCRIPT = (Path(__file__).with_name("scan_state.lua")).read_text()
 
 
@@ -77,7 +78,8 @@ class RedisScanStateStore(ScanStateStore):
         self._prefix = prefix
         self._engine = engine
         self._script = client.register_script(SCRIPT)
-        self._stale: set[int] = set()
+        self._stale: set[str] = set()
+        self._stale_buckets: set[int] = set()
         self._stale_lock = threading.Lock()
         self._on_rebuild = on_rebuild or (lambda: None)
 
@@ -102,24 +104,32 @@ class RedisScanStateStore(ScanStateStore):
 
     # -- stale buckets after an outage ------------------------------------------------------
     def mark_stale(self, serial: str) -> None:
-        """A scan of this code was answered without Redis: reload its bucket when it is back."""
+        """A scan of this code was answered without Redis, or Redis counted a scan whose row
+        was never committed: drop the code and reload its bucket once Redis answers."""
         with self._stale_lock:
-            self._stale.add(bucket_of(serial))
+            if len(self._stale) < MAX_STALE:
+                self._stale.add(serial)
+            else:  # a long outage: the bucket reload below still fixes every scanned code
+                self._stale_buckets.add(bucket_of(serial))
 
     def _drop_stale(self) -> None:
         with self._stale_lock:
-            stale, self._stale = self._stale, set()
+            serials, self._stale = self._stale, set()
+            buckets, self._stale_buckets = self._stale_buckets, set()
         try:
-            for bucket in stale:
+            for serial in serials:
+                self._client.delete(*self.keys_for(serial))  # one slot: sentinel + code keys
+            for bucket in buckets:
                 self._client.delete(f"{self._tag(bucket)}:ready")
         except Exception:
             with self._stale_lock:
-                self._stale |= stale
+                self._stale |= serials
+                self._stale_buckets |= buckets
             raise
 
     # -- internals --------------------------------------------------------------------------
     def _call(self, serial: str, mode: str, place: ScanPlace | None, window_s: float):
-        if self._stale:
+        if self._stale or self._stale_buckets:
             self._drop_stale()
         keys = self.keys_for(serial)
         now = place.at if place else dt.datetime.now(dt.UTC)

@@ -1,0 +1,147 @@
+"""Redis failing mid-test: scans keep being verified and recorded (degraded), and the
+counters agree with the database again once Redis is back.
+
+Uses a private redis-server on a port of this package's range (never the shared one),
+killed and restarted by the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from scanapp.db import get_engine
+from scanapp.scan.models import ScanEvent
+
+REDIS_SERVER = shutil.which("redis-server")
+PORTS = range(5210, 5230)
+
+
+def _free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError("no free port in 5210-5229")
+
+
+class PrivateRedis:
+    def __init__(self):
+        self.port = _free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url, socket_timeout=0.5)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        client.close()
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def pause(self) -> None:
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def private_redis():
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis()
+    server.start()
+    yield server
+    if server.proc is not None:
+        server.resume()
+    server.kill()
+
+
+def _scan(client, uri, device):
+    response = client.post("/api/v1/scans", json={"code": uri, "device_id": device})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def _stored(app, serial) -> int:
+    with get_engine(app).connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(ScanEvent)
+                            .where(ScanEvent.serial == serial)).scalar_one()
+
+
+def test_scans_go_on_when_redis_dies_and_counts_resume_after_restart(
+        app_factory, private_redis, issue_stamps):
+    stamp = issue_stamps(1)[0]
+    app = app_factory(REDIS_URL=private_redis.url)
+    client = app.test_client()
+    assert _scan(client, stamp.uri, "a")["degraded"] is False
+    assert _scan(client, stamp.uri, "b")["scan_count"] == 2
+
+    private_redis.kill()
+    down = _scan(client, stamp.uri, "c")
+    assert down["degraded"] is True and down["verdict"] == "authentic"
+    assert down["scan_count"] == 3
+    assert _stored(app, stamp.serial) == 3  # acknowledged while degraded: in the database
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "scanapp_scan_degraded_total 1" in metrics
+    assert "scanapp_redis_errors_total 1" in metrics
+
+    private_redis.start()  # a fresh, empty Redis: rebuilt from the database
+    back = _scan(client, stamp.uri, "d")
+    assert back["degraded"] is False
+    assert back["scan_count"] == 4 and back["device_count"] == 4
+    assert _stored(app, stamp.serial) == 4
+
+
+def test_a_redis_that_stalls_and_comes_back_with_old_data_is_corrected(
+        app_factory, private_redis, issue_stamps):
+    stamp = issue_stamps(1)[0]
+    app = app_factory(REDIS_URL=private_redis.url)
+    client = app.test_client()
+    _scan(client, stamp.uri, "a")
+    private_redis.pause()  # timeouts, not refusals
+    try:
+        stalled = _scan(client, stamp.uri, "b")
+    finally:
+        private_redis.resume()
+    assert stalled["degraded"] is True and stalled["scan_count"] == 2
+    # Redis still holds count 1; the store drops that code and reloads it from the database.
+    again = _scan(client, stamp.uri, "c")
+    assert again["degraded"] is False and again["scan_count"] == 3
+
+
+def test_no_redis_at_all_still_answers_every_verdict(app_factory, issue_stamps):
+    stamp = issue_stamps(1)[0]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]  # nothing listens once closed
+    app = app_factory(REDIS_URL=f"redis://127.0.0.1:{dead}/0")
+    client = app.test_client()
+    first = _scan(client, stamp.uri, "a")
+    second = _scan(client, stamp.uri, "b")
+    assert first["degraded"] and second["degraded"]
+    assert (first["scan_count"], second["scan_count"]) == (1, 2)
+    assert _stored(app, stamp.serial) == 2

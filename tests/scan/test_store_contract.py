@@ -1,0 +1,162 @@
+"""One contract, two implementations: the Redis store and the database store must answer
+every sequence of scans identically. Each case observes a scan, then writes its event the
+way the scan service does (the database store derives state from those rows)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import delete
+
+from scanapp.db import get_engine
+from scanapp.fraud.facts import ScanPlace
+from scanapp.redis_client import get_redis
+from scanapp.scan.models import PinCheck, ScanEvent
+from scanapp.scan.redis_store import RedisScanStateStore, bucket_of
+from scanapp.scan.sink import DirectSink
+from scanapp.scan.store import RECENT_CAP, SqlScanStateStore
+
+T0 = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
+WINDOW = 60.0
+SERIAL = "0AB3456789ABCDEFGHJK"
+
+
+class Harness:
+    """A store plus the event writes the scan service would do after ``observe``."""
+
+    def __init__(self, app, store):
+        self.app, self.store = app, store
+        self.sink = DirectSink(get_engine(app))
+
+    def scan(self, serial=SERIAL, seconds=0.0, device="d1", lat=None, lon=None,
+             province=None):
+        place = ScanPlace(at=T0 + dt.timedelta(seconds=seconds), lat=lat, lon=lon,
+                          province=province, device_hash=device)
+        with self.store.serialised():
+            obs = self.store.observe(serial, place, WINDOW)
+            if not obs.is_repeat:
+                self.sink.record({"scanned_at": place.at, "serial": serial,
+                                  "gtin": "08934567890120", "verdict": "authentic",
+                                  "reasons": [], "risk": 0, "scan_no": obs.scan_no,
+                                  "province": province, "lat": lat, "lon": lon,
+                                  "device_hash": device, "source": "api",
+                                  "degraded": False})
+        return obs
+
+    def pin(self, ok: bool, serial=SERIAL):
+        self.sink.record_pin({"checked_at": T0, "serial": serial, "ok": ok})
+        return self.store.note_pin(serial, ok)
+
+
+@pytest.fixture(params=["sql", "redis"])
+def harness(request, app):
+    if request.param == "sql":
+        return Harness(app, SqlScanStateStore(get_engine(app)))
+    client = get_redis(app)
+    if client is None:
+        pytest.skip("the Redis store runs on the services stack")
+    return Harness(app, RedisScanStateStore(client, app.config["REDIS_PREFIX"],
+                                            get_engine(app)))
+
+
+def test_first_scan_counts_one_with_its_place_as_first(harness):
+    obs = harness.scan(lat=21.029, lon=105.854, province="01")
+    assert not obs.is_repeat
+    h = obs.history
+    assert (h.scan_count, h.device_count) == (1, 1)
+    assert h.first_scan.province == "01" and h.first_scan.lat == 21.029
+    assert h.first_scan.at == T0
+    assert h.recent == ()  # the scan being judged is not in ``recent``
+
+
+def test_reload_inside_window_is_a_repeat_and_counts_nothing(harness):
+    harness.scan(device="d1")
+    obs = harness.scan(device="d1", seconds=WINDOW - 1)
+    assert obs.is_repeat and obs.history.scan_count == 1 and obs.history.device_count == 1
+    assert harness.store.history(SERIAL).scan_count == 1
+
+
+def test_same_device_after_the_window_counts_again_without_a_new_device(harness):
+    harness.scan(device="d1")
+    obs = harness.scan(device="d1", seconds=WINDOW + 1)
+    assert not obs.is_repeat
+    assert (obs.history.scan_count, obs.history.device_count) == (2, 1)
+
+
+def test_other_devices_count_as_new_devices_at_once(harness):
+    harness.scan(device="d1")
+    obs = harness.scan(device="d2", seconds=1)
+    assert (obs.history.scan_count, obs.history.device_count) == (2, 2)
+    assert obs.history.recent[0].device_hash == "d1"
+
+
+def test_recent_places_are_newest_first_and_capped(harness):
+    for i in range(RECENT_CAP + 5):
+        harness.scan(device=f"d{i}", seconds=i * 100, province=f"{i % 90 + 10}")
+    obs = harness.scan(device="last", seconds=99_999)
+    recent = obs.history.recent
+    assert len(recent) == RECENT_CAP
+    assert recent[0].device_hash == f"d{RECENT_CAP + 4}"
+    assert [p.at for p in recent] == sorted((p.at for p in recent), reverse=True)
+    assert obs.history.first_scan.device_hash == "d0"
+    assert obs.history.scan_count == RECENT_CAP + 6
+
+
+def test_codes_are_independent(harness):
+    harness.scan(serial=SERIAL)
+    other = harness.scan(serial="0ZZ3456789ABCDEFGHJK", device="d1", seconds=1)
+    assert other.history.scan_count == 1 and not other.is_repeat
+
+
+def test_history_of_an_unscanned_code_is_empty(harness):
+    h = harness.store.history("0QQ3456789ABCDEFGHJK")
+    assert (h.scan_count, h.device_count, h.first_scan, h.recent) == (0, 0, None, ())
+
+
+def test_pin_claims_and_failures(harness):
+    harness.scan()
+    assert harness.pin(False).pin_failures == 1
+    first = harness.pin(True)
+    assert (first.pin_claims, first.pin_failures) == (1, 1)
+    second = harness.pin(True)
+    assert second.pin_claims == 2
+    assert harness.scan(device="d9", seconds=5).history.pin_claims == 2
+
+
+def test_redis_state_rebuilds_from_the_database_after_a_flush(app, harness):
+    if not isinstance(harness.store, RedisScanStateStore):
+        pytest.skip("only Redis can be flushed")
+    harness.scan(device="d1", province="01")
+    harness.scan(device="d2", seconds=10, province="79")
+    harness.pin(True)
+    before = harness.store.history(SERIAL)
+    client = get_redis(app)
+    # Flush of this test's keys only (never FLUSHDB on a shared Redis).
+    for key in list(client.scan_iter(match=app.config["REDIS_PREFIX"] + ":*")):
+        client.delete(key)
+    after = harness.store.history(SERIAL)
+    assert after == before
+    # ... and the reload window still holds for the device seen last.
+    assert harness.scan(device="d2", seconds=20).is_repeat
+    assert harness.scan(device="d3", seconds=30).history.scan_count == 3
+
+
+def test_a_missing_code_under_a_present_sentinel_is_a_new_code(app, harness):
+    if not isinstance(harness.store, RedisScanStateStore):
+        pytest.skip("Redis only")
+    harness.scan(serial=SERIAL)  # loads the bucket and sets its sentinel
+    # Events written behind Redis' back are not seen until the bucket is reloaded ...
+    with get_engine(app).begin() as conn:
+        conn.execute(delete(ScanEvent))
+        conn.execute(delete(PinCheck))
+    assert harness.store.history(SERIAL).scan_count == 1
+    # ... which mark_stale asks for (the service does so after answering without Redis).
+    harness.store.mark_stale(SERIAL)
+    assert harness.store.history(SERIAL).scan_count == 0
+
+
+def test_bucket_is_taken_from_the_random_characters_of_a_serial():
+    assert bucket_of("0AB3456789ABCDEFGHJK") == bucket_of("ZAB0000000000000000Z")
+    assert bucket_of("0AB3456789ABCDEFGHJK") != bucket_of("0AC3456789ABCDEFGHJK")
+    assert 0 <= bucket_of("not-a-serial") < 1024
