@@ -29,8 +29,9 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "suspicious_at": 60.0,
     # total scans of one code that are still normal (family, shop assistant, re-checks)
     "max_scans": 20.0,
-    # distinct phones that may scan one code (shoppers in the store, the buyer's family)
-    "max_devices": 5.0,
+    # distinct phones that may scan one code: an item on a shop display is scanned by a few
+    # shoppers, then by the buyer and the family (7 is seen in practice; clones reach dozens)
+    "max_devices": 8.0,
     # distinct phones scanning within burst_window_s that are still normal
     "max_burst_scans": 4.0,
     "burst_window_s": 600.0,

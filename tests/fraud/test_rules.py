@@ -81,8 +81,8 @@ def test_risk_rises_as_a_clone_keeps_being_scanned():
 # -- distinct devices ------------------------------------------------------------------------
 
 def test_many_devices_boundary():
-    assert "many_devices" not in fired(scan(), CodeHistory(scan_count=5, device_count=5))
-    assert "many_devices" in fired(scan(), CodeHistory(scan_count=6, device_count=6))
+    assert "many_devices" not in fired(scan(), CodeHistory(scan_count=8, device_count=8))
+    assert "many_devices" in fired(scan(), CodeHistory(scan_count=9, device_count=9))
 
 
 # -- burst -----------------------------------------------------------------------------------
