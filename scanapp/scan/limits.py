@@ -26,10 +26,12 @@ def init_app(app: Flask) -> None:
         url = "redis+cluster://" + url.split("://", 1)[1]
     config.setdefault("RATELIMIT_STORAGE_URI", url or "memory://")
     if url:
+        # Keys under the service's prefix like every other key (``<prefix>:LIMITER/rl/...``).
         config.setdefault("RATELIMIT_STORAGE_OPTIONS",
-                          {"socket_timeout": 0.25, "socket_connect_timeout": 0.25})
+                          {"socket_timeout": 0.25, "socket_connect_timeout": 0.25,
+                           "key_prefix": config["REDIS_PREFIX"]})
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    config.setdefault("RATELIMIT_KEY_PREFIX", f"{config['REDIS_PREFIX']}:rl")
+    config.setdefault("RATELIMIT_KEY_PREFIX", "rl")
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
 

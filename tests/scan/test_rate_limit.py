@@ -1,0 +1,56 @@
+"""Rate limits on the public scan endpoints: per client address and per device, 429 with
+Retry-After, failing open when the limiter's Redis is gone."""
+
+from __future__ import annotations
+
+import socket
+
+
+def _scan(client, uri, device=None, address="10.0.0.1"):
+    body = {"code": uri}
+    if device:
+        body["device_id"] = device
+    return client.post("/api/v1/scans", json=body, environ_base={"REMOTE_ADDR": address})
+
+
+def test_per_address_limit_answers_429_with_retry_after(app_factory, issue_stamps):
+    stamp = issue_stamps(1)[0]
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="3/minute",
+                      RATELIMIT_DEVICE="100/minute")
+    # Each app has its own key prefix (memory storage or Redis keys that expire in a
+    # minute), so nothing needs resetting afterwards.
+    client = app.test_client()
+    codes = [_scan(client, stamp.uri, device=f"d{i}").status_code for i in range(4)]
+    assert codes == [200, 200, 200, 429]
+    limited = _scan(client, stamp.uri, device="d9")
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    assert limited.get_json()["status"] == 429
+    # The stamp page shares the address budget; another address does not.
+    page = client.get(stamp.path, headers={"Accept": "text/html"},
+                      environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert page.status_code == 429
+    assert _scan(client, stamp.uri, device="d10", address="10.0.0.2").status_code == 200
+
+
+def test_per_device_limit(app_factory, issue_stamps):
+    stamp = issue_stamps(1)[0]
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="100/minute",
+                      RATELIMIT_DEVICE="2/minute")
+    client = app.test_client()
+    codes = [_scan(client, stamp.uri, device="same", address=f"10.0.1.{i}").status_code
+             for i in range(3)]
+    assert codes == [200, 200, 429]
+    assert _scan(client, stamp.uri, device="other", address="10.0.1.9").status_code == 200
+
+
+def test_limiter_fails_open_when_its_redis_is_down(app_factory, issue_stamps):
+    stamp = issue_stamps(1)[0]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="1/minute",
+                      RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{dead}/0")
+    client = app.test_client()
+    codes = [_scan(client, stamp.uri, device=f"d{i}").status_code for i in range(3)]
+    assert codes == [200, 200, 200]
