@@ -14,6 +14,7 @@ from . import cli, db, health, redis_client
 from .config import load_settings
 from .errors import register_errorhandlers
 from .extensions import api
+from .scan import limits as scan_limits
 from .security import register_security
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 FEATURE_VIEWS = (
     "scanapp.auth.views",
     "scanapp.products.views",
+    "scanapp.scan.views",
     "scanapp.serials.views",
     "scanapp.epcis.views",
     "scanapp.fraud.views",
@@ -46,6 +48,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     redis_client.init_app(app)
     api.init_app(app)
+    scan_limits.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "scanapp API key"})
     _serve_swagger_ui_offline(app)
