@@ -53,9 +53,10 @@ def chunks(target: SerialRange, fmt: str, start: int = 0, stop: int | None = Non
     app = app or current_app._get_current_object()
     encoder = get_codec(app).range_encoder(target.gtin, target.lot, target.key_id)
     # Everything in the URI but the serial is the same for the whole range.
-    head = stamp_uri(app.config["PUBLIC_BASE_URL"], target.gtin, "\0", target.lot,
+    marker = "SERIALMARKER7Q"  # URI-safe, so stamp_uri leaves it as it is
+    head = stamp_uri(app.config["PUBLIC_BASE_URL"], target.gtin, marker, target.lot,
                      target.expiry)
-    prefix, _, suffix = head.partition("\0")
+    prefix, _, suffix = head.rpartition(marker)
     pins = get_pins(app) if target.pin_enabled else None
     first = target.start_seq + start
     last = target.start_seq + (target.quantity if stop is None else min(stop,

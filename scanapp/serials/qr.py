@@ -1,10 +1,16 @@
-"""QR images of stamps (segno) and A4 label sheets (fpdf2).
+"""QR images of stamps and A4 label sheets (fpdf2).
 
 The QR holds the stamp URI with scheme and host upper-cased (``stamps.qr_text``): with
-upper-case serials, digits and an upper-case lot the whole URI is in QR alphanumeric
-mode, which needs fewer modules than byte mode (version 4-M for a typical stamp; see
-docs/SERIALS.md). Error correction M (15%) suits small printed labels; segno raises it
-further for free when the data leaves room in the chosen version.
+upper-case serials, digits and an upper-case lot the whole URI is QR alphanumeric, which
+needs fewer modules than byte mode. Error correction M (15%) suits small printed labels.
+
+Renderer, chosen with figures (``flask --app scanapp serials bench`` prints both): segno
+builds a typical stamp at a few hundred per second per core in pure Python (most of it
+choosing the mask), below the 1,000 SVG/s goal; zxing-cpp's encoder (C++, the zint
+backend) does several thousand and picks an equal or smaller symbol, because it mixes
+modes (an expiry query ``?17=...`` costs segno a version, not zint). So images come from
+zxing-cpp; segno stays for the demo's terminal QR and for ``describe`` (the version and
+mode reported in docs/SERIALS.md).
 """
 
 from __future__ import annotations
@@ -12,29 +18,47 @@ from __future__ import annotations
 import io
 
 import segno
+import zxingcpp
 from fpdf import FPDF
+from PIL import Image
 
 from .stamps import qr_text
 
-ERROR_LEVEL = "m"
+ERROR_LEVEL = "M"
 MAX_LABELS = 2000
 A4 = (210.0, 297.0)
 
 
-def make_qr(uri: str) -> segno.QRCode:
-    return segno.make(qr_text(uri), error=ERROR_LEVEL, micro=False)
+def _barcode(uri: str) -> zxingcpp.Barcode:
+    return zxingcpp.create_barcode(qr_text(uri), zxingcpp.BarcodeFormat.QRCode,
+                                   ec_level=ERROR_LEVEL)
 
 
-def svg(uri: str, scale: int = 4, border: int = 4) -> bytes:
+def svg(uri: str, scale: int = 4) -> bytes:
+    """SVG with the standard 4-module quiet zone; ``scale`` user units per module."""
+    return zxingcpp.write_barcode_to_svg(_barcode(uri), scale=scale).encode()
+
+
+def image(uri: str, scale: int = 8) -> Image.Image:
+    raster = memoryview(zxingcpp.write_barcode_to_image(_barcode(uri), scale=scale))
+    height, width = raster.shape
+    return Image.frombuffer("L", (width, height), raster.tobytes(), "raw", "L", 0, 1)
+
+
+def png(uri: str, scale: int = 8) -> bytes:
     out = io.BytesIO()
-    make_qr(uri).save(out, kind="svg", scale=scale, border=border, xmldecl=False,
-                      svgns=True, title=None)
+    image(uri, scale).convert("1").save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
-def png(uri: str, scale: int = 8, border: int = 4) -> bytes:
-    out = io.BytesIO()
-    make_qr(uri).save(out, kind="png", scale=scale, border=border)
+def make_qr(uri: str) -> segno.QRCode:
+    """segno's encoding of the stamp: for the terminal and for reporting mode/version."""
+    return segno.make(qr_text(uri), error=ERROR_LEVEL.lower(), micro=False)
+
+
+def terminal(uri: str) -> str:
+    out = io.StringIO()
+    make_qr(uri).terminal(out, compact=True)
     return out.getvalue()
 
 
@@ -61,8 +85,7 @@ def label_sheet(labels: list[tuple[str, str]], cols: int, rows: int, margin_mm: 
         slot = i % per_page
         x0 = margin_mm + (slot % cols) * cell_w
         y0 = margin_mm + (slot // cols) * cell_h
-        image = io.BytesIO(png(uri, scale=4, border=2))
-        pdf.image(image, x=x0 + (cell_w - side) / 2, y=y0, w=side, h=side)
+        pdf.image(image(uri, scale=4), x=x0 + (cell_w - side) / 2, y=y0, w=side, h=side)
         pdf.set_xy(x0, y0 + side)
         pdf.cell(w=cell_w, h=text_h, text=serial, align="C")
     return bytes(pdf.output())

@@ -109,8 +109,7 @@ class TransitionRecordSchema(Schema):
 class QrQuerySchema(Schema):
     scale = ma.fields.Integer(validate=ma.validate.Range(1, 40),
                               metadata={"description": "pixels (PNG) or units (SVG) per "
-                                        "module"})
-    border = ma.fields.Integer(load_default=4, validate=ma.validate.Range(0, 16))
+                                        "module; a 4-module quiet zone is always added"})
 
 
 class LabelQuerySchema(Schema):

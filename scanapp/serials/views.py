@@ -11,6 +11,7 @@ from ..db import get_session
 from ..errors import InvalidInput, NotFound
 from ..extensions import Blueprint
 from . import authorisations, downloads, keys, qr, service
+from .cli import serials_cli
 from .codec import InvalidSerial, get_codec
 from .schemas import (
     AuthorisationCreateSchema,
@@ -33,6 +34,10 @@ blp = Blueprint("serials", __name__, url_prefix="/api/v1",
                             "void, recall; signing keys; printer authorisations")
 
 READERS = ALL_ROLES
+
+# `flask --app scanapp serials ...`: Flask adds a blueprint's commands under its name.
+for _command in serials_cli.commands.values():
+    blp.cli.add_command(_command)
 MAX_IDEMPOTENCY_KEY = 200
 
 
@@ -179,11 +184,9 @@ class CodeQr(MethodView):
         """The QR code of one stamp, as SVG or PNG"""
         uri = _serial_uri(range_id, serial)
         if fmt == "svg":
-            image = qr.svg(uri, scale=query.get("scale", 4), border=query["border"])
-            mimetype = "image/svg+xml"
+            image, mimetype = qr.svg(uri, scale=query.get("scale", 4)), "image/svg+xml"
         else:
-            image = qr.png(uri, scale=query.get("scale", 8), border=query["border"])
-            mimetype = "image/png"
+            image, mimetype = qr.png(uri, scale=query.get("scale", 8)), "image/png"
         return Response(image, mimetype=mimetype, headers={
             "Content-Disposition": f'inline; filename="{serial}.{fmt}"',
             "Cache-Control": "private, max-age=86400"})

@@ -1,0 +1,53 @@
+"""``flask --app scanapp serials ...``: signing keys and the benchmark."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from ..db import session_scope
+from ..errors import DomainError
+from . import keys
+
+serials_cli = AppGroup("serials", help="Serial signing keys and benchmarks.")
+
+
+@serials_cli.command("keys")
+def list_keys_command() -> None:
+    """List signing keys: id, status, created."""
+    with session_scope() as session:
+        for key in keys.list_keys(session):
+            click.echo(f"{key.id:>2}  {key.status:<11}  {key.created_at:%Y-%m-%d %H:%M}  "
+                       f"{key.note or ''}".rstrip())
+
+
+@serials_cli.command("rotate-key")
+@click.option("--note", default=None)
+def rotate_key_command(note: str | None) -> None:
+    """Retire the active key and start signing with a new one."""
+    with session_scope() as session:
+        key = keys.rotate(session, note)
+        click.echo(f"key {key.id} is now active; older serials keep verifying")
+
+
+@serials_cli.command("compromise-key")
+@click.argument("key_id", type=int)
+@click.option("--note", default=None)
+def compromise_key_command(key_id: int, note: str | None) -> None:
+    """Mark KEY_ID compromised: its serials fail verification from now on."""
+    with session_scope() as session:
+        try:
+            keys.compromise(session, key_id, note)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"key {key_id} marked compromised")
+
+
+@serials_cli.command("bench")
+@click.option("--quantity", default=1_000_000, show_default=True)
+@click.option("--qr", "qr_count", default=2000, show_default=True)
+def bench_command(quantity: int, qr_count: int) -> None:
+    """Issue one big range, stream its CSV, render QR SVGs; print rates vs goals."""
+    from .bench import run
+
+    run(quantity=quantity, qr_count=qr_count, echo=click.echo)
