@@ -83,3 +83,7 @@ def seed_demo(app: Flask, echo: Callable[..., None] = print) -> dict:
 # Later features add demo steps here: each takes (app, info) and returns extra info,
 # with printable lines under "lines".
 DEMO_HOOKS: list[Callable[[Flask, dict], dict | None]] = []
+
+from .serials.demo import seed_serials  # noqa: E402  (a feature's step, after the list)
+
+DEMO_HOOKS.append(seed_serials)
