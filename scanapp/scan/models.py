@@ -42,6 +42,8 @@ class ScanEvent(Base):
     province: Mapped[str | None] = mapped_column(String(2))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+    # The phone's reported accuracy radius (m), when it gave one.
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
     cell: Mapped[str | None] = mapped_column(String(16))
     device_hash: Mapped[str | None] = mapped_column(String(32))
     client_hash: Mapped[str | None] = mapped_column(String(32))

@@ -59,17 +59,19 @@ def encode_place(place: ScanPlace) -> str:
     ms = int(place.at.timestamp() * 1000)
     parts = (str(ms), "" if place.lat is None else repr(place.lat),
              "" if place.lon is None else repr(place.lon), place.province or "",
-             place.device_hash or "")
+             place.device_hash or "",
+             "" if place.accuracy_m is None else str(round(place.accuracy_m)))
     return "|".join(parts)
 
 
 def decode_place(text: str | bytes) -> ScanPlace:
     if isinstance(text, bytes):
         text = text.decode()
-    ms, lat, lon, province, device = text.split("|")
+    ms, lat, lon, province, device, accuracy = (text.split("|") + [""])[:6]
     return ScanPlace(at=dt.datetime.fromtimestamp(int(ms) / 1000, dt.UTC),
                      lat=float(lat) if lat else None, lon=float(lon) if lon else None,
-                     province=province or None, device_hash=device or None)
+                     province=province or None, device_hash=device or None,
+                     accuracy_m=float(accuracy) if accuracy else None)
 
 
 class RedisScanStateStore(ScanStateStore):
@@ -186,14 +188,15 @@ class RedisScanStateStore(ScanStateStore):
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon,
-                       ScanEvent.province, ScanEvent.device_hash)
+                       ScanEvent.province, ScanEvent.device_hash, ScanEvent.accuracy_m)
                 .where(or_(*_bucket_ranges(ScanEvent.serial, bucket)),
                        ScanEvent.verdict != COUNTERFEIT)
                 .order_by(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.id))
             for row in rows:
                 state = codes[row.serial]
                 place = ScanPlace(at=row.scanned_at, lat=row.lat, lon=row.lon,
-                                  province=row.province, device_hash=row.device_hash)
+                                  province=row.province, device_hash=row.device_hash,
+                                  accuracy_m=row.accuracy_m)
                 state["n"] += 1
                 state["first"] = state["first"] or place
                 state["recent"].append(place)

@@ -8,7 +8,7 @@
 -- KEYS[4] recent places list, newest first, capped
 -- ARGV[1] mode: scan | peek | pin_ok | pin_fail
 -- ARGV[2] now (ms)   ARGV[3] device hash or ""   ARGV[4] reload window (ms)
--- ARGV[5] place ("ms|lat|lon|province|device")     ARGV[6] recent cap
+-- ARGV[5] place ("ms|lat|lon|province|device|accuracy")   ARGV[6] recent cap
 --
 -- Reply: {"cold"} when the bucket must be rebuilt from the database, otherwise
 -- {"ok", repeat (0/1), n, devices, first or "", pc, pf, recent...}.

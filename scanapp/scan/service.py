@@ -246,8 +246,9 @@ def _place(parts: ScanComponents, req: ScanRequest) -> tuple[ScanPlace, str | No
     else:
         device = parts.hasher.anonymous_device(address, req.user_agent)
     client = parts.hasher.client(address) if address else None
+    accuracy = None if req.accuracy_m is None or lat is None else round(req.accuracy_m, 1)
     return ScanPlace(at=utcnow(), lat=lat, lon=lon, province=default_locator.province_at(lat, lon),
-                     device_hash=device), client
+                     device_hash=device, accuracy_m=accuracy), client
 
 
 def _observe(parts: ScanComponents, serial: str, place: ScanPlace) -> Observation:
@@ -268,7 +269,8 @@ def _row(ident: Identified, place: ScanPlace, client_hash: str | None, source: s
          degraded: bool) -> dict:
     return {"scanned_at": place.at, "serial": ident.ref.serial, "gtin": ident.ref.gtin,
             "lot": ident.ref.lot, "province": place.province, "lat": place.lat,
-            "lon": place.lon, "cell": cell_of(place.lat, place.lon),
+            "lon": place.lon, "accuracy_m": place.accuracy_m,
+            "cell": cell_of(place.lat, place.lon),
             "device_hash": place.device_hash, "client_hash": client_hash, "source": source,
             "degraded": degraded}
 

@@ -67,7 +67,7 @@ class ScanStateStore(ABC):
 
 def _place(row) -> ScanPlace:
     return ScanPlace(at=row.scanned_at, lat=row.lat, lon=row.lon, province=row.province,
-                     device_hash=row.device_hash)
+                     device_hash=row.device_hash, accuracy_m=row.accuracy_m)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -87,7 +87,7 @@ def load_history(conn: Connection, serial: str) -> tuple[CodeHistory, dict[str, 
     count, devices = conn.execute(
         select(func.count(), func.count(ScanEvent.device_hash.distinct())).where(*where)).one()
     columns = (ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon, ScanEvent.province,
-               ScanEvent.device_hash)
+               ScanEvent.device_hash, ScanEvent.accuracy_m)
     first = None
     recent: tuple[ScanPlace, ...] = ()
     if count:

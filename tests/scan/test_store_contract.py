@@ -160,3 +160,16 @@ def test_bucket_is_taken_from_the_random_characters_of_a_serial():
     assert bucket_of("0AB3456789ABCDEFGHJK") == bucket_of("ZAB0000000000000000Z")
     assert bucket_of("0AB3456789ABCDEFGHJK") != bucket_of("0AC3456789ABCDEFGHJK")
     assert 0 <= bucket_of("not-a-serial") < 1024
+
+
+def test_accuracy_of_past_places_is_kept(harness):
+    first = ScanPlace(at=T0, lat=21.0, lon=105.8, device_hash="d1", accuracy_m=1500.0)
+    with harness.store.serialised():
+        harness.store.observe(SERIAL, first, WINDOW)
+        harness.sink.record({"scanned_at": T0, "serial": SERIAL, "gtin": "08934567890120",
+                             "verdict": "authentic", "reasons": [], "risk": 0, "scan_no": 1,
+                             "lat": 21.0, "lon": 105.8, "accuracy_m": 1500.0,
+                             "device_hash": "d1", "source": "api", "degraded": False})
+    obs = harness.scan(device="d2", seconds=10)
+    assert obs.history.recent[0].accuracy_m == 1500.0
+    assert obs.history.first_scan.accuracy_m == 1500.0
