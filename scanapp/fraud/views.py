@@ -4,6 +4,7 @@ webhook settings."""
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 
 from ..auth.access import current_principal, requires
@@ -35,6 +36,17 @@ blp = Blueprint("fraud", __name__, url_prefix="/api/v1",
 PLAIN_BLUEPRINTS = (inspect_bp, webhooks.worker_cli)
 
 READERS = (Role.INSPECTOR, Role.ADMIN, Role.BRAND)
+
+
+@blp.before_app_request
+def _resume_webhooks() -> None:
+    # One query on the process's first request; nothing afterwards.
+    app = current_app._get_current_object()
+    if not app.extensions.get("scanapp.webhook_resumed"):
+        try:
+            webhooks.resume_pending(app)
+        except Exception:  # noqa: BLE001 - never fail a request over the webhook worker
+            app.logger.exception("could not check the webhook outbox")
 DECIDERS = (Role.INSPECTOR, Role.ADMIN)
 
 
@@ -134,7 +146,7 @@ class Webhook(MethodView):
     def put(self, data):
         """Set (or with url null, remove) the webhook; a new signing secret is returned once"""
         org, secret = webhooks.set_webhook(get_session(), current_principal(), data["url"],
-                                           data["rotate_secret"])
+                                           data["rotate_secret"], current_app)
         return _webhook_view(org, secret)
 
 

@@ -27,14 +27,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
 import secrets
 import signal
+import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -94,8 +97,36 @@ def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> b
 # -- brand settings --------------------------------------------------------------------------
 
 
+def private_address(host: str) -> bool:
+    """A loopback, private, link-local or otherwise internal address (or its name)."""
+    if host.lower() in ("localhost", "localhost.localdomain") or host.endswith(".local"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not ip.is_global
+
+
+def resolves_to_private(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False  # unresolvable: the delivery fails and is retried like any outage
+    return any(private_address(info[4][0]) for info in infos)
+
+
+def _allow_private(app: Flask) -> bool:
+    # Brands must not make this service call into its own network (SSRF); tests and the
+    # embedded demo deliver to 127.0.0.1, so only production forbids it by default.
+    if "WEBHOOK_ALLOW_PRIVATE" in app.config:
+        return bool(app.config["WEBHOOK_ALLOW_PRIVATE"])
+    return not app.config.get("PRODUCTION", False)
+
+
 def set_webhook(session: Session, principal: Principal, url: str | None,
-                rotate_secret: bool = False) -> tuple[Organisation, str | None]:
+                rotate_secret: bool = False, app: Flask | None = None
+                ) -> tuple[Organisation, str | None]:
     """Set or clear the caller's webhook; returns the new secret when one was made."""
     org = session.get(Organisation, principal.org_id)
     new_secret = None
@@ -103,8 +134,15 @@ def set_webhook(session: Session, principal: Principal, url: str | None,
         org.webhook_url = None
         org.webhook_secret = None
     else:
-        if not url.startswith(("https://", "http://")):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
             raise InvalidInput("the webhook URL must be http(s)", code="invalid_webhook_url")
+        if app is not None and not _allow_private(app):
+            if parts.scheme != "https":
+                raise InvalidInput("the webhook URL must use https", code="invalid_webhook_url")
+            if private_address(parts.hostname):
+                raise InvalidInput("the webhook URL must point at a public address",
+                                   code="invalid_webhook_url")
         org.webhook_url = url
         if rotate_secret or not org.webhook_secret:
             new_secret = "whsec_" + secrets.token_urlsafe(32)
@@ -187,6 +225,13 @@ def deliver_one(app: Flask, session: Session, row_id: int) -> bool:
     now = utcnow()
     if org is None or not org.webhook_url or not org.webhook_secret:
         row.failed_at, row.last_error, row.locked_until = now, "webhook removed", None
+        session.commit()
+        return False
+    host = urllib.parse.urlsplit(org.webhook_url).hostname or ""
+    if not _allow_private(app) and resolves_to_private(host):
+        # Checked again at delivery: the name may have been re-pointed since it was set.
+        row.attempts += 1
+        row.failed_at, row.last_error, row.locked_until = now, "private address refused", None
         session.commit()
         return False
     body = json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False).encode()
@@ -315,3 +360,16 @@ def worker_command(once: bool) -> None:
     click.echo("webhook worker running; Ctrl-C to stop")
     stop.wait()
     worker.stop()
+
+
+def resume_pending(app: Flask) -> None:
+    """Once per process: start the worker if earlier processes left undelivered rows."""
+    if app.extensions.get("scanapp.webhook_resumed") or not setting(app, "WEBHOOK_THREAD"):
+        return
+    app.extensions["scanapp.webhook_resumed"] = True
+    with session_scope(app) as session:
+        pending = session.scalar(select(WebhookDelivery.id).where(
+            WebhookDelivery.delivered_at.is_(None), WebhookDelivery.failed_at.is_(None))
+            .limit(1))
+    if pending is not None:
+        ensure_worker(app)

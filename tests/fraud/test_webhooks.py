@@ -231,3 +231,38 @@ def test_webhook_settings(brand, inspector):
                          json={"url": "https://x.example.vn"}).status_code == 403
     removed = brand.put("/api/v1/webhook", json={"url": None}).get_json()
     assert removed == {"url": None, "secret": None, "has_secret": False}
+
+
+def test_production_refuses_internal_webhook_addresses(app, brand):
+    app.config["WEBHOOK_ALLOW_PRIVATE"] = False
+    for url in ("http://brand.example.vn/h", "https://127.0.0.1/h", "https://localhost/h",
+                "https://10.0.0.8/h", "https://[::1]/h", "https://169.254.169.254/latest"):
+        response = brand.put("/api/v1/webhook", json={"url": url})
+        assert response.status_code == 422, url
+        assert response.get_json()["code"] == "invalid_webhook_url"
+    assert brand.put("/api/v1/webhook",
+                     json={"url": "https://hooks.brand.example.vn/scanapp"}).status_code == 200
+
+
+def test_a_name_resolving_to_an_internal_address_is_not_called(app, brand, product, scans,
+                                                               receiver):
+    hook = receiver()
+    set_webhook(brand, hook.url)
+    app.config.update(WEBHOOK_THREAD=False, WEBHOOK_ALLOW_PRIVATE=False)
+    scans.flagged(SERIAL, product["gtin"])
+    webhooks.deliver_due(app)
+    assert hook.requests == []
+    deliveries = brand.get("/api/v1/webhook/deliveries").get_json()
+    assert deliveries[0]["failed_at"] and "private" in deliveries[0]["last_error"]
+
+
+def test_rows_left_by_an_earlier_process_are_delivered(app, brand, product, scans, receiver):
+    hook = receiver()
+    set_webhook(brand, hook.url)
+    app.config["WEBHOOK_THREAD"] = False  # the "earlier process" never delivered
+    scans.flagged(SERIAL, product["gtin"])
+    assert hook.requests == []
+    app.config.update(WEBHOOK_THREAD=True, WEBHOOK_POLL_S=0.05)
+    app.extensions.pop("scanapp.webhook_resumed", None)  # as in a fresh process
+    brand.get("/api/v1/webhook")  # any first request
+    assert wait_for(lambda: len(hook.delivered()) == 1)
