@@ -121,6 +121,9 @@ def _allow_private(app: Flask) -> bool:
     # embedded demo deliver to 127.0.0.1, so only production forbids it by default.
     if "WEBHOOK_ALLOW_PRIVATE" in app.config:
         return bool(app.config["WEBHOOK_ALLOW_PRIVATE"])
+    raw = os.environ.get("SCANAPP_WEBHOOK_ALLOW_PRIVATE", "")
+    if raw:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
     return not app.config.get("PRODUCTION", False)
 
 
