@@ -238,36 +238,44 @@ class SerialCodec:
         now = time.monotonic()
         if not force and now - self._loaded_at < KEY_REFRESH_SECONDS:
             return
-        with self._lock:
-            if not force and now - self._loaded_at < KEY_REFRESH_SECONDS:
-                return
-            from .models import SigningKey
+        # With keys in hand, scans never queue behind a refresh another thread is doing.
+        if not self._lock.acquire(blocking=force or not self._signers):
+            return
+        try:
+            self._reload(now, force)
+        finally:
+            self._lock.release()
 
-            try:
-                with get_engine(self._app).connect() as conn:
-                    rows = conn.execute(select(SigningKey.id, SigningKey.status,
-                                               SigningKey.salt)).all()
-            except SQLAlchemyError as exc:
-                if self._signers:
-                    log.warning("signing keys not refreshed (%s); using the cached ones",
-                                type(exc).__name__)
-                    self._loaded_at = now
-                    return
-                raise Unavailable("serial signing keys cannot be read right now",
-                                  code="keys_unavailable") from None
-            signers = {}
-            active = None
-            for key_id, status, salt in rows:
-                old = self._signers.get(key_id)
-                if old is not None and self._salts.get(key_id) == salt:
-                    old.status = status
-                    signers[key_id] = old
-                else:
-                    signers[key_id] = SerialSigner(key_id, status, salt, self._master)
-                if status == "active":
-                    active = key_id
-            self._salts = {key_id: salt for key_id, _status, salt in rows}
-            self._signers, self._active, self._loaded_at = signers, active, now
+    def _reload(self, now: float, force: bool) -> None:
+        if not force and now - self._loaded_at < KEY_REFRESH_SECONDS:
+            return
+        from .models import SigningKey
+
+        try:
+            with get_engine(self._app).connect() as conn:
+                rows = conn.execute(select(SigningKey.id, SigningKey.status,
+                                           SigningKey.salt)).all()
+        except SQLAlchemyError as exc:
+            if self._signers:
+                log.warning("signing keys not refreshed (%s); using the cached ones",
+                            type(exc).__name__)
+                self._loaded_at = now
+                return
+            raise Unavailable("serial signing keys cannot be read right now",
+                              code="keys_unavailable") from None
+        signers = {}
+        active = None
+        for key_id, status, salt in rows:
+            old = self._signers.get(key_id)
+            if old is not None and self._salts.get(key_id) == salt:
+                old.status = status
+                signers[key_id] = old
+            else:
+                signers[key_id] = SerialSigner(key_id, status, salt, self._master)
+            if status == "active":
+                active = key_id
+        self._salts = {key_id: salt for key_id, _status, salt in rows}
+        self._signers, self._active, self._loaded_at = signers, active, now
 
     def keys(self) -> list[KeyInfo]:
         self._refresh()

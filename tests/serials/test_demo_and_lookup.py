@@ -110,3 +110,27 @@ def test_another_worker_sees_status_changes_within_the_refresh_period(
         monkeypatch.setattr(lookup, "REFRESH_SECONDS", 0.0)
         assert lookup.code_status(info, seq, worker) == "voided"
         assert lookup.find_range(seq, worker).status == "printed"
+
+
+def test_scans_keep_verifying_from_the_cache_while_the_database_is_down(
+        app, brand, issue, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from scanapp.serials import codec as codec_module
+
+    created = issue(brand, quantity=2)
+    serial = codes_of(brand, created["id"])[0][0]
+    with app.app_context():
+        seq = get_codec(app).verify(serial, created["gtin"], None)
+        info = lookup.find_range(seq, app)
+
+        def unreachable(_app=None):
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+        monkeypatch.setattr(codec_module, "get_engine", unreachable)
+        monkeypatch.setattr(lookup, "get_engine", unreachable)
+        monkeypatch.setattr(codec_module, "KEY_REFRESH_SECONDS", 0.0)
+        monkeypatch.setattr(lookup, "REFRESH_SECONDS", 0.0)
+        assert get_codec(app).verify(serial, created["gtin"], None) == seq
+        assert lookup.find_range(seq, app) == info
+        assert lookup.code_status(info, seq, app) == "issued"
