@@ -87,3 +87,7 @@ DEMO_HOOKS: list[Callable[[Flask, dict], dict | None]] = []
 from .serials.demo import seed_serials  # noqa: E402  (a feature's step, after the list)
 
 DEMO_HOOKS.append(seed_serials)
+
+from .fraud.demo import seed_fraud  # noqa: E402  (after the serials step: it uses its range)
+
+DEMO_HOOKS.append(seed_fraud)
