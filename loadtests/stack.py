@@ -33,6 +33,19 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
 class PrivateRedis:
     """redis-server on a loopback port, no RDB/AOF; commands counted only from our app."""
 
@@ -56,6 +69,9 @@ class PrivateRedis:
             except redis.ConnectionError:
                 time.sleep(0.05)
         raise RuntimeError(f"private redis-server did not start on port {self.port}")
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid] if self.proc is not None else []
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -160,6 +176,10 @@ class Gunicorn:
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
                              capture_output=True, text=True).stdout
         return [int(x) for x in out.split()]
+
+    def pids(self) -> list[int]:
+        """The master and its workers."""
+        return ([self.proc.pid] + self.worker_pids()) if self.proc is not None else []
 
     def stop(self) -> None:
         if self.proc is not None:
