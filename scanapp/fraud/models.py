@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime, utcnow
@@ -86,8 +86,8 @@ class FieldInspection(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finding: Mapped[str] = mapped_column(String(32))
     province: Mapped[str | None] = mapped_column(String(2))
-    lat: Mapped[float | None]
-    lon: Mapped[float | None]
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
     place: Mapped[str | None] = mapped_column(String(300))
     note: Mapped[str | None] = mapped_column(Text)
 

@@ -17,6 +17,8 @@ FRAUD_TABLES = {"fraud_flags", "fraud_case_events", "fraud_inspections", "webhoo
 def _ours(diff) -> bool:
     item = diff[0] if isinstance(diff, list) else diff
     for part in item:
+        if isinstance(part, str) and part in FRAUD_TABLES:  # ("modify_type", schema, table..)
+            return True
         name = getattr(part, "name", None)
         table = getattr(part, "table", None)
         if name in FRAUD_TABLES or getattr(table, "name", None) in FRAUD_TABLES:
