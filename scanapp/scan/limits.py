@@ -12,8 +12,10 @@ so that 8-digit PINs cannot be guessed by brute force.
 from __future__ import annotations
 
 from flask import Flask, current_app, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
+from ..errors import error_response
 from ..extensions import limiter
 
 PIN_LIMIT = "10/minute;50/day"
@@ -32,7 +34,9 @@ def init_app(app: Flask) -> None:
                            "key_prefix": config["REDIS_PREFIX"]})
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     config.setdefault("RATELIMIT_KEY_PREFIX", "rl")
-    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # X-RateLimit-* headers on every response cost two more Redis round trips per scan
+    # (remaining count and reset time); 429s get their Retry-After from ``too_many`` below.
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
 
 
@@ -69,3 +73,15 @@ per_device = limiter.shared_limit(_device_limit, scope="public-device", key_func
                                   exempt_when=lambda: device_id() is None)
 pin_per_device = limiter.limit(PIN_LIMIT, key_func=lambda: (
     device_key() if device_id() else address_key()))
+
+
+def too_many(exc: RateLimitExceeded):
+    """429 with a Retry-After of the breached limit's window (an upper bound: no extra
+    Redis call to learn the exact reset time)."""
+    try:
+        retry = int(exc.limit.limit.get_expiry())
+    except Exception:
+        retry = 60
+    return error_response(429, "too_many_requests",
+                          f"Too many requests ({exc.description}); try again later.",
+                          headers={"Retry-After": str(max(retry, 1))})

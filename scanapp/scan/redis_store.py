@@ -22,12 +22,13 @@ marked stale and reloaded once Redis answers again, so counters converge to the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import zlib
 from collections import defaultdict, deque
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.engine import Engine
 
 from ..fraud.facts import CodeHistory, ScanPlace
@@ -75,7 +76,7 @@ def decode_place(text: str | bytes) -> ScanPlace:
 
 
 class RedisScanStateStore(ScanStateStore):
-    def __init__(self, client, prefix: str, engine: Engine, on_rebuild=None):
+    def __init__(self, client, prefix: str, engine: Engine, on_rebuild=None, key_ids=None):
         self._client = client
         self._prefix = prefix
         self._engine = engine
@@ -84,6 +85,8 @@ class RedisScanStateStore(ScanStateStore):
         self._stale_buckets: set[int] = set()
         self._stale_lock = threading.Lock()
         self._on_rebuild = on_rebuild or (lambda: None)
+        # The signing key ids in use (from the serial codec); None means all 32.
+        self._key_ids = key_ids or (lambda: range(32))
 
     # -- keys -----------------------------------------------------------------------------
     def _tag(self, bucket: int) -> str:
@@ -185,14 +188,10 @@ class RedisScanStateStore(ScanStateStore):
         codes: dict[str, dict] = defaultdict(
             lambda: {"n": 0, "pc": 0, "pf": 0, "first": None,
                      "recent": deque(maxlen=RECENT_CAP), "devices": {}})
+        key_chars = self._key_chars()
+        params = _range_params(bucket, key_chars)
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon,
-                       ScanEvent.province, ScanEvent.device_hash, ScanEvent.accuracy_m)
-                .where(or_(*_bucket_ranges(ScanEvent.serial, bucket)),
-                       ScanEvent.verdict != COUNTERFEIT)
-                .order_by(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.id))
-            for row in rows:
+            for row in conn.execute(_events_query(len(key_chars)), params):
                 state = codes[row.serial]
                 place = ScanPlace(at=row.scanned_at, lat=row.lat, lon=row.lon,
                                   province=row.province, device_hash=row.device_hash,
@@ -202,18 +201,46 @@ class RedisScanStateStore(ScanStateStore):
                 state["recent"].append(place)
                 if row.device_hash:
                     state["devices"][row.device_hash] = row.scanned_at
-            pins = conn.execute(select(PinCheck.serial, PinCheck.ok)
-                                .where(or_(*_bucket_ranges(PinCheck.serial, bucket))))
-            for serial, ok in pins:
+            for serial, ok in conn.execute(_pins_query(len(key_chars)), params):
                 codes[serial]["pc" if ok else "pf"] += 1
         return {serial: state for serial, state in codes.items() if bucket_of(serial) == bucket}
 
+    def _key_chars(self) -> str:
+        """First characters of genuine serials: the signing keys that exist (usually one or
+        two), so a rebuild makes that many index range scans rather than 32."""
+        try:
+            ids = sorted(self._key_ids())
+        except Exception:  # keys unreadable: cover every possible key id
+            ids = []
+        return "".join(CROCKFORD[i] for i in ids if 0 <= i < 32) or CROCKFORD
 
-def _bucket_ranges(column, bucket: int):
-    """Index range scans covering one bucket: every key id character followed by the bucket's
-    character pair. Bounds are alphanumeric only, so they hold under C and locale collations."""
+
+def _range_params(bucket: int, key_chars: str) -> dict[str, str]:
     pair = CROCKFORD[bucket // 32] + CROCKFORD[bucket % 32]
-    return [column.between(k + pair, k + pair + "Z" * 17) for k in CROCKFORD]
+    params = {}
+    for i, k in enumerate(key_chars):
+        # Alphanumeric bounds only, so they hold under C and locale collations alike.
+        params[f"lo{i}"], params[f"hi{i}"] = k + pair, k + pair + "Z" * 17
+    return params
+
+
+def _ranges(column, count: int):
+    return or_(*[column.between(bindparam(f"lo{i}"), bindparam(f"hi{i}"))
+                 for i in range(count)])
+
+
+@functools.lru_cache(maxsize=64)
+def _events_query(count: int):
+    """Built once per number of key ids: constant SQL, compiled once, cached by SQLAlchemy."""
+    return (select(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon,
+                   ScanEvent.province, ScanEvent.device_hash, ScanEvent.accuracy_m)
+            .where(_ranges(ScanEvent.serial, count), ScanEvent.verdict != COUNTERFEIT)
+            .order_by(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.id))
+
+
+@functools.lru_cache(maxsize=64)
+def _pins_query(count: int):
+    return select(PinCheck.serial, PinCheck.ok).where(_ranges(PinCheck.serial, count))
 
 
 __all__ = ["RedisScanStateStore", "BucketRebuilding", "bucket_of"]

@@ -70,7 +70,8 @@ def init_app(app: Flask) -> ScanComponents:
     if client is not None:
         store: ScanStateStore = RedisScanStateStore(
             client, app.config["REDIS_PREFIX"], engine,
-            on_rebuild=lambda: metrics.inc("scanapp_redis_bucket_rebuilds_total"))
+            on_rebuild=lambda: metrics.inc("scanapp_redis_bucket_rebuilds_total"),
+            key_ids=lambda: [key.id for key in get_codec(app).keys()])
     else:
         store = SqlScanStateStore(engine)
     group = app.config.get("SCAN_GROUP_COMMIT")

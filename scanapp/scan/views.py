@@ -13,7 +13,7 @@ from ..errors import NotFound
 from ..extensions import Blueprint, limiter
 from ..serials.stamps import StampRef
 from . import pages, service
-from .limits import per_address, per_device, pin_per_device
+from .limits import per_address, per_device, pin_per_device, too_many
 from .resolver import (
     LINKSET_TYPE,
     InvalidDigitalLink,
@@ -42,6 +42,7 @@ def _cors(response):
 
 
 blp.after_request(_cors)
+blp.register_error_handler(429, too_many)
 
 
 def _client() -> dict:
@@ -102,6 +103,7 @@ per_device(blp)
 resolver_bp = FlaskBlueprint("resolver", __name__, template_folder="templates",
                              static_folder="static", static_url_path="/scan-static")
 resolver_bp.after_request(_cors)
+resolver_bp.register_error_handler(429, too_many)
 
 
 @resolver_bp.route("/01/<path:rest>", methods=["GET", "HEAD", "OPTIONS"],
