@@ -24,8 +24,10 @@ import hashlib
 import hmac
 import logging
 import secrets
+import struct
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -49,6 +51,7 @@ ROUNDS = 4
 KEY_REFRESH_SECONDS = 1.0
 MISS_REFRESH_SECONDS = 0.2
 
+_PACK4 = struct.Struct(">I").pack
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 # Two characters (10 bits) per lookup keeps the encode loop short.
 _PAIRS = [a + b for a in ALPHABET for b in ALPHABET]
@@ -117,7 +120,7 @@ class SerialSigner:
 
     def _f(self, i: int, half: int) -> int:
         h = self._rounds[i].copy()
-        h.update(half.to_bytes(4, "big"))
+        h.update(_PACK4(half))
         return int.from_bytes(h.digest(), "big")
 
     def permute(self, seq: int) -> int:
@@ -168,29 +171,36 @@ class RangeEncoder:
         self._outer = signer._outer
         self._hi_cache: tuple[int, int] = (-1, 0)
 
-    def serials(self, start: int, stop: int):
-        """Yield ``(seq, serial)`` for ``start <= seq < stop`` in order."""
+    def serials(self, start: int, stop: int) -> Iterator[tuple[int, str]]:
+        """``(seq, serial)`` for ``start <= seq < stop`` in order."""
+        return zip(range(start, stop), self.serial_list(start, stop), strict=True)
+
+    def serial_list(self, start: int, stop: int) -> list[str]:
+        """The serials of ``start <= seq < stop`` in order: the download hot loop, so it
+        is written flat (locals, no generator, no per-code tuples)."""
         signer = self.signer
         r1, r2, r3 = signer._rounds[1], signer._rounds[2], signer._rounds[3]
         inner, outer = self._inner, self._outer
         char = signer.char
         pairs, alphabet = _PAIRS, ALPHABET
-        from_bytes = int.from_bytes
+        from_bytes, pack4 = int.from_bytes, _PACK4
         lo_mask, hi_mask = _LO_MASK, _HI_MASK
         cached_hi, round0 = self._hi_cache
+        out: list[str] = []
+        append = out.append
         for seq in range(start, stop):
             hi = seq >> 28
             if hi != cached_hi:
                 cached_hi, round0 = hi, signer._f(0, hi) & lo_mask
             lo = (seq & lo_mask) ^ round0
             h = r1.copy()
-            h.update(lo.to_bytes(4, "big"))
+            h.update(pack4(lo))
             hi ^= from_bytes(h.digest(), "big") & hi_mask
             h = r2.copy()
-            h.update(hi.to_bytes(4, "big"))
+            h.update(pack4(hi))
             lo ^= from_bytes(h.digest(), "big") & lo_mask
             h = r3.copy()
-            h.update(lo.to_bytes(4, "big"))
+            h.update(pack4(lo))
             hi ^= from_bytes(h.digest(), "big") & hi_mask
             permuted = (hi << 28) | lo
             h = inner.copy()
@@ -198,12 +208,13 @@ class RangeEncoder:
             o = outer.copy()
             o.update(h.digest())
             tag = from_bytes(o.digest()[:5], "big")
-            yield seq, (char + pairs[permuted >> 45] + pairs[(permuted >> 35) & 1023]
-                        + pairs[(permuted >> 25) & 1023] + pairs[(permuted >> 15) & 1023]
-                        + pairs[(permuted >> 5) & 1023] + alphabet[permuted & 31]
-                        + pairs[tag >> 30] + pairs[(tag >> 20) & 1023]
-                        + pairs[(tag >> 10) & 1023] + pairs[tag & 1023])
+            append(char + pairs[permuted >> 45] + pairs[(permuted >> 35) & 1023]
+                   + pairs[(permuted >> 25) & 1023] + pairs[(permuted >> 15) & 1023]
+                   + pairs[(permuted >> 5) & 1023] + alphabet[permuted & 31]
+                   + pairs[tag >> 30] + pairs[(tag >> 20) & 1023]
+                   + pairs[(tag >> 10) & 1023] + pairs[tag & 1023])
         self._hi_cache = (cached_hi, round0)
+        return out
 
 
 @dataclass(frozen=True)

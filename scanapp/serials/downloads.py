@@ -64,14 +64,17 @@ def chunks(target: SerialRange, fmt: str, start: int = 0, stop: int | None = Non
     if fmt == "csv" and start == 0:
         yield b"serial,uri,pin\n" if pins else b"serial,uri\n"
     for chunk_start in range(first, last, CHUNK_CODES):
-        codes = encoder.serials(chunk_start, min(chunk_start + CHUNK_CODES, last))
+        chunk_stop = min(chunk_start + CHUNK_CODES, last)
+        serials = encoder.serial_list(chunk_start, chunk_stop)
         if fmt == "txt":
-            lines = [prefix + serial + suffix for _seq, serial in codes]
+            lines = [prefix + serial + suffix for serial in serials]
         elif pins is None:
-            lines = [f"{serial},{prefix}{serial}{suffix}" for _seq, serial in codes]
+            lines = [f"{serial},{prefix}{serial}{suffix}" for serial in serials]
         else:
             pin = pins.pin
-            lines = [f"{serial},{prefix}{serial}{suffix},{pin(seq)}" for seq, serial in codes]
+            lines = [f"{serial},{prefix}{serial}{suffix},{pin(seq)}"
+                     for seq, serial in zip(range(chunk_start, chunk_stop), serials,
+                                            strict=True)]
         lines.append("")
         yield "\n".join(lines).encode()
 
