@@ -86,20 +86,27 @@ def backoff(app: Flask, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=delay * (1 + secrets.randbelow(100) / 1000))
 
 
-def _claim(session: Session, limit: int, now: dt.datetime, lease: dt.timedelta) -> str | None:
-    """Lease up to ``limit`` due rows, oldest first; return the claim token, or None."""
+def _claim(session: Session, limit: int, now: dt.datetime, lease: dt.timedelta
+           ) -> tuple[str, list[int]]:
+    """Lease up to ``limit`` due rows, oldest first; return the claim token and their ids."""
     token = secrets.token_hex(16)
     due = and_(EpcisOutbox.sent_at.is_(None), EpcisOutbox.next_attempt_at <= now,
                or_(EpcisOutbox.claimed_until.is_(None), EpcisOutbox.claimed_until < now))
-    ids = select(EpcisOutbox.id).where(due).order_by(EpcisOutbox.id).limit(limit)
+    # Walks the partial index of unsent rows in id order. On PostgreSQL, rows another pusher
+    # is claiming right now are skipped rather than waited for; the CTE is MATERIALIZED so
+    # the locking subquery runs once (re-run per row, SKIP LOCKED could exceed the LIMIT).
+    picked = (select(EpcisOutbox.id).where(due).order_by(EpcisOutbox.id).limit(limit)
+              .with_for_update(skip_locked=True)
+              .cte("picked").prefix_with("MATERIALIZED", dialect="postgresql"))
     # The conditions are repeated on the UPDATE itself: PostgreSQL re-checks them on rows a
     # concurrent pusher just claimed, so each row goes to exactly one of them.
-    result = session.execute(
-        update(EpcisOutbox).where(EpcisOutbox.id.in_(ids.scalar_subquery()), due)
+    claimed = session.scalars(
+        update(EpcisOutbox).where(EpcisOutbox.id.in_(select(picked.c.id)), due)
         .values(claim_token=token, claimed_until=now + lease)
-        .execution_options(synchronize_session=False))
+        .returning(EpcisOutbox.id)
+        .execution_options(synchronize_session=False)).all()
     session.commit()
-    return token if result.rowcount else None
+    return token, sorted(claimed)
 
 
 def push_once(app: Flask, now: dt.datetime | None = None) -> PushResult:
@@ -108,19 +115,19 @@ def push_once(app: Flask, now: dt.datetime | None = None) -> PushResult:
     batch = int(setting(app, "EPCIS_PUSH_BATCH"))
     lease = dt.timedelta(seconds=float(setting(app, "EPCIS_PUSH_TIMEOUT"))) + LEASE_MARGIN
     with session_scope(app) as session:
-        token = _claim(session, batch, now or utcnow(), lease)
-        if token is None:
+        token, ids = _claim(session, batch, now or utcnow(), lease)
+        if not ids:
             return result
+        mine = and_(EpcisOutbox.id.in_(ids), EpcisOutbox.claim_token == token)
         rows = session.execute(
             select(EpcisOutbox.id, EpcisOutbox.attempts, EpcisEvent.body)
             .join(EpcisEvent, EpcisEvent.id == EpcisOutbox.event_pk)
-            .where(EpcisOutbox.claim_token == token).order_by(EpcisOutbox.id)).all()
+            .where(mine).order_by(EpcisOutbox.id)).all()
         # End the read transaction: nothing is held open while the portal answers.
         session.commit()
         document = mapping.document([body for _id, _attempts, body in rows],
                                     setting(app, "EPCIS_NAMESPACE"), utcnow())
         result.batches = 1
-        mine = EpcisOutbox.claim_token == token
         try:
             post_document(app, document)
         except CaptureFailed as exc:

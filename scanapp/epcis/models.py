@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime, utcnow
@@ -54,7 +54,11 @@ class EpcisOutbox(Base):
     """
 
     __tablename__ = "epcis_outbox"
-    __table_args__ = (Index("ix_epcis_outbox_pending", "sent_at", "next_attempt_at"),)
+    # Only unsent rows are ever looked for, in id order: a partial index keeps that lookup as
+    # small as the backlog, however many rows have been delivered.
+    __table_args__ = (Index("ix_epcis_outbox_unsent", "id",
+                            postgresql_where=text("sent_at IS NULL"),
+                            sqlite_where=text("sent_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_pk: Mapped[int] = mapped_column(BigInteger, ForeignKey("epcis_events.id"), unique=True)

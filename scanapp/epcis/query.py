@@ -165,8 +165,9 @@ def iter_for_export(session: Session, flt: EventFilter, chunk: int = 1000) -> It
     while True:
         page = query
         if last is not None:
-            page = page.where((EpcisEvent.event_time > last[0])
-                              | ((EpcisEvent.event_time == last[0]) & (EpcisEvent.id > last[1])))
+            # The first condition alone is an index range; the second drops what was sent.
+            page = page.where(EpcisEvent.event_time >= last[0],
+                              (EpcisEvent.event_time > last[0]) | (EpcisEvent.id > last[1]))
         rows = session.execute(page.order_by(EpcisEvent.event_time, EpcisEvent.id)
                                .limit(chunk)).all()
         for _time, _id, body in rows:
