@@ -43,8 +43,9 @@ from ..errors import AuthenticationRequired, DomainError
 from ..regions import PROVINCES
 from . import flags as flag_service
 from .dossier import build_dossier, signal_info
-from .map import scan_map
-from .rules import RULES
+from .hotspots import hotspots
+from .map import hotspot_map, scan_map
+from .rules import HOTSPOT_DEFAULT_MIN_FORGED, RULES
 
 inspect_bp = Blueprint("inspect", __name__, url_prefix="/inspect",
                        template_folder="templates", static_folder="static",
@@ -218,8 +219,14 @@ def queue():
         errors = {"filter": [exc.message]}
         result = {"items": [], "total": 0, "page": 1, "per_page": PER_PAGE}
     pages = max(1, -(-result["total"] // PER_PAGE))
+    # The hotspot panel (same page: the inspector's one overview) over the last 7 days.
+    until = dt.datetime.now(dt.UTC)
+    spots = hotspots(get_session(), g.inspector, since=until - dt.timedelta(days=7),
+                     until=until, min_forged=HOTSPOT_DEFAULT_MIN_FORGED)
+    base_map, bubbles = hotspot_map(spots["provinces"], spots["cells"])
     return render_template(
         "inspect/queue.html", result=result, form=form, errors=errors, pages=pages,
+        spots=spots, svg=base_map, bubbles=bubbles,
         provinces=PROVINCES, statuses=flag_service.STATUSES, signal_info=signal_info,
         brands=flag_service.org_names(get_session(),
                                       [f.brand_org_id for f in result["items"]]))
@@ -301,3 +308,4 @@ def case_action(flag_id: int):
         db.rollback()
         flash(exc.message, "error")
     return redirect(url_for("inspect.dossier", serial=serial))
+

@@ -60,3 +60,29 @@ def scan_map(scans: list[dict]) -> ScanMap:
         points.append(MapPoint(x, y, str(n), f"#{n} {when} — {where} ({s['verdict']})", kind))
     path = " ".join(f"{p.x},{p.y}" for p in points)
     return ScanMap(WIDTH, HEIGHT, provinces, points, path, without)
+
+
+@dataclass(frozen=True)
+class Bubble:
+    x: float
+    y: float
+    r: float
+    title: str
+    hot: bool
+
+
+def hotspot_map(provinces: list[dict], cells: list[dict]) -> tuple[ScanMap, list[Bubble]]:
+    """Province dots as reference, and one bubble per map cell sized by its forged count."""
+    base = scan_map([])
+    top = max((c["forged"] + c["flagged"] for c in cells), default=0) or 1
+    bubbles = []
+    for c in cells:
+        total = c["forged"] + c["flagged"]
+        if not total:
+            continue
+        x, y = project(c["lat"], c["lon"])
+        name = PROVINCES[c["province"]].name if c.get("province") in PROVINCES else "?"
+        bubbles.append(Bubble(x, y, round(3 + 12 * (total / top) ** 0.5, 1),
+                              f"{name}: {c['forged']} forged, {c['flagged']} flagged "
+                              f"(cell {c['cell']})", c["hotspot"]))
+    return base, bubbles

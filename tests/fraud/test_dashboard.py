@@ -23,6 +23,9 @@ def two_flags(product, scans):
     scans.flagged(SERIAL_SG, gtin, risk=92, reasons=("impossible_travel", "many_devices"),
                   province="79")
     scans.flagged(SERIAL_HN, gtin, risk=55, reasons=("out_of_market",), province="01")
+    for i in range(5):  # a counterfeit cluster in Cần Thơ
+        scans.event(f"9FAKE{i:015d}", gtin, verdict="counterfeit", province="92",
+                    point=(10.0452 + 0.001 * i, 105.7469), at=ago(hours=i + 1))
 
 
 def sign_in(page, live_server, key):
@@ -45,6 +48,10 @@ def test_inspector_signs_in_filters_opens_a_dossier_decides_and_exports(
         rows = page.locator("table.flags tbody tr")
         assert rows.count() == 2
         assert rows.nth(0).locator(".serial").inner_text() == SERIAL_SG  # riskiest first
+        # The hotspot panel on the same page: Cần Thơ is hot, drawn as a bubble.
+        hot = page.locator("#hotspots table.hotspot-provinces tr.hot")
+        assert hot.count() == 1 and "Cần Thơ" in hot.inner_text()
+        assert page.locator("#hotspots svg.map circle.bubble.hot").count() >= 1
         page.screenshot(path=str(artifacts_dir / "inspect-queue.png"), full_page=True)
 
         # Filter: choosing a province applies at once (static JS, no inline script).
