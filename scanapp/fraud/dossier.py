@@ -8,7 +8,7 @@ or inspected is reported as not found, as is a code of another brand's product.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth.service import Principal
@@ -120,6 +120,8 @@ def build_dossier(session: Session, principal: Principal, serial: str) -> dict:
                       for e in flag.trail],
         }
     total_scans = len(scans)
+    if total_scans == MAX_SCANS:  # capped: count them all
+        total_scans = session.scalar(select(func.count()).where(ScanEvent.serial == serial))
     return {
         "serial": serial,
         "gtin": gtin,
@@ -131,6 +133,7 @@ def build_dossier(session: Session, principal: Principal, serial: str) -> dict:
         "risk": flag.risk if flag else max((s.risk for s in scans), default=0),
         "signals": [signal_info(r) for r in fired],
         "scan_count": total_scans,
+        "scans_truncated": total_scans > len(scans),
         "first_scan_at": scans[0].scanned_at if scans else None,
         "last_scan_at": scans[-1].scanned_at if scans else None,
         "scans": [_scan_row(s) for s in scans],

@@ -269,6 +269,8 @@ class DossierSchema(Schema):
     risk = ma.fields.Integer()
     signals = ma.fields.List(ma.fields.Nested(SignalSchema))
     scan_count = ma.fields.Integer()
+    scans_truncated = ma.fields.Boolean(
+        metadata={"description": "true when only the newest 2000 scans are listed"})
     first_scan_at = ma.fields.DateTime(allow_none=True)
     last_scan_at = ma.fields.DateTime(allow_none=True)
     scans = ma.fields.List(ma.fields.Nested(DossierScanSchema))

@@ -253,3 +253,15 @@ def test_bad_hotspot_windows_are_422(inspector):
                          "&until=2026-01-01T00:00:00Z").status_code == 422
     assert inspector.get("/api/v1/hotspots?min_forged=0").status_code == 422
     assert inspector.get("/api/v1/hotspots?province=00").status_code == 422
+
+
+def test_a_long_history_is_capped_but_counted(inspector, product, scans, monkeypatch):
+    from scanapp.fraud import dossier
+
+    monkeypatch.setattr(dossier, "MAX_SCANS", 3)
+    for hours in range(5, 0, -1):
+        scans.event(SERIAL_A, product["gtin"], province="79", at=ago(hours=hours))
+    d = inspector.get(f"/api/v1/codes/{SERIAL_A}").get_json()
+    assert d["scan_count"] == 5 and d["scans_truncated"] is True
+    assert len(d["scans"]) == 3
+    assert d["scans"][-1]["at"] == d["last_scan_at"]  # the newest are the ones kept
