@@ -137,9 +137,10 @@ def test_label_sheet_is_a4_with_decodable_codes(brand, issue):
     # 7 labels, 6 per page: two A4 pages (595 x 842 pt).
     assert len(re.findall(rb"/Type /Page\b", pdf)) == 2
     assert b"/MediaBox [0 0 595.28 841.89]" in pdf
-    content = b"".join(zlib.decompress(stream) for stream in
-                       re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S)
-                       if stream[:1] == b"x")
+    content = b"".join(
+        zlib.decompress(pdf[match.end():match.end() + int(match.group(1))])
+        for match in re.finditer(rb"/Length (\d+)[^>]*>>\s*stream\n", pdf)
+        if pdf[match.end():match.end() + 1] == b"x")
     serials = [row[0] for row in codes_of(brand, created["id"])]
     for serial in serials:  # the human-readable serial is printed under each code
         assert f"({serial}) Tj".encode() in content
