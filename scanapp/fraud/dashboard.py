@@ -59,9 +59,15 @@ PER_PAGE = 50
 
 @inspect_bp.record_once
 def _configure(state) -> None:
-    # The dashboard is the only cookie user; make the cookie strict unless an operator chose.
-    state.app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    state.app.config["SESSION_COOKIE_HTTPONLY"] = True
+    # The dashboard is the only cookie user; Flask's defaults (no SameSite, not Secure) are
+    # tightened unless an operator chose otherwise.
+    config = state.app.config
+    if config.get("SESSION_COOKIE_SAMESITE") is None:
+        config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    if config.get("PRODUCTION"):
+        # Production is served over https: the cookie must never travel in clear.
+        config["SESSION_COOKIE_SECURE"] = True
     # Precise province boundaries, when the operator provides them: loaded at start-up so
     # that a broken file stops the service with a clear message instead of a wrong map.
     from ..regions.geo import load_configured

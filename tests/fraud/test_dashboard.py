@@ -196,3 +196,11 @@ def test_bad_filters_show_a_message_not_an_error_page(app, inspector, two_flags)
     assert client.get("/inspect/flags.csv?province=99").status_code == 400
     login_next = app.test_client().get("/inspect/login?next=//evil.example")
     assert login_next.status_code == 200
+
+
+def test_the_session_cookie_is_httponly_and_samesite(app, inspector):
+    client = app.test_client()
+    response = _login(client, inspector.key)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert inspector.key not in cookie  # only the key's id, signed
