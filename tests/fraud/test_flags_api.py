@@ -265,3 +265,31 @@ def test_a_long_history_is_capped_but_counted(inspector, product, scans, monkeyp
     assert d["scan_count"] == 5 and d["scans_truncated"] is True
     assert len(d["scans"]) == 3
     assert d["scans"][-1]["at"] == d["last_scan_at"]  # the newest are the ones kept
+
+
+def test_concurrent_scans_of_one_clone_raise_one_flag(inspector, product, scans, published,
+                                                       caplog):
+    import threading
+
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def scan_once(risk):
+        try:
+            barrier.wait(10)
+            scans.flagged(SERIAL_A, product["gtin"], risk=risk)
+        except Exception as exc:  # collected: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scan_once, args=(60 + i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    # The engine logs (rather than raises) a failed flag write: there must be none.
+    assert not [r for r in caplog.records if r.name.startswith("scanapp.fraud")]
+    listing = inspector.get("/api/v1/flags").get_json()
+    assert listing["total"] == 1
+    raised = [e for e in published if type(e).__name__ == "FlagRaised" and not e.escalated]
+    assert len(raised) == 1
