@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from scanapp.db import session_scope
 from scanapp.epcis import exporter
 from scanapp.epcis.models import EpcisEvent, EpcisOutbox
 from tests.epcis.capture_server import CaptureServer, eventually, free_port
+from tests.epcis.conftest import Publisher
 from tests.epcis.schema import assert_valid
 
 FAST = dict(EPCIS_PUSH_INTERVAL=0.1, EPCIS_RETRY_BASE=0.1, EPCIS_RETRY_MAX=0.4,
@@ -143,3 +145,15 @@ def test_push_command_reports_and_fails_while_the_portal_is_down(app, app_factor
 def test_push_command_needs_a_capture_url(runner):
     result = runner.invoke(args=["epcis", "push"])
     assert result.exit_code != 0 and "SCANAPP_EPCIS_CAPTURE_URL" in result.output
+
+
+def test_a_commit_wakes_the_push_thread_of_its_process(app_factory, app, brand_product, server,
+                                                       port):
+    # A long polling interval: only the wake-up on commit can deliver within the test.
+    pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}", EPCIS_PUSH_INTERVAL=300)
+    server.start()
+    assert pushing.test_client().get("/healthz").status_code == 200  # starts the thread
+    eventually(lambda: exporter.ensure_pusher(pushing) is not None)
+    time.sleep(0.3)  # let the thread finish its first (empty) round and go to sleep
+    Publisher(pushing).issue(brand_product)
+    eventually(lambda: len(server.event_ids) == 1, timeout=10)
