@@ -30,6 +30,9 @@ from .models import PinCheck, ScanEvent
 log = logging.getLogger(__name__)
 
 WAIT_S = 10.0
+# Built once: ids come back in the order of the rows, so each future gets its own id.
+_BATCH_INSERT = insert(ScanEvent).returning(ScanEvent.id, sort_by_parameter_order=True)
+_INSERT = insert(ScanEvent).returning(ScanEvent.id)
 
 
 class DirectSink:
@@ -38,7 +41,7 @@ class DirectSink:
 
     def record(self, row: dict) -> int:
         with self._engine.begin() as conn:
-            return conn.execute(insert(ScanEvent).returning(ScanEvent.id), row).scalar_one()
+            return conn.execute(_INSERT, row).scalar_one()
 
     def record_pin(self, row: dict) -> None:
         with self._engine.begin() as conn:
@@ -99,9 +102,7 @@ class GroupCommitSink(DirectSink):
         rows = [row for row, _f in batch]
         try:
             with self._engine.begin() as conn:
-                result = conn.execute(
-                    insert(ScanEvent).returning(ScanEvent.id, sort_by_parameter_order=True),
-                    rows)
+                result = conn.execute(_BATCH_INSERT, rows)
                 ids = list(result.scalars())
         except Exception as exc:  # every waiting request learns its scan was not stored
             log.error("group commit of %d scans failed: %s", len(batch), type(exc).__name__)
