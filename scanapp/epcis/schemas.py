@@ -11,7 +11,7 @@ from .mapping import KINDS, VN_TZ
 from .query import DEFAULT_PAGE, MAX_PAGE
 
 
-class Instant(ma.fields.Field):
+class Instant(ma.fields.String):
     """An ISO 8601 date-time, or a bare date meaning its start in Vietnam (UTC+7).
 
     A date-time without an offset is taken as UTC, as EPCIS times are.
@@ -33,7 +33,8 @@ class Instant(ma.fields.Field):
 
 
 class EventQuerySchema(Schema):
-    GE_eventTime = Instant(metadata={"description": "events at or after this time"})
+    GE_eventTime = Instant(metadata={"description": "events at or after this time (ISO 8601, "
+                                     "or YYYY-MM-DD: that day's start in Vietnam)"})
     LT_eventTime = Instant(metadata={"description": "events before this time"})
     since = Instant(metadata={"description": "alias of GE_eventTime"})
     until = Instant(metadata={"description": "alias of LT_eventTime"})

@@ -35,7 +35,8 @@ class Events(MethodView):
     @requires(Role.ADMIN, Role.INSPECTOR, Role.BRAND, Role.PRINTER)
     # An unsupported filter is refused, not ignored: ignoring it would return the wrong events.
     @blp.arguments(EventQuerySchema, location="query", unknown=ma.RAISE)
-    @blp.response(200, description="an EPCISDocument (JSON-LD) with one page of events; "
+    @blp.response(200, content_type="application/ld+json",
+                  description="an EPCISDocument (JSON-LD) with one page of events; "
                   "the next page, if any, is in the Link header (rel=next)")
     def get(self, args):
         """EPCIS events, oldest first: a brand its products', a printer its ranges' lifecycle"""
