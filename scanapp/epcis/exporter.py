@@ -109,6 +109,24 @@ def _claim(session: Session, limit: int, now: dt.datetime, lease: dt.timedelta
     return token, sorted(claimed)
 
 
+def _within_size(session: Session, rows: list, token: str, max_bytes: int) -> list:
+    """Keep the leading rows whose events fit in ``max_bytes`` (at least one) and give the
+    others back at once, for the next document: capture endpoints limit request sizes, and
+    one partial step may name up to 10,000 stamps."""
+    size, keep = 0, 0
+    for _row_id, _attempts, body in rows:
+        size += len(json.dumps(body, ensure_ascii=False).encode())
+        if keep and size > max_bytes:
+            break
+        keep += 1
+    rest = [row_id for row_id, _attempts, _body in rows[keep:]]
+    if rest:
+        session.execute(update(EpcisOutbox).where(
+            EpcisOutbox.id.in_(rest), EpcisOutbox.claim_token == token)
+            .values(claim_token=None, claimed_until=None))
+    return rows[:keep]
+
+
 def push_once(app: Flask, now: dt.datetime | None = None) -> PushResult:
     """Send one batch of due events; the unit of work of every pusher."""
     result = PushResult()
@@ -118,16 +136,19 @@ def push_once(app: Flask, now: dt.datetime | None = None) -> PushResult:
         token, ids = _claim(session, batch, now or utcnow(), lease)
         if not ids:
             return result
-        mine = and_(EpcisOutbox.id.in_(ids), EpcisOutbox.claim_token == token)
         rows = session.execute(
             select(EpcisOutbox.id, EpcisOutbox.attempts, EpcisEvent.body)
             .join(EpcisEvent, EpcisEvent.id == EpcisOutbox.event_pk)
-            .where(mine).order_by(EpcisOutbox.id)).all()
+            .where(EpcisOutbox.id.in_(ids), EpcisOutbox.claim_token == token)
+            .order_by(EpcisOutbox.id)).all()
+        rows = _within_size(session, rows, token, int(setting(app, "EPCIS_PUSH_MAX_BYTES")))
+        ids = [row_id for row_id, _attempts, _body in rows]
         # End the read transaction: nothing is held open while the portal answers.
         session.commit()
         document = mapping.document([body for _id, _attempts, body in rows],
                                     setting(app, "EPCIS_NAMESPACE"), utcnow())
         result.batches = 1
+        mine = and_(EpcisOutbox.id.in_(ids), EpcisOutbox.claim_token == token)
         try:
             post_document(app, document)
         except CaptureFailed as exc:

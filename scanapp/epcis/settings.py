@@ -7,7 +7,9 @@
   ``flask epcis push --loop``.
 - EPCIS_PUSH_INTERVAL (5 s): how often the thread looks for work (it is also woken when
   events commit in its process).
-- EPCIS_PUSH_BATCH (500): events per capture document.
+- EPCIS_PUSH_BATCH (500): events per capture document at most.
+- EPCIS_PUSH_MAX_BYTES (4,000,000): a document's size at most (one event always goes, even
+  when larger).
 - EPCIS_PUSH_TIMEOUT (20 s): HTTP timeout of one capture request.
 - EPCIS_RETRY_BASE (5 s) and EPCIS_RETRY_MAX (3600 s): first retry delay, doubling per
   failure up to the maximum.
@@ -27,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "EPCIS_PUSH_THREAD": True,
     "EPCIS_PUSH_INTERVAL": 5.0,
     "EPCIS_PUSH_BATCH": 500,
+    "EPCIS_PUSH_MAX_BYTES": 4_000_000,
     "EPCIS_PUSH_TIMEOUT": 20.0,
     "EPCIS_RETRY_BASE": 5.0,
     "EPCIS_RETRY_MAX": 3600.0,

@@ -157,3 +157,20 @@ def test_a_commit_wakes_the_push_thread_of_its_process(app_factory, app, brand_p
     time.sleep(0.3)  # let the thread finish its first (empty) round and go to sleep
     Publisher(pushing).issue(brand_product)
     eventually(lambda: len(server.event_ids) == 1, timeout=10)
+
+
+def test_documents_stay_under_the_size_limit(app, app_factory, publisher, brand_product,
+                                             server, port):
+    server.start()
+    range_id = publisher.issue(brand_product)
+    # Three partial steps of 300 stamps each: roughly 25 kB of epcList apiece.
+    for step in range(3):
+        publisher.step(range_id, "void",
+                       serials=[f"0AAAAAAAAAA{step}{i:08d}" for i in range(300)])
+    pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}", EPCIS_PUSH_THREAD=False,
+                          EPCIS_PUSH_MAX_BYTES=30_000)
+    result = exporter.push_pending(pushing)
+    assert result.sent == 4 and result.batches == 3
+    sizes = [len(doc["epcisBody"]["eventList"]) for doc in server.received]
+    assert sizes == [2, 1, 1]  # the small commissioning event rides with the first
+    assert sorted(server.event_ids) == sorted(all_event_ids(app))
