@@ -53,3 +53,39 @@ def test_range_life_through_the_api(app, brand, printer, inspector, other_brand,
         "commissioning", "encoding", "shipping", "destroying", "holding"]
     assert events_of(other_brand) == []
     assert len(events_of(inspector)) == 6
+
+
+def test_scan_of_a_voided_stamp_flags_it_and_the_case_follows(app, brand, printer, inspector,
+                                                              product):
+    """The real scan path raises the flag; the inspector's case decision follows it."""
+    assert brand.post("/api/v1/printer-authorisations",
+                      json={"printer_org_id": printer.org_id}).status_code == 201
+    range_id = printer.post("/api/v1/ranges", json={"gtin": product["gtin"], "quantity": 2,
+                                                    "lot": "LOT9"}).get_json()["id"]
+    codes = printer.get(f"/api/v1/ranges/{range_id}/codes.txt")
+    uri = codes.get_data(as_text=True).split()[0]
+    codes.close()
+    serial = uri.split("/21/")[1]
+    assert printer.post(f"/api/v1/ranges/{range_id}/void",
+                        json={"serials": [serial]}).status_code == 200
+    scan = app.test_client().post("/api/v1/scans", json={"code": uri, "device_id": "phone-1"})
+    assert scan.status_code == 200 and scan.get_json()["verdict"] == "voided"
+
+    flags = inspector.get("/api/v1/flags").get_json()
+    items = flags["items"] if isinstance(flags, dict) else flags
+    assert [f["serial"] for f in items] == [serial]
+    flag_id = items[0]["id"]
+    assert inspector.post(f"/api/v1/flags/{flag_id}/case",
+                          json={"status": "confirmed_counterfeit"}).status_code == 200
+
+    flagged, decided = events_of(inspector, kind="flagged"), events_of(inspector,
+                                                                        kind="case_decided")
+    stamp = f"https://scan.example.vn/01/{product['gtin']}/10/LOT9/21/{serial}"
+    assert len(flagged) == 1 and flagged[0]["epcList"] == [stamp]
+    assert flagged[0]["scanapp:suspect"] is True and "voided" in flagged[0]["scanapp:reasons"]
+    assert decided[0]["epcList"] == [stamp]
+    assert (decided[0]["bizStep"], decided[0]["disposition"]) == ("inspecting",
+                                                                  "non_conformant")
+    # The consumer's scan itself is not an event: only daily counts ever leave scanapp.
+    assert all("phone" not in str(e) for e in events_of(inspector))
+    assert len(events_of(brand)) == 4  # issued, voided, flagged, case decided
