@@ -309,11 +309,13 @@ def markdown(results: dict) -> str:
         lines.append(f"| Redis round trips per scan | {rt['total_reads_processed']:.2f} "
                      f"({cmds}) | 1 |")
     if r.get("workers"):
-        lines += ["", "| gunicorn | baseline req/s | scan req/s | ratio | scan p99 ms |",
-                  "| --- | ---: | ---: | ---: | ---: |"]
+        lines += ["", "| gunicorn | baseline req/s | scan req/s | ratio | scan p99 ms "
+                  "| scan app CPU ms/req | errors |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for w in r["workers"]:
             lines.append(f"| `{w['args']}` | {w['baseline_rps']:.0f} | {w['scan_rps']:.0f} | "
-                         f"{w['ratio']:.2f} | {w['scan_p99_ms']:.1f} |")
+                         f"{w['ratio']:.2f} | {w['scan_p99_ms']:.1f} | "
+                         f"{cpu(w.get('scan_cpu_ms'))} | {w['errors']} |")
     if r.get("sweep"):
         lines += ["", "| offered scans/s | achieved | p50 ms | p95 ms | p99 ms | errors |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -601,6 +603,7 @@ class Bench:
                             self.scan_bodies_for(pool, base.rps * 0.8, 8), seconds=8)
             rows.append({"args": extra, "baseline_rps": base.rps, "scan_rps": scan.rps,
                          "ratio": scan.rps / base.rps, "scan_p99_ms": scan.p99_ms,
+                         "baseline_cpu_ms": base.app_cpu_ms, "scan_cpu_ms": scan.app_cpu_ms,
                          "errors": base.errors + scan.errors})
         self.start_server(self.args.gunicorn_args)
         self.results["gunicorn"] = "gunicorn -c gunicorn.conf.py " + self.args.gunicorn_args

@@ -141,13 +141,16 @@ class ConsumerUser(HttpUser):
 
     @task(1)
     def open_stamp(self) -> None:
-        """The phone camera opens the stamp URI: the verification page."""
+        """The phone camera opens the stamp URI: a browser asking for HTML gets the
+        verification page itself (no redirect), in Vietnamese."""
         with _lock:
             scanned = SEED["scanned"][-500:]
         if scanned:
             path = urlsplit(self.rng.choice(scanned)).path
             self.client.get(path, name="stamp page /01/{gtin}/21/{serial}",
-                            headers={"Accept-Language": "vi"})
+                            allow_redirects=False, headers={
+                                "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
+                                "Accept-Language": "vi-VN,vi;q=0.9"})
 
 
 class PrinterUser(HttpUser):
