@@ -91,3 +91,7 @@ DEMO_HOOKS.append(seed_serials)
 from .fraud.demo import seed_fraud  # noqa: E402  (after the serials step: it uses its range)
 
 DEMO_HOOKS.append(seed_fraud)
+
+from .epcis.demo import show_epcis  # noqa: E402  (last: it counts the events the others made)
+
+DEMO_HOOKS.append(show_epcis)
