@@ -16,6 +16,7 @@ When Redis fails the same answer comes from the database (``degraded``: true, co
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -248,8 +249,16 @@ def _place(parts: ScanComponents, req: ScanRequest) -> tuple[ScanPlace, str | No
         device = parts.hasher.anonymous_device(address, req.user_agent)
     client = parts.hasher.client(address) if address else None
     accuracy = None if req.accuracy_m is None or lat is None else round(req.accuracy_m, 1)
-    return ScanPlace(at=utcnow(), lat=lat, lon=lon, province=default_locator.province_at(lat, lon),
+    return ScanPlace(at=utcnow(), lat=lat, lon=lon,
+                     province=_province_at(lat, lon, default_locator.uses_polygons),
                      device_hash=device, accuracy_m=accuracy), client
+
+
+@functools.lru_cache(maxsize=65_536)
+def _province_at(lat: float | None, lon: float | None, _polygons: bool) -> str | None:
+    """Rounded coordinates repeat (shops, markets), and the anchor search is 63 distance
+    computations: remember answers. Keyed on whether boundary polygons are loaded."""
+    return default_locator.province_at(lat, lon)
 
 
 def _observe(parts: ScanComponents, serial: str, place: ScanPlace) -> Observation:
