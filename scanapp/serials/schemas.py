@@ -9,8 +9,11 @@ from ..regions import PROVINCES
 from .models import RANGE_STATUSES
 from .service import MAX_PARTIAL_CODES, MAX_QUANTITY
 
-# GS1's 82-character set for AI 10 (lot); upper-case letters and digits keep the QR small.
-GS1_AI82 = re.compile(r"^[!\"%-?A-Z_a-z]{1,20}$")
+# GS1's 82-character set for AI 10 (lot), less three characters a stamp cannot carry
+# safely: "/" and "%" (web servers decode %2F and %25 before routing, so the resolver would
+# see other path segments) and "?" (decoded, it would start the query). Upper-case
+# letters and digits keep the whole URI in QR alphanumeric mode.
+LOT_PATTERN = re.compile(r"^[!\"&-.0-9:;<=>A-Z_a-z]{1,20}$")
 SERIAL_TEXT = ma.validate.Length(1, 40)
 
 
@@ -22,10 +25,11 @@ def _regions(values):
 
 
 def _lot(value: str):
-    if not GS1_AI82.match(value):
+    if not LOT_PATTERN.match(value):
         raise ma.ValidationError(
-            "a lot is 1 to 20 characters of GS1's AI 10 set (letters, digits and "
-            "!\"%&'()*+,-./:;<=>?_); upper-case letters and digits are best")
+            "a lot is 1 to 20 characters: letters, digits and !\"&'()*+,-.:;<=>_ (GS1's AI "
+            "10 set without / % ?, which do not survive in a web address); upper-case "
+            "letters and digits print the smallest QR")
 
 
 class RangeCreateSchema(Schema):

@@ -35,6 +35,9 @@ blp = Blueprint("serials", __name__, url_prefix="/api/v1",
                             "void, recall; signing keys; printer authorisations")
 
 READERS = ALL_ROLES
+# The codes (and PINs) are the stamps themselves: whoever holds them can print stamps that
+# scan as genuine. Inspectors see ranges and their history, but download nothing.
+DOWNLOADERS = (Role.PRINTER, Role.BRAND, Role.ADMIN)
 
 # `flask --app scanapp serials ...`: Flask adds a blueprint's commands under its name.
 for _command in serials_cli.commands.values():
@@ -134,7 +137,7 @@ def _download_headers(target, fmt: str, name: str, content_type: str) -> dict:
 
 @blp.route("/ranges/<int:range_id>/codes.<any(csv, txt):fmt>")
 class RangeCodes(MethodView):
-    @requires(*READERS)
+    @requires(*DOWNLOADERS)
     @blp.doc(responses={"200": {"description": "the codes, streamed",
                                 "content": {"text/csv": {}, "text/plain": {}}}})
     def get(self, range_id: int, fmt: str):
@@ -155,7 +158,7 @@ class RangeCodes(MethodView):
 
 @blp.route("/ranges/<int:range_id>/codes.<any(csv, txt):fmt>.sha256")
 class RangeCodesChecksum(MethodView):
-    @requires(*READERS)
+    @requires(*DOWNLOADERS)
     @blp.doc(responses={"200": {"description": "`<sha256 hex>  <filename>`",
                                 "content": {"text/plain": {}}}})
     def get(self, range_id: int, fmt: str):
@@ -181,7 +184,7 @@ def _serial_uri(range_id: int, serial: str):
 
 @blp.route("/ranges/<int:range_id>/codes/<string:serial>/qr.<any(svg, png):fmt>")
 class CodeQr(MethodView):
-    @requires(*READERS)
+    @requires(*DOWNLOADERS)
     @blp.arguments(QrQuerySchema, location="query")
     @blp.doc(responses={"200": {"description": "the stamp's QR code",
                                 "content": {"image/svg+xml": {}, "image/png": {}}}})
@@ -199,7 +202,7 @@ class CodeQr(MethodView):
 
 @blp.route("/ranges/<int:range_id>/labels.pdf")
 class RangeLabels(MethodView):
-    @requires(*READERS)
+    @requires(*DOWNLOADERS)
     @blp.arguments(LabelQuerySchema, location="query")
     @blp.doc(responses={"200": {"description": "A4 label sheets",
                                 "content": {"application/pdf": {}}}})

@@ -87,9 +87,9 @@ def test_parse_stamp_uri_rejects_bad_digital_links(text):
 
 
 def test_stamp_uri_round_trips_and_escapes_the_lot():
-    uri = stamp_uri("https://scan.example.vn/", GTIN, "S1", "A/B", dt.date(2027, 1, 5))
-    assert uri == "https://scan.example.vn/01/08934567890120/10/A%2FB/21/S1?17=270105"
-    assert parse_stamp_uri(uri) == StampRef(GTIN, "S1", "A/B", dt.date(2027, 1, 5))
+    uri = stamp_uri("https://scan.example.vn/", GTIN, "S1", "A<B", dt.date(2027, 1, 5))
+    assert uri == "https://scan.example.vn/01/08934567890120/10/A%3CB/21/S1?17=270105"
+    assert parse_stamp_uri(uri) == StampRef(GTIN, "S1", "A<B", dt.date(2027, 1, 5))
 
 
 def test_another_worker_sees_status_changes_within_the_refresh_period(

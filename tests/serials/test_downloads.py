@@ -168,3 +168,12 @@ def test_downloads_need_a_key_and_a_visible_range(anonymous, other_brand, brand,
     created = issue(brand, quantity=1)
     assert anonymous.get(f"/api/v1/ranges/{created['id']}/{path}").status_code == 401
     assert other_brand.get(f"/api/v1/ranges/{created['id']}/{path}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["codes.csv", "codes.txt", "codes.csv.sha256",
+                                  "labels.pdf"])
+def test_inspectors_see_ranges_but_download_no_codes(inspector, brand, issue, path):
+    created = issue(brand, quantity=1, pin=True)
+    assert inspector.get(f"/api/v1/ranges/{created['id']}").status_code == 200
+    with inspector.get(f"/api/v1/ranges/{created['id']}/{path}") as response:
+        assert response.status_code == 403
