@@ -221,7 +221,6 @@ class RangeEncoder:
 class KeyInfo:
     id: int
     status: str
-    created_at: object = None
 
 
 class SerialCodec:
@@ -359,9 +358,6 @@ class SerialCodec:
             raise InvalidSerial("bad_signature", "the serial's signature does not match this "
                                 "product and lot: it was not issued for it")
         return signer.unpermute(permuted)
-
-    def key_id_of(self, serial: str) -> int | None:
-        return _VALUE.get(serial[:1]) if serial else None
 
 
 def get_codec(app: Flask | None = None) -> SerialCodec:

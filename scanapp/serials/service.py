@@ -142,6 +142,7 @@ def issue_range(session: Session, principal: Principal, data: dict,
     ``created`` is False when an ``Idempotency-Key`` retry returns the earlier range."""
     if principal.role not in ISSUERS:
         raise PermissionDenied("only printers, brands and admins issue ranges")
+    expiry_ok(data.get("expiry"))
     digest = request_hash(data)
     if idempotency_key is not None:
         earlier = _by_idempotency_key(session, principal, idempotency_key, digest)
