@@ -37,8 +37,9 @@ def store(session: Session, mapped: MappedEvent) -> EpcisEvent:
         brand_org_id=mapped.brand_org_id, printer_org_id=mapped.printer_org_id,
         range_id=mapped.range_id, event_time=mapped.event_time, record_time=now, body=body)
     session.add(row)
-    session.flush()
-    session.add(EpcisOutbox(event_pk=row.id, created_at=now, next_attempt_at=now))
+    # Linked by relationship, not by id: both rows go in with the publisher's own flush,
+    # without an extra round trip here.
+    session.add(EpcisOutbox(event=row, created_at=now, next_attempt_at=now))
     _wake_pusher_after_commit(session)
     return row
 
