@@ -41,6 +41,8 @@ class Schema(ma.Schema):
 
 
 api = Api()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+# Headers follow RATELIMIT_HEADERS_ENABLED (off by default, see scanapp/scan/limits.py: they
+# cost two Redis calls on every response).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 __all__ = ["Api", "Blueprint", "Schema", "ErrorSchema", "api", "limiter", "error_body"]
