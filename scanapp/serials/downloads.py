@@ -20,9 +20,9 @@ from collections.abc import Iterator
 
 from flask import current_app
 
-from .codec import get_codec
+from .codec import SERIAL_LENGTH, get_codec
 from .models import SerialRange
-from .pins import get_pins
+from .pins import PIN_DIGITS, get_pins
 from .stamps import stamp_uri
 
 CHUNK_CODES = 4096
@@ -47,16 +47,33 @@ def etag(target: SerialRange, fmt: str) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
+def _uri_parts(target: SerialRange, base_url: str) -> tuple[str, str]:
+    """The stamp URI before and after the serial: the same for every code of a range."""
+    marker = "SERIALMARKER7Q"  # URI-safe, so stamp_uri leaves it as it is
+    head = stamp_uri(base_url, target.gtin, marker, target.lot, target.expiry)
+    prefix, _, suffix = head.rpartition(marker)
+    return prefix, suffix
+
+
+def content_length(target: SerialRange, fmt: str) -> int:
+    """The exact size of the file: every line has the same length (serials are 20
+    characters, PINs 8 digits), so a printer's client can show progress and detect a
+    truncated download without waiting for the checksum."""
+    prefix, suffix = _uri_parts(target, current_app.config["PUBLIC_BASE_URL"])
+    uri = len((prefix + suffix).encode()) + SERIAL_LENGTH
+    if fmt == "txt":
+        return target.quantity * (uri + 1)
+    pin = 1 + PIN_DIGITS if target.pin_enabled else 0
+    header = len(b"serial,uri,pin\n" if target.pin_enabled else b"serial,uri\n")
+    return header + target.quantity * (SERIAL_LENGTH + 1 + uri + pin + 1)
+
+
 def chunks(target: SerialRange, fmt: str, start: int = 0, stop: int | None = None,
            app=None) -> Iterator[bytes]:
     """The file's bytes in chunks of ``CHUNK_CODES`` lines (positions ``start..stop``)."""
     app = app or current_app._get_current_object()
     encoder = get_codec(app).range_encoder(target.gtin, target.lot, target.key_id)
-    # Everything in the URI but the serial is the same for the whole range.
-    marker = "SERIALMARKER7Q"  # URI-safe, so stamp_uri leaves it as it is
-    head = stamp_uri(app.config["PUBLIC_BASE_URL"], target.gtin, marker, target.lot,
-                     target.expiry)
-    prefix, _, suffix = head.rpartition(marker)
+    prefix, suffix = _uri_parts(target, app.config["PUBLIC_BASE_URL"])
     pins = get_pins(app) if target.pin_enabled else None
     first = target.start_seq + start
     last = target.start_seq + (target.quantity if stop is None else min(stop,

@@ -130,6 +130,7 @@ def _download_headers(target, fmt: str, name: str, content_type: str) -> dict:
             "Content-Disposition": f'attachment; filename="{name}"',
             "ETag": f'"{downloads.etag(target, fmt)}"',
             "X-Checksum-URL": f"/api/v1/ranges/{target.id}/codes.{fmt}.sha256",
+            "Content-Length": str(downloads.content_length(target, fmt)),
             "X-Code-Count": str(target.quantity),
             "Cache-Control": "private, no-store"}
 

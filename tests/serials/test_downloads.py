@@ -30,6 +30,7 @@ def test_csv_has_serial_uri_and_pin_and_a_verifiable_checksum(brand, issue, prod
     assert name == f"scanapp-range{created['id']}-{product['gtin']}-LOT9-9000codes.csv"
     body = response.get_data()
     response.close()
+    assert int(response.headers["Content-Length"]) == len(body)
     lines = body.decode().splitlines()
     assert lines[0] == "serial,uri,pin" and len(lines) == 9001
     serial, uri, pin = lines[1].split(",")
@@ -54,6 +55,7 @@ def test_txt_is_one_uri_per_line(brand, issue, product):
     response = brand.get(f"/api/v1/ranges/{created['id']}/codes.txt")
     text = response.get_data(as_text=True)
     response.close()
+    assert int(response.headers["Content-Length"]) == len(text.encode())
     uris = text.splitlines()
     assert len(uris) == 3 and text.endswith("\n")
     serials = [row[0] for row in codes_of(brand, created["id"])]
@@ -64,8 +66,10 @@ def test_txt_is_one_uri_per_line(brand, issue, product):
 
 
 def test_no_pin_column_without_pins(brand, issue):
-    created = issue(brand, quantity=2)
-    rows = brand.get(f"/api/v1/ranges/{created['id']}/codes.csv").get_data(as_text=True)
+    created = issue(brand, quantity=2, lot="lower-case.1")
+    with brand.get(f"/api/v1/ranges/{created['id']}/codes.csv") as response:
+        rows = response.get_data(as_text=True)
+        assert int(response.headers["Content-Length"]) == len(rows.encode())
     assert rows.splitlines()[0] == "serial,uri"
 
 
