@@ -123,7 +123,8 @@ class RedisScanStateStore(ScanStateStore):
             buckets, self._stale_buckets = self._stale_buckets, set()
         try:
             for serial in serials:
-                self._client.delete(*self.keys_for(serial))  # one slot: sentinel + code keys
+                for key in self.keys_for(serial):  # sentinel first: the bucket reloads
+                    self._client.delete(key)
             for bucket in buckets:
                 self._client.delete(f"{self._tag(bucket)}:ready")
         except Exception:
@@ -168,7 +169,8 @@ class RedisScanStateStore(ScanStateStore):
             pipe = self._client.pipeline(transaction=False)
             for serial, state in codes.items():
                 c, d, r = f"{tag}:c:{serial}", f"{tag}:d:{serial}", f"{tag}:r:{serial}"
-                pipe.delete(c, d, r)
+                for key in (c, d, r):  # one key per DEL: Cluster pipelines refuse multi-key DEL
+                    pipe.delete(key)
                 fields = {"n": state["n"], "pc": state["pc"], "pf": state["pf"]}
                 if state["first"] is not None:
                     fields["first"] = encode_place(state["first"])

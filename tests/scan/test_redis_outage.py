@@ -95,7 +95,7 @@ def _stored(app, serial) -> int:
 def test_scans_go_on_when_redis_dies_and_counts_resume_after_restart(
         app_factory, private_redis, issue_stamps):
     stamp = issue_stamps(1)[0]
-    app = app_factory(REDIS_URL=private_redis.url)
+    app = app_factory(REDIS_URL=private_redis.url, REDIS_CLUSTER=False)
     client = app.test_client()
     assert _scan(client, stamp.uri, "a")["degraded"] is False
     assert _scan(client, stamp.uri, "b")["scan_count"] == 2
@@ -119,7 +119,7 @@ def test_scans_go_on_when_redis_dies_and_counts_resume_after_restart(
 def test_a_redis_that_stalls_and_comes_back_with_old_data_is_corrected(
         app_factory, private_redis, issue_stamps):
     stamp = issue_stamps(1)[0]
-    app = app_factory(REDIS_URL=private_redis.url)
+    app = app_factory(REDIS_URL=private_redis.url, REDIS_CLUSTER=False)
     client = app.test_client()
     _scan(client, stamp.uri, "a")
     private_redis.pause()  # timeouts, not refusals
@@ -138,7 +138,7 @@ def test_no_redis_at_all_still_answers_every_verdict(app_factory, issue_stamps):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = sock.getsockname()[1]  # nothing listens once closed
-    app = app_factory(REDIS_URL=f"redis://127.0.0.1:{dead}/0")
+    app = app_factory(REDIS_URL=f"redis://127.0.0.1:{dead}/0", REDIS_CLUSTER=False)
     client = app.test_client()
     first = _scan(client, stamp.uri, "a")
     second = _scan(client, stamp.uri, "b")
