@@ -81,3 +81,43 @@ def test_a_keyed_flow_over_http_leaves_no_key_pin_or_device_in_the_logs(
     for secret in (brand_key, brand_key[14:], admin.key[14:], pin, device,
                    app.config["SECRET_KEY"], app.config["PIN_KEY"]):
         assert secret not in text
+
+
+def test_scans_and_pin_checks_leave_no_device_id_or_pin_in_the_logs(
+        app, brand, product, live_server, caplog):
+    """The scan path with logging at DEBUG: a PIN range, scans, wrong and right PINs."""
+    import json
+
+    from scanapp.serials.stamps import stamp_uri
+
+    from .conftest import issue_range
+
+    caplog.set_level(logging.DEBUG)
+    rng = issue_range(brand, product["gtin"], quantity=2, pin=True)
+    with brand.get(f"/api/v1/ranges/{rng['id']}/codes.csv") as response:
+        rows = [line.split(",") for line in response.get_data(as_text=True).splitlines()[1:]]
+    serial, pin = rows[0][0], rows[0][2]
+    uri = stamp_uri("https://scan.example.vn", product["gtin"], serial)
+    device = "c0ffee00-1234-raw-device-id-5678"
+
+    def post(path, body):
+        request = urllib.request.Request(live_server + path, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json",
+                                                  "X-Device-Id": device})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return exc.code
+
+    assert post("/api/v1/scans", {"code": uri, "device_id": device, "lat": 21.0,
+                                  "lon": 105.8}) == 200
+    assert post("/api/v1/scans/pin", {"code": uri, "pin": "999999999", "device_id": device}) \
+        in (200, 422)
+    assert post("/api/v1/scans/pin", {"code": uri, "pin": pin, "device_id": device}) == 200
+    assert post("/api/v1/scans", {"code": uri, "device_id": device, "pin": pin,
+                                  "extra": "x"}) == 422
+    text = caplog.text
+    assert "/api/v1/scans" in text  # the requests were logged
+    assert device not in text and pin not in text
