@@ -52,7 +52,8 @@ def _client() -> dict:
 
 @blp.route("/scans")
 class Scans(MethodView):
-    @blp.arguments(ScanIn)
+    # A schema instance, not the class: webargs would build a new Schema on every scan.
+    @blp.arguments(ScanIn())
     @blp.response(200, ScanOut)
     def post(self, data):
         """Verify and record one scan of a stamp.
