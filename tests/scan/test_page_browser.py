@@ -26,6 +26,9 @@ def _open(browser, url, locale, geolocation=None):
     # Failed requests by URL (a console "404" does not say which); the favicon is not ours.
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
             if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+    # Console errors other than the favicon's 404 (CSP violations would show up here).
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
+            and "Failed to load resource" not in msg.text else None)
     page.goto(url)
     page.wait_for_selector("#verdict:not([data-verdict=pending])", timeout=10_000)
     return context, page, errors
