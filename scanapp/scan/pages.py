@@ -42,6 +42,7 @@ TEXT = {
         "devices": "Đã được quét trên {n} thiết bị.",
         "first_scan": "Quét lần đầu: {at}{where}.",
         "first_where": " tại {province}",
+        "last_scan": "Lần quét trước: {at}{where}.",
         "repeat": "(Tải lại trang: không tính thêm lượt quét.)",
         "degraded": "Hệ thống đang chạy chế độ dự phòng.",
         "error": "Không kiểm tra được lúc này. Vui lòng thử lại.",
@@ -78,6 +79,7 @@ TEXT = {
         "devices": "Scanned on {n} devices.",
         "first_scan": "First scanned: {at}{where}.",
         "first_where": " in {province}",
+        "last_scan": "Previous scan: {at}{where}.",
         "repeat": "(Page reload: not counted again.)",
         "degraded": "The system is running in fallback mode.",
         "error": "Could not check right now. Please try again.",
@@ -131,8 +133,8 @@ def render_page(item: ItemPath, product: ProductInfo, record: bool = False):
         pin_enabled=bool(rng and rng.pin_enabled), code=code, result=result,
         nonce=g.get("csp_nonce"), switch_url=f"{request.path}?lang={other}",
         client_text={k: text[k] for k in ("verdicts", "scan_no", "devices", "first_scan",
-                                          "first_where", "repeat", "degraded", "error",
-                                          "pin")}))
+                                          "first_where", "last_scan", "repeat", "degraded",
+                                          "error", "pin")}))
     response.headers["Content-Language"] = lang
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -51,6 +51,8 @@ class ScanOut(ma.Schema):
                                              "one included; null for counterfeit codes"})
     device_count = ma.fields.Integer(allow_none=True)
     first_scan = ma.fields.Nested(PlaceOut, allow_none=True)
+    last_scan = ma.fields.Nested(PlaceOut, allow_none=True,
+                                 metadata={"description": "the scan before this one"})
     repeat = ma.fields.Boolean(metadata={"description": "a reload inside the reload window: "
                                          "not counted again"})
     degraded = ma.fields.Boolean()

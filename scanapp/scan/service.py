@@ -148,6 +148,8 @@ class ScanResult:
             "scan_count": history.scan_count if history else None,
             "device_count": history.device_count if history else None,
             "first_scan": place_json(history.first_scan) if history else None,
+            # The most recent scan before this one (null on a first scan).
+            "last_scan": place_json(history.recent[0]) if history and history.recent else None,
             "repeat": self.repeat,
             "degraded": self.degraded,
             "risk": self.risk,

@@ -52,20 +52,23 @@ def test_vietnamese_page_with_location_granted(browser, live_server, issue_stamp
         page.wait_for_selector("#verdict:not([data-verdict=pending])", timeout=10_000)
         assert "lần quét thứ 1" in page.inner_text("#scan-no")
         assert "Tải lại trang" in page.inner_text("#note")
+        assert page.inner_text("#last-scan") == ""  # nobody scanned it before
         assert errors == []
     finally:
         context.close()
 
 
 def test_english_page_with_location_denied(browser, live_server, issue_stamps, artifacts_dir,
-                                          stack):
+                                          stack, scan):
     stamp = issue_stamps(1)[0]
+    scan(stamp.uri, device_id="shop-assistant", lat=10.7769, lon=106.7009)  # in the shop
     context, page, errors = _open(browser, live_server + stamp.path, "en-US")
     try:
         assert page.get_attribute("#verdict", "data-verdict") == "authentic"
         assert page.inner_text("#verdict-title") == "GENUINE"
-        assert "scan 1 of this code" in page.inner_text("#scan-no")
-        assert " in " not in page.inner_text("#first-scan")  # no place without a location
+        assert "scan 2 of this code" in page.inner_text("#scan-no")
+        assert "in Ho Chi Minh City" in page.inner_text("#first-scan")
+        assert page.inner_text("#last-scan").startswith("Previous scan:")
         page.screenshot(path=str(artifacts_dir / f"scan-page-en-denied-{stack.name}.png"),
                         full_page=True)
         assert errors == []

@@ -184,6 +184,8 @@ def test_counts_scans_devices_and_keeps_the_first_place(issue_stamps, scan, cloc
     assert [first["scan_count"], second["scan_count"], third["scan_count"]] == [1, 2, 3]
     assert [first["device_count"], second["device_count"], third["device_count"]] == [1, 2, 2]
     assert third["first_scan"] == first["first_scan"]
+    assert first["last_scan"] is None
+    assert third["last_scan"]["at"] == "2026-11-25T09:00:00+00:00"  # the second scan
     assert third["first_scan"]["at"] == "2026-11-25T08:00:00+00:00"
 
 

@@ -32,6 +32,13 @@
     } catch (e) { return iso; }
   }
 
+  function place(id, template, p) {
+    if (!p) return;
+    var name = lang === "vi" ? p.province_name : p.province_name_en;
+    $(id).textContent = fmt(template, {
+      at: when(p.at), where: name ? fmt(T.first_where, { province: name }) : "" });
+  }
+
   function paint(r) {
     var v = T.verdicts[r.verdict] || T.verdicts.counterfeit;
     var box = $("verdict");
@@ -43,11 +50,8 @@
     if (r.scan_count != null) {
       $("counts").hidden = false;
       $("scan-no").textContent = fmt(T.scan_no, { n: r.scan_count });
-      if (r.first_scan) {
-        var p = lang === "vi" ? r.first_scan.province_name : r.first_scan.province_name_en;
-        $("first-scan").textContent = fmt(T.first_scan, {
-          at: when(r.first_scan.at), where: p ? fmt(T.first_where, { province: p }) : "" });
-      }
+      place("first-scan", T.first_scan, r.first_scan);
+      place("last-scan", T.last_scan, r.last_scan);
       if (r.device_count > 1) $("devices").textContent = fmt(T.devices, { n: r.device_count });
       var notes = [];
       if (r.repeat) notes.push(T.repeat);
