@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth.service import Principal
-from ..errors import NotFound
+from ..errors import DomainError, NotFound
 from ..products.models import Product
 from ..regions import PROVINCES
 from ..scan.models import ScanEvent
@@ -69,6 +69,32 @@ def _range_section(session: Session, range_id: int | None, serial: str) -> dict:
     }
 
 
+def identify_unscanned(serial: str) -> tuple[str, int, str] | None:
+    """(gtin, range id, code status) of a genuine serial nobody has scanned yet, else None.
+
+    An inspector holding a product looks its stamp up before anyone scanned it. The serial
+    layout is the documented one (ARCHITECTURE.md): key id, 11 characters of permuted
+    sequence, 8 of tag; the range lookup and the signature check are the serials package's.
+    """
+    from ..serials.codec import ALPHABET, SERIAL_LENGTH, get_codec
+    from ..serials.lookup import code_status, find_range
+
+    if len(serial) != SERIAL_LENGTH or any(ch not in ALPHABET for ch in serial):
+        return None
+    try:
+        codec = get_codec()
+        permuted = 0
+        for ch in serial[1:12]:
+            permuted = permuted * len(ALPHABET) + ALPHABET.index(ch)
+        seq = codec.signer(ALPHABET.index(serial[0])).unpermute(permuted)
+        info = find_range(seq)
+        if info is None or codec.verify(serial, info.gtin, info.lot) != seq:
+            return None
+        return info.gtin, info.id, code_status(info, seq)
+    except DomainError:  # unknown or compromised key, bad signature: not a genuine code
+        return None
+
+
 def _scan_row(event: ScanEvent) -> dict:
     province = PROVINCES.get(event.province or "")
     return {"id": event.id, "at": event.scanned_at, "verdict": event.verdict,
@@ -88,12 +114,16 @@ def build_dossier(session: Session, principal: Principal, serial: str) -> dict:
     inspections = inspections_for(session, serial)
     gtin = (flag.gtin if flag else None) or (scans[-1].gtin if scans else None) or \
         (inspections[0].gtin if inspections else None)
-    if gtin is None or not brand_may_see_gtin(session, principal, gtin):
-        raise NotFound(f"no code {serial} has been scanned, flagged or inspected",
-                       code="unknown_code")
-    product = session.scalar(select(Product).where(Product.gtin == gtin))
     range_id = (flag.range_id if flag else None) or next(
         (s.range_id for s in reversed(scans) if s.range_id is not None), None)
+    identified = identify_unscanned(serial)
+    code_status = None
+    if identified is not None:
+        gtin, range_id, code_status = identified
+    if gtin is None or not brand_may_see_gtin(session, principal, gtin):
+        raise NotFound(f"no code {serial} was issued, scanned, flagged or inspected",
+                       code="unknown_code")
+    product = session.scalar(select(Product).where(Product.gtin == gtin))
 
     fired: list[str] = list(flag.reasons) if flag else []
     for event in scans:
@@ -125,6 +155,9 @@ def build_dossier(session: Session, principal: Principal, serial: str) -> dict:
     return {
         "serial": serial,
         "gtin": gtin,
+        # Genuine = signed by us and inside an issued range; None for a forged code.
+        "genuine": identified is not None,
+        "code_status": code_status,
         "product": None if product is None else {
             "id": product.id, "gtin": product.gtin, "name": product.name,
             "name_en": product.name_en, "brand_org_id": product.brand_org_id,

@@ -238,6 +238,27 @@ AGGREGATE_SIGNALS: dict[str, dict[str, str]] = {
                           "issued: it was not printed from this system.",
         "explanation_vi": "Chữ ký của tem không hợp lệ hoặc dải mã chưa từng được cấp: "
                           "tem không được in từ hệ thống này."},
+    # Why the scan path judged a code counterfeit (its reasons on those scans).
+    "bad_signature": {
+        "title_en": "Bad signature", "title_vi": "Sai chữ ký",
+        "explanation_en": "The serial's signature does not match this product and lot.",
+        "explanation_vi": "Chữ ký của số sê-ri không khớp với sản phẩm và lô này."},
+    "bad_format": {
+        "title_en": "Not a stamp serial", "title_vi": "Không phải số sê-ri tem",
+        "explanation_en": "The serial does not have the shape of a stamp serial.",
+        "explanation_vi": "Số sê-ri không đúng định dạng của tem."},
+    "unknown_key": {
+        "title_en": "Unknown signing key", "title_vi": "Khóa ký không tồn tại",
+        "explanation_en": "The serial names a signing key this service never had.",
+        "explanation_vi": "Số sê-ri dùng một khóa ký mà hệ thống chưa từng có."},
+    "unknown_range": {
+        "title_en": "Never issued", "title_vi": "Chưa từng được cấp",
+        "explanation_en": "The serial lies outside every issued range.",
+        "explanation_vi": "Số sê-ri nằm ngoài mọi dải mã đã cấp."},
+    "unknown_serial": {
+        "title_en": "Wrong product for serial", "title_vi": "Sai sản phẩm",
+        "explanation_en": "The serial belongs to a range of another product or lot.",
+        "explanation_vi": "Số sê-ri thuộc dải mã của sản phẩm hoặc lô khác."},
     HOTSPOT_REASON: {
         "title_en": "Counterfeit hotspot", "title_vi": "Điểm nóng hàng giả",
         "explanation_en": "Forged codes are concentrating in this province or map cell.",

@@ -262,6 +262,11 @@ class DossierInspectionSchema(Schema):
 class DossierSchema(Schema):
     serial = ma.fields.String()
     gtin = ma.fields.String()
+    genuine = ma.fields.Boolean(metadata={"description": "signed by this service and inside "
+                                          "an issued range"})
+    code_status = ma.fields.String(
+        allow_none=True, metadata={"description": "issued, printed, activated, voided or "
+                                   "recalled (this code's own status); null if not genuine"})
     product = ma.fields.Dict(allow_none=True)
     range = ma.fields.Nested(DossierRangeSchema, allow_none=True)
     printer = ma.fields.Dict(allow_none=True)
