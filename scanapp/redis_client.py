@@ -6,18 +6,62 @@ to the database within milliseconds, not hang the request.
 
 from __future__ import annotations
 
+import threading
+import time
+
 import redis
 from flask import Flask, current_app
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
 SOCKET_TIMEOUT_S = 0.25
+CLUSTER_RETRY_S = 1.0
+
+
+class LazyRedisCluster:
+    """A RedisCluster client built on first use instead of in the constructor.
+
+    redis-py's RedisCluster reads the slot map from the nodes when it is constructed, so a
+    cluster that is down while a worker boots would stop the worker from starting at all.
+    Built lazily, a worker starts and serves degraded (database-only) until the cluster is
+    back; a failed build is retried at most once a second and surfaces as a
+    ``redis.ConnectionError`` like any other outage.
+    """
+
+    def __init__(self, url: str, **options):
+        self._url, self._options = url, options
+        self._client: RedisCluster | None = None
+        self._failed_at = 0.0
+        self._lock = threading.Lock()
+
+    def _get(self) -> RedisCluster:
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._client is None:
+                if time.monotonic() - self._failed_at < CLUSTER_RETRY_S:
+                    raise redis.ConnectionError("Redis Cluster unreachable (retrying shortly)")
+                try:
+                    self._client = RedisCluster.from_url(self._url, **self._options)
+                except (RedisClusterException, redis.RedisError) as exc:
+                    self._failed_at = time.monotonic()
+                    raise redis.ConnectionError(f"Redis Cluster unreachable: {exc}") from exc
+            return self._client
+
+    def __getattr__(self, name: str):
+        return getattr(self._get(), name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
 
 
 def make_redis(url: str, cluster: bool = False):
     options = dict(socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S,
                    health_check_interval=0)
     if cluster:
-        return RedisCluster.from_url(url, **options)
+        return LazyRedisCluster(url, **options)
     return redis.Redis.from_url(url, **options)
 
 

@@ -26,6 +26,13 @@ def init_app(app: Flask) -> None:
     url = config.get("REDIS_URL")
     if url and config.get("REDIS_CLUSTER"):
         url = "redis+cluster://" + url.split("://", 1)[1]
+        if not _cluster_reachable(app):
+            # The limits library reads the slot map in its constructor; with the cluster down
+            # at boot the worker would not start at all. Per-process limits until a restart
+            # are the lesser evil.
+            app.logger.warning("Redis Cluster unreachable at start-up: rate limits are "
+                               "kept in process memory until the next restart")
+            url = None
     config.setdefault("RATELIMIT_STORAGE_URI", url or "memory://")
     if url:
         # Keys under the service's prefix like every other key (``<prefix>:LIMITER/rl/...``).
@@ -38,6 +45,18 @@ def init_app(app: Flask) -> None:
     # (remaining count and reset time); 429s get their Retry-After from ``too_many`` below.
     config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
+
+
+def _cluster_reachable(app: Flask) -> bool:
+    import redis
+
+    from ..redis_client import get_redis
+
+    try:
+        get_redis(app).ping()
+        return True
+    except redis.RedisError:
+        return False
 
 
 def _hasher():
