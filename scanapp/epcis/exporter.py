@@ -86,12 +86,17 @@ def backoff(app: Flask, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=delay * (1 + secrets.randbelow(100) / 1000))
 
 
+def _due(now: dt.datetime):
+    """Unsent, not waiting for a retry, not leased by a live pusher."""
+    return and_(EpcisOutbox.sent_at.is_(None), EpcisOutbox.next_attempt_at <= now,
+                or_(EpcisOutbox.claimed_until.is_(None), EpcisOutbox.claimed_until < now))
+
+
 def _claim(session: Session, limit: int, now: dt.datetime, lease: dt.timedelta
            ) -> tuple[str, list[int]]:
     """Lease up to ``limit`` due rows, oldest first; return the claim token and their ids."""
     token = secrets.token_hex(16)
-    due = and_(EpcisOutbox.sent_at.is_(None), EpcisOutbox.next_attempt_at <= now,
-               or_(EpcisOutbox.claimed_until.is_(None), EpcisOutbox.claimed_until < now))
+    due = _due(now)
     # Walks the partial index of unsent rows in id order. On PostgreSQL, rows another pusher
     # is claiming right now are skipped rather than waited for; the CTE is MATERIALIZED so
     # the locking subquery runs once (re-run per row, SKIP LOCKED could exceed the LIMIT).
@@ -171,6 +176,11 @@ def push_once(app: Flask, now: dt.datetime | None = None) -> PushResult:
     return result
 
 
+def _anything_due(app: Flask) -> bool:
+    with session_scope(app) as session:
+        return session.scalar(select(EpcisOutbox.id).where(_due(utcnow())).limit(1)) is not None
+
+
 def push_pending(app: Flask, max_batches: int | None = None) -> PushResult:
     """Send due batches until none is left, one fails, or ``max_batches`` went out."""
     total = PushResult()
@@ -179,8 +189,12 @@ def push_pending(app: Flask, max_batches: int | None = None) -> PushResult:
         total.sent += one.sent
         total.failed += one.failed
         total.batches += one.batches
-        if one.batches == 0 or one.failed:
-            total.last_error = one.last_error or total.last_error
+        if one.failed:
+            total.last_error = one.last_error
+            break
+        # An empty claim can also mean another pusher took the same rows a moment earlier;
+        # stop only when nothing is left for us.
+        if one.batches == 0 and not _anything_due(app):
             break
     return total
 

@@ -45,23 +45,21 @@ def store(session: Session, mapped: MappedEvent) -> EpcisEvent:
 
 
 def _wake_pusher_after_commit(session: Session) -> None:
-    """Tell this process's push thread, once the transaction commits, that work is waiting.
+    """Ask for this process's push thread to be woken once the transaction commits."""
+    session.info[_WAKE] = current_app._get_current_object()
 
-    The flag in ``session.info`` is set exactly while the one-shot listener is pending, so a
-    session that records many events registers one listener per commit.
-    """
-    if session.info.get("epcis.wake_pending"):
-        return
-    session.info["epcis.wake_pending"] = True
-    app = current_app._get_current_object()
 
-    def _after_commit(committed: Session) -> None:
-        committed.info.pop("epcis.wake_pending", None)
+_WAKE = "epcis.wake_app"
+
+
+def _after_commit(session: Session) -> None:
+    # One class-level listener for every session: a dictionary lookup on commits that
+    # recorded nothing, instead of a listener attached to each session that records.
+    app = session.info.pop(_WAKE, None)
+    if app is not None:
         from .exporter import wake
 
         wake(app)
-
-    sa_event.listen(session, "after_commit", _after_commit, once=True)
 
 
 def _base() -> str:
@@ -115,6 +113,8 @@ def register() -> None:
     events.subscribe(events.FieldInspectionRecorded, on_field_inspection)
     events.subscribe(events.FlagRaised, on_flag_raised)
     events.subscribe(events.CaseDecided, on_case_decided)
+    if not sa_event.contains(Session, "after_commit", _after_commit):
+        sa_event.listen(Session, "after_commit", _after_commit)
 
 
 # -- consumer scans, in aggregate -----------------------------------------------------------

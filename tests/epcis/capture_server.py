@@ -80,7 +80,7 @@ class CaptureServer:
             self._server = None
 
 
-def eventually(check, timeout: float = 15.0, every: float = 0.05):
+def eventually(check, timeout: float = 30.0, every: float = 0.05):
     """Wait until ``check()`` is truthy; return its value or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:

@@ -120,7 +120,7 @@ def test_concurrent_pushers_never_send_an_event_twice(app, app_factory, publishe
             thread.join(timeout=60)
         assert len(capture.event_ids) == 24
         assert sorted(capture.event_ids) == sorted(all_event_ids(app))
-        assert len(capture.received) == 12  # batches of two
+        assert all(len(doc["epcisBody"]["eventList"]) <= 2 for doc in capture.received)
     finally:
         capture.stop()
 
@@ -156,7 +156,7 @@ def test_a_commit_wakes_the_push_thread_of_its_process(app_factory, app, brand_p
     eventually(lambda: exporter.ensure_pusher(pushing) is not None)
     time.sleep(0.3)  # let the thread finish its first (empty) round and go to sleep
     Publisher(pushing).issue(brand_product)
-    eventually(lambda: len(server.event_ids) == 1, timeout=10)
+    eventually(lambda: len(server.event_ids) == 1, timeout=30)
 
 
 def test_documents_stay_under_the_size_limit(app, app_factory, publisher, brand_product,
