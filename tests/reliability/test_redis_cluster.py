@@ -41,11 +41,9 @@ def test_the_per_test_wipe_removes_keys_from_every_cluster_node(app, client, bra
 
 
 def test_an_unreachable_redis_cluster_at_start_up_degrades_instead_of_crashing(tmp_path):
-    """With a single Redis the client connects lazily, so a worker starts while Redis is
-    down and scans go to the database. redis-py's RedisCluster connects in its constructor
-    (scanapp.redis_client.make_redis), so create_app() raises RedisClusterException and no
-    gunicorn worker can boot until the cluster is back. Fails until make_redis builds the
-    cluster client lazily (or retries on first use)."""
+    """A worker must boot while the cluster is down, as it does with a single Redis, and
+    answer from the database. redis-py's RedisCluster connects in its constructor, so
+    make_redis has to build it lazily (it did not at first: create_app raised)."""
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/c.db", "REDIS_CLUSTER": True,
                       "REDIS_URL": "redis://127.0.0.1:1/0", **TEST_SECRETS})
     try:
