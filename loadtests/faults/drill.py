@@ -355,6 +355,10 @@ def worker_drill(duration: float, threads: int = 8) -> dict:
         load.finish()
         report = audit(env, load, server.base)
         report["drill"] = f"gunicorn worker SIGKILL (pids {victims}, one after the other)"
+        # gunicorn replaces a dead worker at once, but booting one takes seconds on a busy host.
+        deadline = time.monotonic() + 60
+        while len(server.worker_pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
         report["workers after"] = len(server.worker_pids())
         return report
     finally:
