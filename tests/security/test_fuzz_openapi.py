@@ -31,7 +31,7 @@ from sqlalchemy import update
 from scanapp.auth.models import ApiKey
 from scanapp.db import session_scope
 
-FUZZ_EXAMPLES = int(os.environ.get("SCANAPP_FUZZ_EXAMPLES", "25"))
+FUZZ_EXAMPLES = int(os.environ.get("SCANAPP_FUZZ_EXAMPLES", "15"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
