@@ -109,8 +109,9 @@ class RedisScanStateStore(ScanStateStore):
 
     # -- stale buckets after an outage ------------------------------------------------------
     def mark_stale(self, serial: str) -> None:
-        """A scan of this code was answered without Redis, or Redis counted a scan whose row
-        was never committed: drop the code and reload its bucket once Redis answers."""
+        """A scan of this code was answered without Redis (an outage, or while its bucket was
+        being rebuilt), or Redis counted a scan whose row was never committed: reload the
+        code from the database once Redis answers. Call it after the scan's row is stored."""
         with self._stale_lock:
             if len(self._stale) < MAX_STALE:
                 self._stale.add(serial)
@@ -122,9 +123,8 @@ class RedisScanStateStore(ScanStateStore):
             serials, self._stale = self._stale, set()
             buckets, self._stale_buckets = self._stale_buckets, set()
         try:
-            for serial in serials:
-                for key in self.keys_for(serial):  # sentinel first: the bucket reloads
-                    self._client.delete(key)
+            if serials:
+                self._reseed(serials)
             for bucket in buckets:
                 self._client.delete(f"{self._tag(bucket)}:ready")
         except Exception:
@@ -167,44 +167,47 @@ class RedisScanStateStore(ScanStateStore):
         try:
             codes = self._load_bucket(bucket)
             pipe = self._client.pipeline(transaction=False)
-            for serial, state in codes.items():
-                c, d, r = f"{tag}:c:{serial}", f"{tag}:d:{serial}", f"{tag}:r:{serial}"
-                for key in (c, d, r):  # one key per DEL: Cluster pipelines refuse multi-key DEL
-                    pipe.delete(key)
-                fields = {"n": state["n"], "pc": state["pc"], "pf": state["pf"]}
-                if state["first"] is not None:
-                    fields["first"] = encode_place(state["first"])
-                    fields["last"] = encode_place(state["recent"][-1])
-                    pipe.rpush(r, *[encode_place(p) for p in reversed(state["recent"])])
-                pipe.hset(c, mapping=fields)
-                if state["devices"]:
-                    pipe.hset(d, mapping={k: int(v.timestamp() * 1000)
-                                          for k, v in state["devices"].items()})
+            self._write_codes(pipe, codes)
             pipe.set(f"{tag}:ready", "1")
             pipe.execute()
             self._on_rebuild()
         finally:
             self._client.delete(lock)
 
+    def _reseed(self, serials: set[str]) -> None:
+        """Rewrite some codes from the database, leaving their buckets' sentinels alone."""
+        ordered = sorted(serials)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start:start + 500]
+            with self._engine.connect() as conn:
+                codes = _load_codes(conn, _events_of(chunk), _pins_of(chunk), {})
+            for serial in chunk:  # a code without rows is reset to zero, not left stale
+                codes.setdefault(serial, _empty_code())
+            pipe = self._client.pipeline(transaction=False)
+            self._write_codes(pipe, codes)
+            pipe.execute()
+
+    def _write_codes(self, pipe, codes: dict[str, dict]) -> None:
+        for serial, state in codes.items():
+            _sentinel, c, d, r = self.keys_for(serial)
+            for key in (c, d, r):  # one key per DEL: Cluster pipelines refuse multi-key DEL
+                pipe.delete(key)
+            fields = {"n": state["n"], "pc": state["pc"], "pf": state["pf"]}
+            if state["first"] is not None:
+                fields["first"] = encode_place(state["first"])
+                fields["last"] = encode_place(state["recent"][-1])
+                pipe.rpush(r, *[encode_place(p) for p in reversed(state["recent"])])
+            pipe.hset(c, mapping=fields)
+            if state["devices"]:
+                pipe.hset(d, mapping={k: int(v.timestamp() * 1000)
+                                      for k, v in state["devices"].items()})
+
     def _load_bucket(self, bucket: int) -> dict[str, dict]:
-        codes: dict[str, dict] = defaultdict(
-            lambda: {"n": 0, "pc": 0, "pf": 0, "first": None,
-                     "recent": deque(maxlen=RECENT_CAP), "devices": {}})
         key_chars = self._key_chars()
         params = _range_params(bucket, key_chars)
         with self._engine.connect() as conn:
-            for row in conn.execute(_events_query(len(key_chars)), params):
-                state = codes[row.serial]
-                place = ScanPlace(at=row.scanned_at, lat=row.lat, lon=row.lon,
-                                  province=row.province, device_hash=row.device_hash,
-                                  accuracy_m=row.accuracy_m)
-                state["n"] += 1
-                state["first"] = state["first"] or place
-                state["recent"].append(place)
-                if row.device_hash:
-                    state["devices"][row.device_hash] = row.scanned_at
-            for serial, ok in conn.execute(_pins_query(len(key_chars)), params):
-                codes[serial]["pc" if ok else "pf"] += 1
+            codes = _load_codes(conn, _events_query(len(key_chars)),
+                                _pins_query(len(key_chars)), params)
         return {serial: state for serial, state in codes.items() if bucket_of(serial) == bucket}
 
     def _key_chars(self) -> str:
@@ -215,6 +218,42 @@ class RedisScanStateStore(ScanStateStore):
         except Exception:  # keys unreadable: cover every possible key id
             ids = []
         return "".join(CROCKFORD[i] for i in ids if 0 <= i < 32) or CROCKFORD
+
+
+def _empty_code() -> dict:
+    return {"n": 0, "pc": 0, "pf": 0, "first": None, "recent": deque(maxlen=RECENT_CAP),
+            "devices": {}}
+
+
+def _load_codes(conn, events, pins, params) -> dict[str, dict]:
+    """Per-code state from event rows (ordered by serial, time) and PIN check rows."""
+    codes: dict[str, dict] = defaultdict(_empty_code)
+    for row in conn.execute(events, params):
+        state = codes[row.serial]
+        place = ScanPlace(at=row.scanned_at, lat=row.lat, lon=row.lon, province=row.province,
+                          device_hash=row.device_hash, accuracy_m=row.accuracy_m)
+        state["n"] += 1
+        state["first"] = state["first"] or place
+        state["recent"].append(place)
+        if row.device_hash:
+            state["devices"][row.device_hash] = row.scanned_at
+    for serial, ok in conn.execute(pins, params):
+        codes[serial]["pc" if ok else "pf"] += 1
+    return codes
+
+
+_EVENT_COLUMNS = (ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon,
+                  ScanEvent.province, ScanEvent.device_hash, ScanEvent.accuracy_m)
+
+
+def _events_of(serials: list[str]):
+    return (select(*_EVENT_COLUMNS)
+            .where(ScanEvent.serial.in_(serials), ScanEvent.verdict != COUNTERFEIT)
+            .order_by(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.id))
+
+
+def _pins_of(serials: list[str]):
+    return select(PinCheck.serial, PinCheck.ok).where(PinCheck.serial.in_(serials))
 
 
 def _range_params(bucket: int, key_chars: str) -> dict[str, str]:
@@ -234,8 +273,7 @@ def _ranges(column, count: int):
 @functools.lru_cache(maxsize=64)
 def _events_query(count: int):
     """Built once per number of key ids: constant SQL, compiled once, cached by SQLAlchemy."""
-    return (select(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon,
-                   ScanEvent.province, ScanEvent.device_hash, ScanEvent.accuracy_m)
+    return (select(*_EVENT_COLUMNS)
             .where(_ranges(ScanEvent.serial, count), ScanEvent.verdict != COUNTERFEIT)
             .order_by(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.id))
 

@@ -221,6 +221,10 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
                 **_row(ident, place, client_hash, req.source, obs.degraded),
                 "range_id": rng.id, "verdict": verdict, "reasons": reasons,
                 "risk": assessment.risk, "scan_no": obs.scan_no})
+        if obs.degraded and isinstance(parts.store, RedisScanStateStore):
+            # Redis never saw this scan: reload the code from the database (row now stored)
+            # once Redis answers, so the counters converge.
+            parts.store.mark_stale(ref.serial)
     parts.metrics.inc("scanapp_scans_total", verdict=verdict)
     if obs.degraded:
         parts.metrics.inc("scanapp_scan_degraded_total")
@@ -270,8 +274,6 @@ def _observe(parts: ScanComponents, serial: str, place: ScanPlace) -> Observatio
         parts.metrics.inc("scanapp_redis_errors_total")
         log.warning("redis failed on the scan path (%s); answering from the database",
                     type(exc).__name__)
-        if isinstance(parts.store, RedisScanStateStore):
-            parts.store.mark_stale(serial)
     except BucketRebuilding:
         pass  # another worker is reloading this bucket from the database right now
     return parts.fallback.observe(serial, place, parts.reload_window_s)
