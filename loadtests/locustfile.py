@@ -11,7 +11,9 @@ its own, a product with a fresh GTIN, lets the printer print that product, issue
 stamp URIs the consumers then scan. Run it as one locust process (the default): the code
 pool is shared in memory between users, which keeps every "first scan" a real first scan.
 
-Users (weights give the traffic mix):
+Users: ``SCANAPP_LOAD_PRINTERS`` printers and ``SCANAPP_LOAD_INSPECTORS`` inspectors (1 each
+by default, whatever ``-u`` is: there are few of them in real life), every other user a
+consumer.
 - ``ConsumerUser`` (most traffic): the scan mix of loadtests/traffic.py, POST /api/v1/scans
   with coordinates in the body; now and then opens the stamp URI itself, as the phone does.
 - ``PrinterUser``: requests a small range for the product and downloads it as codes.csv.
@@ -94,7 +96,6 @@ def seed(environment, **_kwargs) -> None:
 class ConsumerUser(HttpUser):
     """A phone scanning stamps: the bulk of the traffic."""
 
-    weight = 20
     wait_time = between(0.5, 2.0)
 
     def on_start(self) -> None:
@@ -156,7 +157,7 @@ class ConsumerUser(HttpUser):
 class PrinterUser(HttpUser):
     """A printing house ordering small ranges and downloading them for its press."""
 
-    weight = 1
+    fixed_count = int(os.environ.get("SCANAPP_LOAD_PRINTERS", "1"))
     wait_time = between(3, 6)
 
     @task
@@ -175,7 +176,7 @@ class PrinterUser(HttpUser):
 class InspectorUser(HttpUser):
     """A market inspector checking the flag list and opening dossiers."""
 
-    weight = 1
+    fixed_count = int(os.environ.get("SCANAPP_LOAD_INSPECTORS", "1"))
     wait_time = between(2, 5)
 
     @task(3)
