@@ -564,8 +564,8 @@ class Bench:
             scale.update(large_codes=seeder.issued, large_rps=large.rps, large=asdict(large),
                          ratio=large.rps / scale["small_rps"])
             res["scale"] = scale
-        else:
-            self.warm_up(pool)
+        # Finish warming whatever the 10k phase left cold (one short run when all is warm).
+        self.warm_up(pool)
 
         base = self.wrk("baseline GET /healthz", BASELINE_PATH)
         scan = self.wrk("scan POST /api/v1/scans", SCAN_PATH,
