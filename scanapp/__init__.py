@@ -70,10 +70,23 @@ def register_commands(app: Flask) -> None:
 
 
 def prepare_database(app: Flask) -> None:
-    if app.config["AUTO_MIGRATE"]:
-        from . import migrations
+    if not app.config["AUTO_MIGRATE"]:
+        return
+    import fcntl
+    import os
 
-        migrations.upgrade(app)
+    from . import migrations
+
+    # Several gunicorn workers start at once on the embedded default; without a lock they
+    # race to create the same tables. The lock file lives in the instance folder, so this
+    # serialises the processes of one machine, which is all the embedded default has.
+    os.makedirs(app.instance_path, exist_ok=True)
+    with open(os.path.join(app.instance_path, "migrate.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            migrations.upgrade(app)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _serve_swagger_ui_offline(app: Flask) -> None:
