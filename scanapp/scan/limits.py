@@ -7,6 +7,12 @@ counter store is gone would be worse than a few extra scans. Limits come from th
 ``RATELIMIT_SCAN`` (per address, shared by the stamp page, resolver and scan API) and
 ``RATELIMIT_DEVICE`` (per device id) settings; PIN checks have a stricter per-device limit
 so that 8-digit PINs cannot be guessed by brute force.
+
+Every limit is one more Redis round trip on every request it covers (Flask-Limiter checks
+each with its own script call), so the scan endpoints carry only the per-address limits by
+default. The per-device limit on scans (``RATELIMIT_DEVICE_ON_SCANS``, off by default)
+adds no protection against anyone who means harm, since the client chooses its device id;
+PIN checks keep their per-device limit, where it bounds guessing from one app install.
 """
 
 from __future__ import annotations
@@ -88,8 +94,13 @@ def _device_limit() -> str:
 
 
 per_address = limiter.shared_limit(_scan_limit, scope="public-scan", key_func=address_key)
+def _device_exempt() -> bool:
+    # The setting first: when it is off no body is parsed for the limiter.
+    return not current_app.config.get("RATELIMIT_DEVICE_ON_SCANS") or device_id() is None
+
+
 per_device = limiter.shared_limit(_device_limit, scope="public-device", key_func=device_key,
-                                  exempt_when=lambda: device_id() is None)
+                                  exempt_when=_device_exempt)
 pin_per_device = limiter.limit(PIN_LIMIT, key_func=lambda: (
     device_key() if device_id() else address_key()))
 

@@ -33,15 +33,39 @@ def test_per_address_limit_answers_429_with_retry_after(app_factory, issue_stamp
     assert _scan(client, stamp.uri, device="d10", address="10.0.0.2").status_code == 200
 
 
-def test_per_device_limit(app_factory, issue_stamps):
+def test_per_device_limit_when_turned_on_for_scans(app_factory, issue_stamps):
     stamp = issue_stamps(1)[0]
     app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="100/minute",
-                      RATELIMIT_DEVICE="2/minute")
+                      RATELIMIT_DEVICE="2/minute", RATELIMIT_DEVICE_ON_SCANS=True)
     client = app.test_client()
     codes = [_scan(client, stamp.uri, device="same", address=f"10.0.1.{i}").status_code
              for i in range(3)]
     assert codes == [200, 200, 429]
     assert _scan(client, stamp.uri, device="other", address="10.0.1.9").status_code == 200
+
+
+def test_scans_are_limited_per_address_only_by_default(app_factory, issue_stamps):
+    # The per-device limit costs a Redis round trip per scan and a client picks its own
+    # device id: off on scans unless RATELIMIT_DEVICE_ON_SCANS (docs/SCAN.md).
+    stamp = issue_stamps(1)[0]
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="100/minute",
+                      RATELIMIT_DEVICE="2/minute")
+    client = app.test_client()
+    codes = [_scan(client, stamp.uri, device="same", address=f"10.0.2.{i}").status_code
+             for i in range(3)]
+    assert codes == [200, 200, 200]
+
+
+def test_pin_checks_stay_limited_per_device(app_factory, issue_stamps):
+    stamp = issue_stamps(1, pin=True)[0]
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="1000/minute")
+    client = app.test_client()
+    codes = [client.post("/api/v1/scans/pin", json={"code": stamp.uri, "pin": "0000-0000",
+                                                   "device_id": "guesser"},
+                         environ_base={"REMOTE_ADDR": f"10.0.3.{i}"}).status_code
+             for i in range(11)]
+    assert codes[:10] == [200] * 10
+    assert codes[10] == 429
 
 
 def test_limiter_fails_open_when_its_redis_is_down(app_factory, issue_stamps):
