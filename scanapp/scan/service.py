@@ -34,6 +34,7 @@ from ..serials.lookup import RangeInfo, code_status, find_range
 from ..serials.pins import check_pin as serial_pin_matches
 from ..serials.stamps import StampRef, parse_stamp_uri
 from .catalog import Catalog, ProductInfo
+from .flag_writer import FlagWriter
 from .metrics import Metrics
 from .privacy import Hasher, round_coord
 from .redis_store import BucketRebuilding, RedisScanStateStore
@@ -62,6 +63,7 @@ class ScanComponents:
     catalog: Catalog
     metrics: Metrics
     reload_window_s: float
+    flag_writer: FlagWriter | None = None  # flags after the answer (production)
 
 
 def init_app(app: Flask) -> ScanComponents:
@@ -80,12 +82,17 @@ def init_app(app: Flask) -> ScanComponents:
         group = engine.dialect.name == "postgresql"
     sink = GroupCommitSink(engine) if group else DirectSink(engine)
     app.extensions.setdefault("scanapp.shutdown_hooks", []).append(sink.close)
+    flag_writer = None
+    if app.config.get("SCAN_FLAGS_IN_BACKGROUND", app.config.get("PRODUCTION")):
+        flag_writer = FlagWriter(app)
+        app.extensions["scanapp.shutdown_hooks"].append(flag_writer.close)
     components = ScanComponents(
         hasher=Hasher(app.config["SECRET_KEY"]), store=store,
         fallback=SqlScanStateStore(engine, degraded=True), sink=sink,
         catalog=Catalog(engine), metrics=metrics,
         reload_window_s=float(app.config.get("SCAN_RELOAD_WINDOW_S",
-                                             DEFAULT_RELOAD_WINDOW_S)))
+                                             DEFAULT_RELOAD_WINDOW_S)),
+        flag_writer=flag_writer)
     app.extensions["scanapp.scan"] = components
     return components
 
@@ -228,9 +235,13 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
     parts.metrics.inc("scanapp_scans_total", verdict=verdict)
     if obs.degraded:
         parts.metrics.inc("scanapp_scan_degraded_total")
-    if assessment.reasons and result.scan_id is not None:
-        fraud.on_scan_recorded(app, result.scan_id, facts, obs.history, range_facts,
-                               assessment)
+    if assessment.flag and result.scan_id is not None:
+        if parts.flag_writer is not None:
+            parts.flag_writer.submit(result.scan_id, facts, obs.history, range_facts,
+                                     assessment)
+        else:
+            fraud.on_scan_recorded(app, result.scan_id, facts, obs.history, range_facts,
+                                   assessment)
     return result
 
 

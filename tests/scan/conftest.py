@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from scanapp.scan import service as scan_service
 from scanapp.serials.stamps import stamp_uri
 
 BASE = "https://scan.example.vn"  # PUBLIC_BASE_URL of the test stacks
@@ -64,3 +65,23 @@ def scan(anonymous):
         return response.status_code, response.get_json()
 
     return post
+
+
+class Clock:
+    """Stands in for the scan service's clock, so the reload window needs no sleeping."""
+
+    def __init__(self):
+        self.now = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(scan_service, "utcnow", fake)
+    return fake

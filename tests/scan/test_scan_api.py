@@ -3,8 +3,6 @@ PINs, bad input and what is stored (privacy)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 import sqlalchemy as sa
 
@@ -26,26 +24,6 @@ DA_NANG = (16.05441, 108.20221)
 def events(app) -> list:
     with get_engine(app).connect() as conn:
         return conn.execute(sa.select(ScanEvent).order_by(ScanEvent.id)).all()
-
-
-class Clock:
-    """Stands in for the scan service's clock, so the reload window needs no sleeping."""
-
-    def __init__(self):
-        self.now = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = Clock()
-    monkeypatch.setattr(scan_service, "utcnow", fake)
-    return fake
 
 
 # -- verdicts ---------------------------------------------------------------------------------

@@ -1,0 +1,75 @@
+"""Fraud flags written after the answer, by one background thread per process.
+
+About one scan in twenty raises or escalates a flag: an ORM session, a flush, the
+``FlagRaised`` publication (EPCIS and webhook outbox rows) and a second commit. The verdict
+does not depend on any of it, so in production the phone gets its answer as soon as its
+scan row is committed and the flag is written a moment later by this thread.
+
+What a crash can cost: flags queued but not yet written when the process dies (a few
+milliseconds' worth; ``close`` drains the queue on a clean shutdown). The scan row is
+already stored with its verdict, reasons and risk, so nothing the phone was told is lost,
+and the code's next scan raises the flag again (its risk only grows). The embedded default
+and the tests (``SCAN_FLAGS_IN_BACKGROUND`` off unless ``PRODUCTION``) write in the request,
+so a flag is visible the moment the scan is answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from flask import Flask
+
+from ..fraud import engine as fraud
+
+log = logging.getLogger(__name__)
+
+JOIN_S = 10.0
+
+
+class FlagWriter:
+    def __init__(self, app: Flask):
+        self._app = app
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, *args) -> None:
+        """Queue ``fraud.on_scan_recorded(app, *args)``; written in the request once closed."""
+        if self._closed or not self._ensure_started():
+            fraud.on_scan_recorded(self._app, *args)
+            return
+        self._queue.put(args)
+
+    def _ensure_started(self) -> bool:
+        if self._thread is not None and self._thread.is_alive():
+            return True
+        with self._lock:
+            if self._closed:
+                return False
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="scan-flag-writer",
+                                                daemon=True)
+                self._thread.start()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            args = self._queue.get()
+            if args is None:
+                return
+            try:
+                # on_scan_recorded logs its own failures; this guards the thread itself.
+                fraud.on_scan_recorded(self._app, *args)
+            except Exception:  # noqa: BLE001
+                log.exception("flag writer: unexpected error")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)  # after everything already queued: the queue drains
+            thread.join(timeout=JOIN_S)
