@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from .auth import service as auth_service
-from .auth.models import Role
+from .auth.models import ApiKey, Role
 from .db import session_scope
 from .products.models import Product
 
@@ -30,6 +30,11 @@ DEMO_KEYS = (("admin", "Demo Admin"), ("brand", DEMO_BRAND), ("printer", DEMO_PR
 def _load_keys(app: Flask) -> dict[str, str]:
     path = Path(app.instance_path) / "demo-keys.json"
     keys = json.loads(path.read_text()) if path.exists() else {}
+    with session_scope(app) as session:
+        # Keys saved for another database (a different SCANAPP_DATABASE_URL) would not work.
+        known = set(session.scalars(select(ApiKey.prefix).where(ApiKey.revoked_at.is_(None))))
+    keys = {role: raw for role, raw in keys.items()
+            if raw[:auth_service.PREFIX_LENGTH] in known}
     missing = [(role, org) for role, org in DEMO_KEYS if role not in keys]
     if missing:
         with session_scope(app) as session:

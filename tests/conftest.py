@@ -316,9 +316,12 @@ __all__ = ["Actor", "gtin14", "build_app", "missing_service", "make_engine", "te
 CHROMIUM = os.environ.get("SCANAPP_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """A real headless Chromium (Debian's), driven by Playwright."""
+    """A real headless Chromium (Debian's), driven by Playwright.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, which would break later tests that call asyncio.run()."""
     if not Path(CHROMIUM).exists():
         if REQUIRE:
             pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
