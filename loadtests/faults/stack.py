@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,12 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait(predicate, timeout: float, what: str, interval: float = 0.05) -> None:
@@ -57,6 +64,8 @@ class PrivateRedis:
             client.close()
 
     def start(self) -> None:
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is taken: not starting a drill Redis there")
         persistence = ["--appendonly", "no"] if self.appendfsync is None else \
             ["--appendonly", "yes", "--appendfsync", self.appendfsync]
         self.proc = subprocess.Popen(
@@ -147,6 +156,10 @@ class Gunicorn:
                                                suffix=".log", delete=False)
 
     def start(self) -> None:
+        # A server already on the port (a worker orphaned by an earlier run) would answer
+        # the drill's requests from another database: refuse rather than audit a stranger.
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is taken: not starting the drill's gunicorn")
         self.proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), *self.args], cwd=ROOT,
                                      env={**os.environ, **self.env}, stdout=self.log,
                                      stderr=subprocess.STDOUT)
@@ -174,6 +187,7 @@ class Gunicorn:
         return sorted(pids)
 
     def stop(self) -> None:
+        workers = self.worker_pids() if self.proc is not None else []
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -181,6 +195,14 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # Workers inherit the listening socket: one that outlives its master keeps the port.
+        for pid in workers:
+            try:
+                if "gunicorn" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass  # already gone
+        _wait(lambda: not port_open(self.port), 15, f"port {self.port} to be released")
         self.log.close()
         os.unlink(self.log.name)
 
