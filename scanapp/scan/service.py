@@ -32,7 +32,7 @@ from ..regions import PROVINCES, cell_of, default_locator
 from ..serials.codec import InvalidSerial, get_codec
 from ..serials.lookup import RangeInfo, code_status, find_range
 from ..serials.pins import check_pin as serial_pin_matches
-from ..serials.stamps import StampRef, parse_stamp_uri
+from ..serials.stamps import StampRef
 from .catalog import Catalog, ProductInfo
 from .flag_writer import FlagWriter
 from .metrics import Metrics
@@ -40,6 +40,7 @@ from .privacy import Hasher, round_coord
 from .redis_store import BucketRebuilding, RedisScanStateStore
 from .sink import DirectSink, GroupCommitSink
 from .store import Observation, ScanStateStore, SqlScanStateStore
+from .uri import parse_scanned
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ def identify(app: Flask, ref: StampRef) -> Identified:
 
 def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
     parts = components(app)
-    ref = parse_stamp_uri(req.code)
+    ref = parse_scanned(req.code)
     place, client_hash = _place(parts, req)
     ident = identify(app, ref)
     if not ident.genuine:
@@ -361,7 +362,7 @@ def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
     """A correct PIN claims the code (first time: ``valid``; again: ``already_claimed``,
     a fraud signal); a wrong one is counted (``wrong_pin``), also a signal."""
     parts = components(app)
-    ref = parse_stamp_uri(code)
+    ref = parse_scanned(code)
     ident = identify(app, ref)
     if not ident.genuine:
         return PinResult("counterfeit", 0, 0)
