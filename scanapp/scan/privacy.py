@@ -8,6 +8,7 @@ about 110 m north-south, enough to place a scan in a market district and no more
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -19,15 +20,21 @@ class Hasher:
     def __init__(self, secret_key: str):
         self._key = hmac.new(secret_key.encode(), b"scanapp.scan.privacy.v1",
                              hashlib.sha256).digest()
+        # Keyed once: copying a keyed HMAC skips the key schedule each hash would redo.
+        self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)
+        # Client addresses repeat (a shop, a carrier NAT) and are hashed twice per scan
+        # (rate limit key and the stored client hash): remember recent ones.
+        self.client = functools.lru_cache(maxsize=4096)(self._client)
 
     def _hash(self, kind: str, value: str) -> str:
-        mac = hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256)
+        mac = self._keyed.copy()
+        mac.update(f"{kind}:{value}".encode())
         return mac.hexdigest()[:HASH_CHARS]
 
     def device(self, device_id: str) -> str:
         return self._hash("device", device_id)
 
-    def client(self, address: str) -> str:
+    def _client(self, address: str) -> str:
         return self._hash("client", address)
 
     def anonymous_device(self, address: str, user_agent: str) -> str:
