@@ -294,7 +294,12 @@ def _schema_stack(redis_port: int) -> tuple[dict, PrivateRedis, str]:
                          autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     private = PrivateRedis(redis_port)
-    private.start()
+    try:
+        private.start()
+    except Exception:
+        private.stop()
+        _drop_schema(schema)
+        raise
     return production_env(SHARED_PG, private.url, schema), private, schema
 
 
@@ -371,11 +376,12 @@ def postgres_drill(duration: float, threads: int = 8, outage: float = 3.0) -> di
     """Stop a private PostgreSQL (fast shutdown) a third into the run; start it again."""
     pg = PrivatePostgres(PG_PORT)
     private = PrivateRedis(REDIS_PORT)
-    pg.init()
-    private.start()
-    env = production_env(pg.url, private.url)
-    server = Gunicorn(env, GUNICORN_PORT)
+    server = None
     try:
+        pg.init()
+        private.start()
+        env = production_env(pg.url, private.url)
+        server = Gunicorn(env, GUNICORN_PORT)
         data = seed(env, quantity=60_000)
         server.start()
         load = Load(server.base, data, threads=threads)
@@ -406,7 +412,8 @@ def postgres_drill(duration: float, threads: int = 8, outage: float = 3.0) -> di
         report["drill"] = "postgresql fast stop"
         return report
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         private.stop()
         pg.destroy()
 

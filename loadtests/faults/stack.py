@@ -202,7 +202,8 @@ class Gunicorn:
                     os.kill(pid, signal.SIGKILL)
             except (OSError, ProcessLookupError):
                 pass  # already gone
-        _wait(lambda: not port_open(self.port), 15, f"port {self.port} to be released")
+        if self.proc is not None:
+            _wait(lambda: not port_open(self.port), 15, f"port {self.port} to be released")
         self.log.close()
         os.unlink(self.log.name)
 
