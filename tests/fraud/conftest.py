@@ -73,31 +73,3 @@ def scans(app) -> Scans:
 
 def ago(**kwargs) -> dt.datetime:
     return utcnow() - dt.timedelta(**kwargs)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """The same headless Chromium as tests/conftest.py's, but closed after the module.
-
-    A sync Playwright session keeps an event loop running in the main thread while it is
-    open; the session-wide fixture, first opened here (tests/fraud sorts early), would
-    leave it running for later tests that call ``asyncio.run`` (tests/loadtests).
-    """
-    from pathlib import Path
-
-    from tests.conftest import CHROMIUM, REQUIRE
-
-    if not Path(CHROMIUM).exists():
-        if REQUIRE:
-            pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
-        yield instance
-        instance.close()
