@@ -29,7 +29,8 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from sqlalchemy import insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import Unavailable
 from .models import PinCheck, ScanEvent
@@ -102,6 +103,7 @@ class GroupCommitSink(DirectSink):
         super().__init__(engine)
         self._max_batch = max_batch
         self._postgresql = engine.dialect.name == "postgresql"
+        self._conn: Connection | None = None  # owned by the committer thread
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -129,6 +131,12 @@ class GroupCommitSink(DirectSink):
                 self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._drop_connection()
+
+    def _loop(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
@@ -148,19 +156,55 @@ class GroupCommitSink(DirectSink):
     def _commit(self, batch: list) -> None:
         rows = [row for row, _f in batch]
         try:
-            with self._engine.begin() as conn:
-                if self._postgresql:
-                    ids = sorted(conn.exec_driver_sql(_PG_BATCH_INSERT,
-                                                      _pg_arrays(rows)).scalars())
-                else:
-                    ids = list(conn.execute(_BATCH_INSERT, rows).scalars())
+            ids = self._insert(rows)
         except Exception as exc:  # every waiting request learns its scan was not stored
+            self._drop_connection()
             log.error("group commit of %d scans failed: %s", len(batch), type(exc).__name__)
             for _row, future in batch:
                 future.set_exception(exc)
             return
         for (_row, future), row_id in zip(batch, ids, strict=True):
             future.set_result(row_id)
+
+    def _insert(self, rows: list[dict]) -> list[int]:
+        """Insert and commit on the thread's own connection, kept between batches: a pool
+        checkout per batch cost a pre-ping round trip to PostgreSQL each time. A connection
+        found dead by the INSERT (PostgreSQL restarted) is replaced once and the batch sent
+        again: nothing was committed on it. A failed COMMIT is not retried (it may have
+        committed); its batch fails as a whole."""
+        for attempt in (1, 2):
+            conn = self._connection()
+            trans = conn.begin()
+            try:
+                if self._postgresql:
+                    ids = sorted(conn.exec_driver_sql(_PG_BATCH_INSERT,
+                                                      _pg_arrays(rows)).scalars())
+                else:
+                    ids = list(conn.execute(_BATCH_INSERT, rows).scalars())
+            except DBAPIError as exc:
+                self._drop_connection()
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                raise
+            except Exception:
+                self._drop_connection()
+                raise
+            trans.commit()
+            return ids
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - already broken; the pool discards it
+                log.debug("closing a failed group-commit connection failed", exc_info=True)
 
     def close(self) -> None:
         with self._start_lock:
