@@ -75,8 +75,14 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         # Tables are created automatically only for the embedded first run; production
         # runs migrations explicitly with `flask --app scanapp db upgrade`.
         "AUTO_MIGRATE": _bool(_env("AUTO_MIGRATE", "0" if production else "1")),
-        "RATELIMIT_SCAN": _env("RATELIMIT_SCAN", "120/minute;2000/hour"),
+        # One window per address: each limit costs the scan a Redis round trip, and 120 a
+        # minute already caps one address at 7,200 an hour (docs/SCAN.md, "Rate limiting").
+        "RATELIMIT_SCAN": _env("RATELIMIT_SCAN", "120/minute"),
         "RATELIMIT_DEVICE": _env("RATELIMIT_DEVICE", "60/minute"),
+        "RATELIMIT_DEVICE_ON_SCANS": _bool(_env("RATELIMIT_DEVICE_ON_SCANS", "0")),
+        # Write fraud flags after the answer (production) or inside the request.
+        "SCAN_FLAGS_IN_BACKGROUND": _bool(_env("SCAN_FLAGS_IN_BACKGROUND",
+                                               "1" if production else "0")),
         "RATELIMIT_ENABLED": _bool(_env("RATELIMIT_ENABLED", "1")),
         "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024))),
         "API_TITLE": "scanapp",
