@@ -49,6 +49,10 @@ class LazyRedisCluster:
                     raise redis.ConnectionError(f"Redis Cluster unreachable: {exc}") from exc
             return self._client
 
+    def resolve(self) -> RedisCluster:
+        """The underlying client (built now if need be)."""
+        return self._get()
+
     def __getattr__(self, name: str):
         return getattr(self._get(), name)
 

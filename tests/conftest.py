@@ -178,8 +178,12 @@ def dispose_app(application) -> None:
 
 
 @pytest.fixture
-def app_factory(stack):
-    """Build extra apps on the test's stack (other settings); disposed at teardown."""
+def app_factory(stack, app):
+    """Build extra apps on the test's stack (other settings); disposed at teardown.
+
+    It depends on ``app`` so that it is torn down first: its apps' background threads
+    (group commit, flag writer) must stop before ``app`` wipes the tables, or the wipe
+    waits on their locks."""
     built = []
 
     def make(**overrides):
@@ -189,6 +193,10 @@ def app_factory(stack):
 
     yield make
     for application in built:
+        for hook in application.extensions.get("scanapp.shutdown_hooks", []):
+            hook()
+        application.extensions["scanapp.shutdown_hooks"] = []
+        _wipe_redis(application)
         dispose_app(application)
 
 
