@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -46,38 +47,91 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
-class PrivateRedis:
-    """redis-server on a loopback port, no RDB/AOF; commands counted only from our app."""
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
-    def __init__(self, port: int):
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+
+
+class PrivateRedis:
+    """redis-server on a loopback port of its own, for the bench, the fault drills and the
+    Redis outage tests: no persistence unless asked (production runs Redis without it), and
+    it can be shut down, killed, paused and started again on the same port."""
+
+    def __init__(self, port: int, appendfsync: str | None = None):
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
-        self.dir = tempfile.mkdtemp(prefix="scanapp-bench-redis-")
+        self.dir = tempfile.mkdtemp(prefix=f"scanapp-private-redis-{port}-")
+        self.appendfsync = appendfsync
         self.proc: subprocess.Popen | None = None
 
+    def _running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _ping(self) -> bool:
+        client = redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
     def start(self) -> None:
+        # Another server on the port would be measured or broken in our place: refuse.
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is taken: not starting a private Redis there")
+        persistence = ["--appendonly", "no"] if self.appendfsync is None else \
+            ["--appendonly", "yes", "--appendfsync", self.appendfsync]
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--protected-mode", "yes"],
+             *persistence, "--dir", self.dir],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        for _ in range(100):
-            try:
-                client.ping()
-                client.close()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"private redis-server did not start on port {self.port}")
+        wait_for(self._ping, 10, f"redis on port {self.port}")
 
     def pids(self) -> list[int]:
-        return [self.proc.pid] if self.proc is not None else []
+        return [self.proc.pid] if self._running() else []
+
+    def shutdown(self) -> None:
+        """Graceful: SHUTDOWN NOSAVE, as an operator's restart would do."""
+        client = redis.Redis(port=self.port, socket_timeout=2)
+        try:
+            client.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it goes: that is the success case
+        finally:
+            client.close()
+        self.proc.wait(timeout=10)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash or an OOM kill, nothing flushed."""
+        if self._running():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: the server still accepts connections but answers nothing (timeouts)."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._running():
+            os.kill(self.proc.pid, signal.SIGCONT)
 
     def stop(self) -> None:
-        if self.proc is not None:
+        if self._running():
+            self.proc.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
             self.proc.terminate()
             self.proc.wait(timeout=10)
-            self.proc = None
+        self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from .stack import Gunicorn, PrivatePostgres, PrivateRedis, app_overrides, production_env
+from ..stack import PrivateRedis
+from .stack import Gunicorn, PrivatePostgres, app_overrides, production_env
 
 GUNICORN_PORT = int(os.environ.get("SCANAPP_FAULT_GUNICORN_PORT", "5601"))
 REDIS_PORT = int(os.environ.get("SCANAPP_FAULT_REDIS_PORT", "5602"))

@@ -12,89 +12,20 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import psycopg
-import redis
+
+from ..stack import port_open, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait(predicate, timeout: float, what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
-
-
-class PrivateRedis:
-    """redis-server without persistence (as production runs it), restartable on its port."""
-
-    def __init__(self, port: int, appendfsync: str | None = None):
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.dir = tempfile.mkdtemp(prefix=f"scanapp-fault-redis-{port}-")
-        self.appendfsync = appendfsync
-        self.proc: subprocess.Popen | None = None
-
-    def _ping(self) -> bool:
-        client = redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    def start(self) -> None:
-        if port_open(self.port):
-            raise RuntimeError(f"port {self.port} is taken: not starting a drill Redis there")
-        persistence = ["--appendonly", "no"] if self.appendfsync is None else \
-            ["--appendonly", "yes", "--appendfsync", self.appendfsync]
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             *persistence, "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait(self._ping, 10, f"redis on port {self.port}")
-
-    def shutdown(self) -> None:
-        """Graceful: SHUTDOWN NOSAVE, as an operator's restart would do."""
-        client = redis.Redis(port=self.port, socket_timeout=2)
-        try:
-            client.shutdown(nosave=True)
-        except redis.ConnectionError:
-            pass  # the server closes the connection as it goes: that is the success case
-        finally:
-            client.close()
-        self.proc.wait(timeout=10)
-
-    def kill(self) -> None:
-        """SIGKILL: a crash or an OOM kill, nothing flushed."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class PrivatePostgres:
@@ -163,7 +94,7 @@ class Gunicorn:
         self.proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), *self.args], cwd=ROOT,
                                      env={**os.environ, **self.env}, stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        _wait(lambda: self._ready(), 60, f"gunicorn on {self.base}", interval=0.2)
+        wait_for(lambda: self._ready(), 60, f"gunicorn on {self.base}", interval=0.2)
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:
@@ -203,7 +134,7 @@ class Gunicorn:
             except (OSError, ProcessLookupError):
                 pass  # already gone
         if self.proc is not None:
-            _wait(lambda: not port_open(self.port), 15, f"port {self.port} to be released")
+            wait_for(lambda: not port_open(self.port), 15, f"port {self.port} to be released")
         self.log.close()
         os.unlink(self.log.name)
 

@@ -7,17 +7,13 @@ killed and restarted by the test.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
-import subprocess
-import time
 
 import pytest
-import redis
 import sqlalchemy as sa
 
+from loadtests.stack import PrivateRedis
 from scanapp.db import get_engine
 from scanapp.scan.models import ScanEvent
 
@@ -33,51 +29,14 @@ def _free_port() -> int:
     raise RuntimeError("no free port in 5210-5229")
 
 
-class PrivateRedis:
-    def __init__(self):
-        self.port = _free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url, socket_timeout=0.5)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        client.close()
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-    def pause(self) -> None:
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-
 @pytest.fixture
 def private_redis():
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
-    server = PrivateRedis()
+    server = PrivateRedis(_free_port())
     server.start()
     yield server
-    if server.proc is not None:
-        server.resume()
-    server.kill()
+    server.stop()
 
 
 def _scan(client, uri, device):
