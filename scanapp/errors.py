@@ -8,6 +8,7 @@ optional ``errors`` object for field-level validation detail.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -55,6 +56,14 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
+class RateLimited(DomainError):
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: float, code: str | None = None):
+        super().__init__(message, code=code)
+        self.headers = {"Retry-After": str(max(math.ceil(retry_after_s), 1))}
+
+
 HTTP_STATUS: dict[type[DomainError], int] = {
     InvalidInput: 422,
     NotFound: 404,
@@ -62,6 +71,7 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     PermissionDenied: 403,
     Conflict: 409,
     Unavailable: 503,
+    RateLimited: 429,
 }
 
 
@@ -116,7 +126,8 @@ def http_exception_response(exc: HTTPException):
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        return error_response(status_for(exc), exc.code, exc.message, exc.details)
+        return error_response(status_for(exc), exc.code, exc.message, exc.details,
+                              headers=getattr(exc, "headers", None))
 
     app.register_error_handler(HTTPException, http_exception_response)
 

@@ -8,21 +8,43 @@ counter store is gone would be worse than a few extra scans. Limits come from th
 ``RATELIMIT_DEVICE`` (per device id) settings; PIN checks have a stricter per-device limit
 so that 8-digit PINs cannot be guessed by brute force.
 
-Every limit is one more Redis round trip on every request it covers (Flask-Limiter checks
-each with its own script call), so the scan endpoints carry only the per-address limits by
-default. The per-device limit on scans (``RATELIMIT_DEVICE_ON_SCANS``, off by default)
-adds no protection against anyone who means harm, since the client chooses its device id;
-PIN checks keep their per-device limit, where it bounds guessing from one app install.
+Flask-Limiter checks every limit with a Redis call of its own before the view runs, plus
+about 0.3 ms of Python per request (docs/PERFORMANCE.md). On ``POST /api/v1/scans``, the
+hot path, ``ScanLimits`` below counts the same windows under the same Redis keys, inside the
+scan's own pipelined round trip, so a scan costs one round trip in all. The stamp page, the
+resolver and the verification endpoint keep Flask-Limiter and share the per-address
+budget with the scan API, because the keys are the ones Flask-Limiter uses.
+
+Counting in the same round trip means the scan is counted in Redis before its limit is
+known. A refused scan is then re-read from the database (``mark_stale``: it has no row, so
+the count goes back), and the address is refused in process, with no Redis work at all,
+until its window ends. So each worker lets through at most one such scan per address and
+window, and a flood from one address costs nothing but the 429s.
+
+The per-device limit on scans (``RATELIMIT_DEVICE_ON_SCANS``, off by default) adds no
+protection against anyone who means harm, since the client chooses its device id; PIN
+checks keep their per-device limit, where it bounds guessing from one app install.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
 from flask import Flask, current_app, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
 
-from ..errors import error_response
+from ..errors import RateLimited, error_response
 from ..extensions import limiter
+
+# Addresses refused in process, per worker; beyond this the oldest are forgotten (and cost
+# one more Redis round trip each if they come back within their window).
+MAX_BLOCKED = 10_000
 
 PIN_LIMIT = "10/minute;50/day"
 
@@ -39,6 +61,11 @@ def init_app(app: Flask) -> None:
             app.logger.warning("Redis Cluster unreachable at start-up: rate limits are "
                                "kept in process memory until the next restart")
             url = None
+    # ScanLimits may count in the scan store's pipeline only when the limiter keeps its
+    # counters in that same Redis, under the same prefix.
+    app.extensions["scanapp.limits_share_scan_redis"] = bool(
+        url and "RATELIMIT_STORAGE_URI" not in config
+        and "RATELIMIT_STORAGE_OPTIONS" not in config)
     config.setdefault("RATELIMIT_STORAGE_URI", url or "memory://")
     if url:
         # Keys under the service's prefix like every other key (``<prefix>:LIMITER/rl/...``).
@@ -93,16 +120,117 @@ def _device_limit() -> str:
     return current_app.config["RATELIMIT_DEVICE"]
 
 
-per_address = limiter.shared_limit(_scan_limit, scope="public-scan", key_func=address_key)
-def _device_exempt() -> bool:
-    # The setting first: when it is off no body is parsed for the limiter.
-    return not current_app.config.get("RATELIMIT_DEVICE_ON_SCANS") or device_id() is None
-
-
-per_device = limiter.shared_limit(_device_limit, scope="public-device", key_func=device_key,
-                                  exempt_when=_device_exempt)
+ADDRESS_SCOPE = "public-scan"
+DEVICE_SCOPE = "public-device"
+per_address = limiter.shared_limit(_scan_limit, scope=ADDRESS_SCOPE, key_func=address_key)
 pin_per_device = limiter.limit(PIN_LIMIT, key_func=lambda: (
     device_key() if device_id() else address_key()))
+
+
+def refusal(limit: RateLimitItem, retry_after_s: float) -> RateLimited:
+    """A scan over its limit: the same 429 and message as Flask-Limiter's (``too_many``)."""
+    return RateLimited(f"Too many requests ({limit}); try again later.",
+                       retry_after_s=retry_after_s)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One rate-limit window of one client: its Redis key (as Flask-Limiter names it) and
+    the identifiers the limits library's strategies take."""
+
+    limit: RateLimitItem
+    identifiers: tuple[str, ...]
+    key: str
+
+    @property
+    def seconds(self) -> int:
+        return self.limit.get_expiry()
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(text))
+
+
+class ScanLimits:
+    """The scan API's per-address (and optional per-device) limits; see the module doc."""
+
+    def __init__(self, app: Flask):
+        self._app = app
+        self._blocked: OrderedDict[str, tuple[float, RateLimitItem]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def pipelined(self) -> bool:
+        return bool(self._app.extensions.get("scanapp.limits_share_scan_redis"))
+
+    def windows(self, client_hash: str | None, device_hash: str | None) -> list[Window]:
+        """The windows a scan counts against (empty when limiting is off), from the keyed
+        hashes of its address and device id that the scan computes anyway."""
+        config = self._app.config
+        if not limiter.enabled or not config.get("RATELIMIT_ENABLED", True):
+            return []
+        clients = [(ADDRESS_SCOPE, "a:" + (client_hash or _hasher().client("")),
+                    config["RATELIMIT_SCAN"])]
+        if device_hash and config.get("RATELIMIT_DEVICE_ON_SCANS"):
+            clients.append((DEVICE_SCOPE, "d:" + device_hash, config["RATELIMIT_DEVICE"]))
+        prefix = config.get("RATELIMIT_KEY_PREFIX")
+        storage = limiter.storage
+        found = []
+        for scope, client, text in clients:
+            # Flask-Limiter's order of identifiers: [key prefix,] key, scope.
+            identifiers = (prefix, client, scope) if prefix else (client, scope)
+            for item in _parsed(text):
+                key = item.key_for(*identifiers)
+                if hasattr(storage, "prefixed_key"):
+                    key = storage.prefixed_key(key)
+                found.append(Window(item, identifiers, key))
+        return found
+
+    def refuse_if_blocked(self, windows: list[Window]) -> None:
+        """Refuse at once, without Redis, a client already over a window in this process."""
+        if not self._blocked:
+            return
+        now = time.monotonic()
+        with self._lock:
+            for window in windows:
+                entry = self._blocked.get(window.key)
+                if entry is None:
+                    continue
+                until, limit = entry
+                if until > now:
+                    raise refusal(limit, until - now)
+                del self._blocked[window.key]
+
+    def hit(self, windows: list[Window]) -> None:
+        """Count through the limits library (memory storage, or a limiter Redis other than
+        the scan store's); fails open when that storage is down, like Flask-Limiter here."""
+        strategy = limiter.limiter
+        for window in windows:
+            try:
+                allowed = strategy.hit(window.limit, *window.identifiers)
+            except Exception:  # noqa: BLE001 - RATELIMIT_SWALLOW_ERRORS: fail open
+                current_app.logger.warning("rate limit storage unreachable; not limiting")
+                return
+            if not allowed:
+                raise refusal(window.limit, window.seconds)
+
+    def breached(self, windows: list[Window], counts) -> RateLimited | None:
+        """The refusal for counts taken in the scan's pipeline, remembering the client as
+        blocked until its window ends; None when every window has room."""
+        for window, (count, ms_left) in zip(windows, counts, strict=False):
+            if int(count) > window.limit.amount:
+                left = int(ms_left) / 1000 if int(ms_left) > 0 else window.seconds
+                self._block(window, left)
+                return refusal(window.limit, left)
+        return None
+
+    def _block(self, window: Window, seconds: float) -> None:
+        with self._lock:
+            self._blocked[window.key] = (time.monotonic() + seconds, window.limit)
+            self._blocked.move_to_end(window.key)
+            while len(self._blocked) > MAX_BLOCKED:
+                self._blocked.popitem(last=False)
 
 
 def too_many(exc: RateLimitExceeded):

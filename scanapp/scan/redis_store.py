@@ -26,8 +26,10 @@ import functools
 import threading
 import zlib
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from pathlib import Path
 
+from redis.exceptions import NoScriptError
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.engine import Engine
 
@@ -41,6 +43,13 @@ _CROCKFORD_VALUE = {ch: i for i, ch in enumerate(CROCKFORD)}
 REBUILD_LOCK_MS = 30_000
 MAX_STALE = 100_000  # serials remembered while Redis is away; then whole buckets
 SCRIPT = (Path(__file__).with_name("scan_state.lua")).read_text()
+# A fixed-window counter (the semantics of the limits library's fixed window: the window
+# starts at the first hit) that also answers how long its window has left.
+COUNTER_SCRIPT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+"""
 
 
 class BucketRebuilding(Exception):
@@ -81,6 +90,7 @@ class RedisScanStateStore(ScanStateStore):
         self._prefix = prefix
         self._engine = engine
         self._script = client.register_script(SCRIPT)
+        self._counter = client.register_script(COUNTER_SCRIPT)
         self._stale: set[str] = set()
         self._stale_buckets: set[int] = set()
         self._stale_lock = threading.Lock()
@@ -97,15 +107,22 @@ class RedisScanStateStore(ScanStateStore):
         return [f"{tag}:ready", f"{tag}:c:{serial}", f"{tag}:d:{serial}", f"{tag}:r:{serial}"]
 
     # -- contract -------------------------------------------------------------------------
-    def observe(self, serial: str, place: ScanPlace, window_s: float) -> Observation:
-        reply = self._call(serial, "scan", place, window_s)
-        return Observation(self._history(reply), is_repeat=bool(int(reply[1])))
+    def observe(self, serial: str, place: ScanPlace, window_s: float,
+                counters: Sequence[tuple[str, int]] = ()) -> Observation:
+        """``counters`` are rate-limit windows, ``(key, seconds)``, counted in the same
+        round trip as the scan; their ``(count, ms left)`` come back in ``counts``."""
+        reply, counts = self._call(serial, "scan", place, window_s, counters)
+        return Observation(self._history(reply), is_repeat=bool(int(reply[1])), counts=counts)
+
+    def count(self, counters: Sequence[tuple[str, int]]) -> tuple[tuple[int, int], ...]:
+        """Rate-limit windows alone, for scans that touch no code state (forgeries)."""
+        return self._run([self._counter_call(key, seconds) for key, seconds in counters])
 
     def history(self, serial: str) -> CodeHistory:
-        return self._history(self._call(serial, "peek", None, 0))
+        return self._history(self._call(serial, "peek", None, 0)[0])
 
     def note_pin(self, serial: str, ok: bool) -> CodeHistory:
-        return self._history(self._call(serial, "pin_ok" if ok else "pin_fail", None, 0))
+        return self._history(self._call(serial, "pin_ok" if ok else "pin_fail", None, 0)[0])
 
     # -- stale buckets after an outage ------------------------------------------------------
     def mark_stale(self, serial: str) -> None:
@@ -134,20 +151,52 @@ class RedisScanStateStore(ScanStateStore):
             raise
 
     # -- internals --------------------------------------------------------------------------
-    def _call(self, serial: str, mode: str, place: ScanPlace | None, window_s: float):
+    def _call(self, serial: str, mode: str, place: ScanPlace | None, window_s: float,
+              counters: Sequence[tuple[str, int]] = ()):
         if self._stale or self._stale_buckets:
             self._drop_stale()
         keys = self.keys_for(serial)
         now = place.at if place else dt.datetime.now(dt.UTC)
         args = [mode, int(now.timestamp() * 1000), (place.device_hash or "") if place else "",
                 int(window_s * 1000), encode_place(place) if place else "", RECENT_CAP]
-        reply = self._script(keys=keys, args=args)
+        state = (self._script.sha, len(keys), *keys, *args)
+        *counts, reply = self._run([*(self._counter_call(k, s) for k, s in counters), state])
         if reply[0] in (b"cold", "cold"):
             self.rebuild_bucket(bucket_of(serial))
-            reply = self._script(keys=keys, args=args)
+            (reply,) = self._run([state])
             if reply[0] in (b"cold", "cold"):  # flushed again mid-rebuild: give up this once
                 raise BucketRebuilding(serial)
-        return reply
+        return reply, tuple(counts)
+
+    def _counter_call(self, key: str, seconds: int) -> tuple:
+        return (self._counter.sha, 1, key, seconds)
+
+    def _run(self, calls: list[tuple]) -> list:
+        """EVALSHA calls in one pipelined round trip (no MULTI: in a Cluster the keys may live
+        on different nodes, each gets its share at once). redis-py's own pipelined scripts
+        would first ask SCRIPT EXISTS, a round trip of its own, every time; instead a script
+        Redis has lost (restart, SCRIPT FLUSH) is loaded when NOSCRIPT says so, and only the
+        calls that did not run are sent again."""
+        if len(calls) == 1:
+            return [self._evalsha(calls[0])]
+        pipe = self._client.pipeline(transaction=False)
+        for call in calls:
+            pipe.evalsha(*call)
+        results = pipe.execute(raise_on_error=False)
+        for i, result in enumerate(results):
+            if isinstance(result, NoScriptError):
+                results[i] = self._evalsha(calls[i])
+            elif isinstance(result, Exception):
+                raise result
+        return results
+
+    def _evalsha(self, call: tuple):
+        try:
+            return self._client.evalsha(*call)
+        except NoScriptError:
+            self._client.script_load(self._script.script if call[0] == self._script.sha
+                                     else self._counter.script)
+            return self._client.evalsha(*call)
 
     @staticmethod
     def _history(reply) -> CodeHistory:

@@ -35,6 +35,7 @@ from ..serials.pins import check_pin as serial_pin_matches
 from ..serials.stamps import StampRef
 from .catalog import Catalog, ProductInfo
 from .flag_writer import FlagWriter
+from .limits import ScanLimits, Window
 from .metrics import Metrics
 from .privacy import Hasher, round_coord
 from .redis_store import BucketRebuilding, RedisScanStateStore
@@ -64,6 +65,7 @@ class ScanComponents:
     catalog: Catalog
     metrics: Metrics
     reload_window_s: float
+    limits: ScanLimits
     flag_writer: FlagWriter | None = None  # flags after the answer (production)
 
 
@@ -93,7 +95,7 @@ def init_app(app: Flask) -> ScanComponents:
         catalog=Catalog(engine), metrics=metrics,
         reload_window_s=float(app.config.get("SCAN_RELOAD_WINDOW_S",
                                              DEFAULT_RELOAD_WINDOW_S)),
-        flag_writer=flag_writer)
+        limits=ScanLimits(app), flag_writer=flag_writer)
     app.extensions["scanapp.scan"] = components
     return components
 
@@ -116,6 +118,9 @@ class ScanRequest:
     client_address: str | None = None
     user_agent: str = ""
     source: str = "api"
+    # Count the scan API's rate limits in the scan's round trip (the API view). The stamp
+    # page is limited by Flask-Limiter before it gets here; the demo seeder is not limited.
+    rate_limited: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,8 +208,11 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
     parts = components(app)
     ref = parse_scanned(req.code)
     place, client_hash = _place(parts, req)
+    windows = _limit_windows(parts, req, place, client_hash)
     ident = identify(app, ref)
     if not ident.genuine:
+        if windows:
+            _count_alone(parts, windows)
         return _record_counterfeit(app, parts, ident, place, client_hash, req.source)
 
     rng = ident.range
@@ -214,7 +222,13 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
         market_regions=rng.market_regions or (product.market_regions if product else ()),
         settings=dict(product.fraud_settings) if product else {})
     with parts.store.serialised():
-        obs = _observe(parts, ref.serial, place)
+        obs = _observe(parts, ref.serial, place, windows)
+        if obs.counts:
+            refused = parts.limits.breached(windows, obs.counts)
+            if refused is not None:
+                if not obs.is_repeat:  # Redis counted it, no row will exist: recount it
+                    parts.store.mark_stale(ref.serial)
+                raise refused
         facts = ScanFacts(serial=ref.serial, gtin=ref.gtin, place=place,
                           standing=_STANDING.get(ident.status or "", ident.status or ""),
                           is_repeat_of_same_device=obs.is_repeat)
@@ -279,8 +293,44 @@ def _province_at(lat: float | None, lon: float | None, _polygons: bool) -> str |
     return default_locator.province_at(lat, lon)
 
 
-def _observe(parts: ScanComponents, serial: str, place: ScanPlace) -> Observation:
+def _limit_windows(parts: ScanComponents, req: ScanRequest, place: ScanPlace,
+                   client_hash: str | None) -> list[Window]:
+    """The rate-limit windows still to count in the scan's Redis round trip (scan/limits.py);
+    without a shared Redis they are counted here, and a client already over a window is
+    refused here."""
+    if not req.rate_limited:
+        return []
+    windows = parts.limits.windows(client_hash, place.device_hash if req.device_id else None)
+    if not windows:
+        return []
+    parts.limits.refuse_if_blocked(windows)
+    if parts.limits.pipelined and isinstance(parts.store, RedisScanStateStore):
+        return windows
+    parts.limits.hit(windows)
+    return []
+
+
+def _count_alone(parts: ScanComponents, windows: list[Window]) -> None:
+    """A forged code touches no code state: its windows take a round trip of their own."""
     try:
+        counts = parts.store.count(windows_args(windows))
+    except redis.RedisError:
+        return  # fail open, as the limiter does
+    refused = parts.limits.breached(windows, counts)
+    if refused is not None:
+        raise refused
+
+
+def windows_args(windows: list[Window]) -> list[tuple[str, int]]:
+    return [(window.key, window.seconds) for window in windows]
+
+
+def _observe(parts: ScanComponents, serial: str, place: ScanPlace,
+             windows: list[Window]) -> Observation:
+    try:
+        if windows:
+            return parts.store.observe(serial, place, parts.reload_window_s,
+                                       windows_args(windows))
         return parts.store.observe(serial, place, parts.reload_window_s)
     except redis.RedisError as exc:
         parts.metrics.inc("scanapp_redis_errors_total")

@@ -37,6 +37,8 @@ class Observation:
     history: CodeHistory  # includes the scan being observed (unless it is a reload)
     is_repeat: bool  # same device inside the reload window: not a new scan
     degraded: bool = False
+    # Rate-limit windows counted in the same round trip: (count, ms left) per window asked.
+    counts: tuple[tuple[int, int], ...] = ()
 
     @property
     def scan_no(self) -> int:

@@ -13,7 +13,7 @@ from ..errors import NotFound
 from ..extensions import Blueprint, limiter
 from ..serials.stamps import StampRef
 from . import pages, service
-from .limits import per_address, per_device, pin_per_device, too_many
+from .limits import per_address, pin_per_device, too_many
 from .resolver import (
     LINKSET_TYPE,
     InvalidDigitalLink,
@@ -52,6 +52,8 @@ def _client() -> dict:
 
 @blp.route("/scans")
 class Scans(MethodView):
+    # Rate-limited inside the scan's own Redis round trip (scan/limits.py), not by a
+    # decorator: Flask-Limiter would spend a round trip of its own.
     # A schema instance, not the class: webargs would build a new Schema on every scan.
     @blp.arguments(ScanIn())
     @blp.response(200, ScanOut)
@@ -65,7 +67,7 @@ class Scans(MethodView):
         req = service.ScanRequest(code=data["code"], lat=data.get("lat"), lon=data.get("lon"),
                                   accuracy_m=data.get("accuracy_m"),
                                   device_id=data.get("device_id"), source=data["source"],
-                                  **_client())
+                                  rate_limited=True, **_client())
         # A ready response skips the schema's dump (documentation only here): the hot path
         # builds exactly the documented fields, and dumping them again costs per scan.
         return jsonify(service.verify_scan(current_app._get_current_object(), req).to_json())
@@ -73,7 +75,7 @@ class Scans(MethodView):
 
 @blp.route("/scans/pin")
 class PinCheck(MethodView):
-    decorators = [pin_per_device]
+    decorators = [per_address, pin_per_device]
 
     @blp.arguments(PinIn)
     @blp.response(200, PinOut)
@@ -86,6 +88,8 @@ class PinCheck(MethodView):
 
 @blp.route("/verification/01/<path:rest>")
 class Verification(MethodView):
+    decorators = [per_address]
+
     @blp.response(200, ScanOut)
     def get(self, rest):
         """The current verdict and counters of a code, recording nothing (the resolver's
@@ -96,9 +100,6 @@ class Verification(MethodView):
         ref = StampRef(item.gtin, item.serial, item.lot, None)
         return service.current_verification(current_app._get_current_object(), ref).to_json()
 
-
-per_address(blp)
-per_device(blp)
 
 
 # -- resolver and stamp page (plain blueprint, outside the OpenAPI document) ------------------

@@ -78,3 +78,45 @@ def test_limiter_fails_open_when_its_redis_is_down(app_factory, issue_stamps):
     client = app.test_client()
     codes = [_scan(client, stamp.uri, device=f"d{i}").status_code for i in range(3)]
     assert codes == [200, 200, 200]
+
+
+def test_stamp_page_visits_use_up_the_scan_api_budget(app_factory, issue_stamps):
+    # The scan API counts its limit in the scan's own Redis round trip, the page through
+    # Flask-Limiter: both must draw on the same per-address counter.
+    stamp = issue_stamps(1)[0]
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="3/minute")
+    client = app.test_client()
+    pages = [client.get(stamp.path, headers={"Accept": "text/html"},
+                        environ_base={"REMOTE_ADDR": "10.0.4.1"}).status_code
+             for _ in range(3)]
+    assert pages == [200, 200, 200]
+    refused = _scan(client, stamp.uri, device="d1", address="10.0.4.1")
+    assert refused.status_code == 429
+    assert refused.get_json()["code"] == "too_many_requests"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def test_a_refused_scan_is_not_counted(app_factory, issue_stamps):
+    stamp = issue_stamps(1)[0]
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="2/minute")
+    client = app.test_client()
+    answers = [_scan(client, stamp.uri, device=f"d{i}", address="10.0.5.1") for i in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 429, 429]
+    assert answers[1].get_json()["scan_count"] == 2
+    # The next consumer, from another address, is the third scan of this code, not the
+    # fifth: the refused scans left no trace in the counters.
+    other = _scan(client, stamp.uri, device="d9", address="10.0.5.2")
+    assert other.status_code == 200
+    assert other.get_json()["scan_count"] == 3
+    assert other.get_json()["device_count"] == 3
+
+
+def test_forged_codes_count_against_the_address_limit(app_factory, issue_stamps):
+    stamp = issue_stamps(1)[0]
+    forged = stamp.uri[:-1] + ("0" if stamp.uri[-1] != "0" else "1")
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="2/minute")
+    client = app.test_client()
+    answers = [_scan(client, forged, device=f"d{i}", address="10.0.6.1") for i in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[0].get_json()["verdict"] == "counterfeit"
+    assert _scan(client, stamp.uri, address="10.0.6.1").status_code == 429
