@@ -74,6 +74,9 @@ class WrkResult:
     connections: int
     app_cpu_ms: float | None = None  # gunicorn CPU per request (master + workers)
     redis_cpu_ms: float | None = None  # private Redis CPU per request
+    pg_cpu_ms: float | None = None  # every PostgreSQL process on the machine, per request
+    generator_cpu_ms: float | None = None  # wrk, per request
+    machine_cpu_ms: float | None = None  # all cores, every process, per request
 
     @property
     def errors(self) -> int:
@@ -302,9 +305,9 @@ def markdown(results: dict) -> str:
         f"{r['wrk']['threads']} threads, {r['wrk']['connections']} connections, "
         f"{r['wrk']['seconds']} s per run; {r['codes_issued']:,} codes issued.",
         "",
-        "| measurement | req/s | p50 ms | p95 ms | p99 ms | errors | app CPU ms/req "
-        "| Redis CPU ms/req |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| measurement | req/s | p50 ms | p95 ms | p99 ms | errors | CPU ms/req: app "
+        "| Redis | PostgreSQL | wrk | whole machine |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
 
     def cpu(value):
@@ -313,19 +316,26 @@ def markdown(results: dict) -> str:
     for row in (base, scan):
         lines.append(f"| {row['label']} | {row['rps']:.0f} | {row['p50_ms']:.1f} | "
                      f"{row['p95_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} | "
-                     f"{cpu(row['app_cpu_ms'])} | {cpu(row['redis_cpu_ms'])} |")
+                     f"{cpu(row['app_cpu_ms'])} | {cpu(row['redis_cpu_ms'])} | "
+                     f"{cpu(row.get('pg_cpu_ms'))} | {cpu(row.get('generator_cpu_ms'))} | "
+                     f"{cpu(row.get('machine_cpu_ms'))} |")
     half = r.get("half")
     if half:
         lines.append(f"| scan at half saturation ({half['offered_rps']:.0f}/s offered, fixed "
                      f"rate) | {half['achieved_rps']:.0f} | {half['p50_ms']:.1f} | "
                      f"{half['p95_ms']:.1f} | {half['p99_ms']:.1f} | "
-                     f"{half['non_2xx'] + half['socket_errors'] + half['timeouts']} | | |")
+                     f"{half['non_2xx'] + half['socket_errors'] + half['timeouts']} "
+                     "| | | | | |")
     lines += ["", "| ratio | value | goal |", "| --- | ---: | --- |",
               f"| scan / baseline throughput | {r['ratio_scan_baseline']:.2f} | >= 0.5 |"]
     if base.get("app_cpu_ms") and scan.get("app_cpu_ms"):
         cpu_ratio = base["app_cpu_ms"] / scan["app_cpu_ms"]
         lines.append("| baseline / scan app CPU per request (the throughput ratio when the "
                      f"app's CPU is the limit) | {cpu_ratio:.2f} | >= 0.5 |")
+    if base.get("machine_cpu_ms") and scan.get("machine_cpu_ms"):
+        lines.append("| baseline / scan whole-machine CPU per request (the throughput ratio "
+                     "when the cores are the limit) | "
+                     f"{base['machine_cpu_ms'] / scan['machine_cpu_ms']:.2f} | >= 0.5 |")
     if half:
         lines.append(f"| p99 at half saturation | {half['p99_ms']:.1f} ms | <= 25 ms |")
     if r.get("scale"):
@@ -474,16 +484,24 @@ class Bench:
         assert self.server is not None
         app_pids = self.server.pids()
         redis_pids = self.private_redis.pids() if self.private_redis else []
+        pg_pids = stack.pids_named("postgres")
         app0, redis0 = stack.cpu_seconds(app_pids), stack.cpu_seconds(redis_pids)
+        pg0, gen0 = stack.cpu_seconds(pg_pids), stack.children_cpu_seconds()
+        machine0 = stack.machine_busy_seconds()
         result = run_wrk(label, self.base, path, seconds or a.seconds, a.connections,
                          a.wrk_threads, bodies)
         if result.requests:
-            result.app_cpu_ms = 1000 * (stack.cpu_seconds(app_pids) - app0) / result.requests
+            per = 1000 / result.requests
+            result.app_cpu_ms = per * (stack.cpu_seconds(app_pids) - app0)
             if redis_pids:
-                result.redis_cpu_ms = (1000 * (stack.cpu_seconds(redis_pids) - redis0)
-                                       / result.requests)
+                result.redis_cpu_ms = per * (stack.cpu_seconds(redis_pids) - redis0)
+            result.pg_cpu_ms = per * (stack.cpu_seconds(pg_pids) - pg0)
+            result.generator_cpu_ms = per * (stack.children_cpu_seconds() - gen0)
+            result.machine_cpu_ms = per * (stack.machine_busy_seconds() - machine0)
             log(f"  CPU per request: app {result.app_cpu_ms:.2f} ms"
-                + (f", Redis {result.redis_cpu_ms:.3f} ms" if redis_pids else ""))
+                + (f", Redis {result.redis_cpu_ms:.3f} ms" if redis_pids else "")
+                + f", PostgreSQL {result.pg_cpu_ms:.3f} ms, wrk {result.generator_cpu_ms:.3f}"
+                f" ms, whole machine {result.machine_cpu_ms:.2f} ms")
         return result
 
     def scan_bodies_for(self, pool: traffic.CodePool, rps_guess: float, seconds: float):
