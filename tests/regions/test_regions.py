@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanapp.regions import (
     PROVINCES,
@@ -14,6 +16,7 @@ from scanapp.regions import (
     cell_of,
     default_locator,
     haversine_km,
+    nearest_anchor_province,
 )
 from scanapp.regions.geo import GeoJSONError, ProvincePolygons, load_configured
 
@@ -121,3 +124,31 @@ def test_no_setting_keeps_the_anchors(monkeypatch):
     monkeypatch.delenv("SCANAPP_PROVINCES_GEOJSON", raising=False)
     assert load_configured() is None
     assert not default_locator.uses_polygons
+
+
+def _nearest_by_comparing_every_anchor(lat, lon):
+    from scanapp.regions import _ANCHORS, _MAX_ANCHOR_KM, haversine_km
+
+    best_code, best_km = None, _MAX_ANCHOR_KM
+    for alat, alon, code in _ANCHORS:
+        km = haversine_km(lat, lon, alat, alon)
+        if km < best_km:
+            best_code, best_km = code, km
+    return best_code
+
+
+@settings(max_examples=3000, deadline=None)
+@given(lat=st.floats(min_value=4.0, max_value=26.0), lon=st.floats(min_value=98.0,
+                                                                   max_value=114.0))
+def test_grid_lookup_names_the_same_province_as_comparing_every_anchor(lat, lon):
+    # The per-cell candidate lists are a shortcut: any point, near a border, on a cell edge
+    # or out at sea, must get the answer a comparison with all 63 anchors gives.
+    assert nearest_anchor_province(lat, lon) == _nearest_by_comparing_every_anchor(lat, lon)
+
+
+def test_grid_lookup_on_cell_edges_and_far_away():
+    points = [(21.0, 105.8), (10.8, 106.7), (16.0, 108.2), (15.9999999, 107.9999999),
+              (-33.9, 151.2), (51.5, -0.1), (89.9, 179.9), (0.0, 0.0), (9.0, 104.0)]
+    points += [(lat / 10, lon / 10) for lat in range(80, 240, 7) for lon in range(1020, 1100, 9)]
+    for lat, lon in points:
+        assert nearest_anchor_province(lat, lon) == _nearest_by_comparing_every_anchor(lat, lon)
