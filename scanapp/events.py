@@ -74,6 +74,9 @@ class FlagRaised:
     brand_org_id: int
     escalated: bool
     at: dt.datetime
+    # The range the scan that raised or escalated the flag was found in (its serial verified
+    # under that range's GTIN and lot), so listeners need not search for the lot.
+    range_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,8 @@ def on_flag_raised(session: Session, event: events.FlagRaised) -> None:
     app = current_app._get_current_object()
     store(session, mapping.flag_raised(
         _base(), flag_id=event.flag_id, gtin=event.gtin, serial=event.serial,
-        lot=sources.lot_of(session, app, event.gtin, event.serial), at=event.at,
-        risk=event.risk, reasons=event.reasons, escalated=event.escalated,
+        lot=sources.lot_of_range(session, app, event.gtin, event.serial, event.range_id),
+        at=event.at, risk=event.risk, reasons=event.reasons, escalated=event.escalated,
         brand_org_id=event.brand_org_id))
 
 

@@ -60,6 +60,35 @@ def lot_of(session: Session, app: Flask, gtin: str, serial: str) -> str | None:
     return None
 
 
+def lot_of_range(session: Session, app: Flask, gtin: str, serial: str,
+                 range_id: int | None) -> str | None:
+    """``lot_of`` when the range the serial was scanned under is known.
+
+    The scan path found the range by the serial and checked the serial's signature against
+    that range's GTIN and lot, so the lot is the range's: no search over the GTIN's lots and
+    no signature checks. Ranges are read once per session (a batch of flags shares them).
+    Without a range (or with one of another GTIN) this is ``lot_of``.
+    """
+    if range_id is None:
+        return lot_of(session, app, gtin, serial)
+    from ..serials.models import SerialRange
+
+    known = session.info.setdefault(_RANGE_LOTS, {})
+    found = known.get(range_id)
+    if found is None:
+        row = session.execute(select(SerialRange.gtin, SerialRange.lot)
+                              .where(SerialRange.id == range_id)).first()
+        # A range's GTIN and lot never change once issued: safe to keep for the session.
+        found = known[range_id] = (row.gtin, row.lot or None) if row else ("", None)
+    range_gtin, lot = found
+    if range_gtin != gtin:
+        return lot_of(session, app, gtin, serial)
+    return lot
+
+
+_RANGE_LOTS = "epcis.range_lots"
+
+
 def consumer_scan_counts(session: Session, start: dt.datetime, end: dt.datetime
                          ) -> list[tuple[str, str | None, int, int]]:
     """(gtin, province, scans, distinct codes) of genuine-code scans by the public in

@@ -164,8 +164,7 @@ def recent_deliveries(session: Session, principal: Principal, limit: int = 50):
 
 
 def _enqueue_flag(session: Session, event: events.FlagRaised) -> None:
-    org = session.get(Organisation, event.brand_org_id) if event.brand_org_id else None
-    if org is None or not org.webhook_url:
+    if not event.brand_org_id or not _has_webhook(session, event.brand_org_id):
         return
     kind = "flag.escalated" if event.escalated else "flag.raised"
     event_id = str(uuid.uuid4())
@@ -173,12 +172,28 @@ def _enqueue_flag(session: Session, event: events.FlagRaised) -> None:
                "data": {"flag_id": event.flag_id, "serial": event.serial, "gtin": event.gtin,
                         "risk": event.risk, "reasons": list(event.reasons),
                         "escalated": event.escalated}}
-    session.add(WebhookDelivery(event_id=event_id, event_type=kind, org_id=org.id,
+    session.add(WebhookDelivery(event_id=event_id, event_type=kind, org_id=event.brand_org_id,
                                 payload=payload, attempts=0, next_attempt_at=utcnow()))
     session.info["scanapp.webhook_enqueued"] = True
 
 
 events.subscribe(events.FlagRaised, _enqueue_flag)
+
+_WEBHOOK_ORGS = "scanapp.webhook_orgs"
+
+
+def _has_webhook(session: Session, org_id: int) -> bool:
+    """Whether the brand has a webhook URL, read once per transaction (a batch of flags
+    publishes many events for few brands)."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_WEBHOOK_ORGS)
+    if cached is None or cached[0] is not transaction:
+        cached = session.info[_WEBHOOK_ORGS] = (transaction, {})
+    known = cached[1]
+    if org_id not in known:
+        known[org_id] = bool(session.scalar(select(Organisation.webhook_url)
+                                            .where(Organisation.id == org_id)))
+    return known[org_id]
 
 
 def _backoff(app: Flask, attempts: int) -> dt.timedelta:
