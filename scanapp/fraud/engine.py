@@ -13,6 +13,7 @@ from the database): a rule that needs more state gets a defaulted field on ``Cod
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import Flask
@@ -57,14 +58,36 @@ def assess(scan: ScanFacts, history: CodeHistory, rng: RangeFacts) -> Assessment
 
 def on_scan_recorded(app: Flask, scan_event_id: int | None, scan: ScanFacts,
                      history: CodeHistory, rng: RangeFacts, assessment: Assessment) -> None:
-    if not assessment.flag:
-        return None
-    from .flags import record_flag
+    on_scans_recorded(app, [(scan_event_id, scan, history, rng, assessment)])
 
-    try:
-        record_flag(app, scan_event_id, scan, rng, assessment)
-    except Exception:  # noqa: BLE001
-        # The scan itself is already stored and answered; a lost flag write is raised again
-        # by the code's next scan (its risk only grows), so log rather than fail the scan.
-        log.exception("could not record the flag for serial %s", scan.serial)
+
+def on_scans_recorded(app: Flask, calls: Sequence[tuple]) -> None:
+    """``on_scan_recorded`` for several stored scans at once, each given as its arguments
+    ``(scan_event_id, scan, history, rng, assessment)`` in the order they were recorded.
+
+    Their flags are written in one transaction (``flags.record_flags``), with the same
+    outcome as one call each. Never raises: if the batch fails, each flag is tried on its
+    own, so one bad item costs only itself.
+    """
+    from .flags import FlagItem, record_flags
+
+    items = [FlagItem(scan_event_id, scan, rng, assessment)
+             for scan_event_id, scan, _history, rng, assessment in calls if assessment.flag]
+    if not items:
+        return None
+    if len(items) > 1:
+        try:
+            record_flags(app, items)
+            return None
+        except Exception:  # noqa: BLE001
+            log.exception("could not record a batch of %d flags; writing them one by one",
+                          len(items))
+    for item in items:
+        try:
+            record_flags(app, [item])
+        except Exception:  # noqa: BLE001
+            # The scan itself is already stored and answered; a lost flag write is raised
+            # again by the code's next scan (its risk only grows), so log rather than fail
+            # the scan.
+            log.exception("could not record the flag for serial %s", item.scan.serial)
     return None

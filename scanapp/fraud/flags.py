@@ -10,11 +10,13 @@ products and may add notes (its answer to an alert) but not decide a case.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .. import events
@@ -56,85 +58,236 @@ DECIDERS = (Role.INSPECTOR, Role.ADMIN)
 # -- raising flags (called after a scan is stored) ------------------------------------------
 
 
+@dataclass(frozen=True)
+class FlagItem:
+    """One scan whose assessment says ``flag``: what ``record_flags`` is given."""
+
+    scan_event_id: int | None
+    scan: ScanFacts
+    rng: RangeFacts
+    assessment: Assessment
+
+
 def record_flag(app: Flask, scan_event_id: int | None, scan: ScanFacts, rng: RangeFacts,
-                assessment: Assessment) -> Flag | None:
-    """Create the code's flag, or escalate it; publish ``FlagRaised`` in the same commit."""
+                assessment: Assessment) -> int | None:
+    """Create the code's flag, or escalate it; publish ``FlagRaised`` in the same commit.
+
+    Returns the flag's id when it was raised or escalated, None when the scan was not news.
+    """
+    return record_flags(app, [FlagItem(scan_event_id, scan, rng, assessment)])[0]
+
+
+def record_flags(app: Flask, items: Sequence[FlagItem]) -> list[int | None]:
+    """Raise or escalate the flags of several scans in one transaction.
+
+    The outcome is the one of recording the items one by one, in order: several scans of one
+    code in the batch become one raise and/or escalations, each with its case event and its
+    ``FlagRaised`` (EPCIS event, webhook outbox row), exactly as if each had committed on its
+    own. Another process raising or escalating the same code meanwhile is handled per code
+    (``INSERT ... ON CONFLICT DO NOTHING``, conditional escalation UPDATE), so it never costs
+    the batch's other codes. Returns, per item, the flag id when that item raised or
+    escalated the flag, else None. Raises on database trouble: nothing is written then.
+    """
+    if not items:
+        return []
     with app.app_context(), session_scope(app) as session:
-        product = session.scalar(select(Product).where(Product.gtin == scan.gtin))
-        flag = session.scalar(select(Flag).where(Flag.serial == scan.serial))
-        result = None
-        if flag is None:
-            result = _raise(session, scan_event_id, scan, rng, assessment, product)
-            if result is None:
-                # Another scan of the same code raised it a moment ago: escalate that one.
-                flag = session.scalar(select(Flag).where(Flag.serial == scan.serial))
-        if flag is not None:
-            result = _escalate(session, flag, scan_event_id, scan, assessment)
+        results = _FlagBatch(session, items).write()
+        session.commit()
         webhooks.kick(app, session)
-        return result
+    return results
 
 
-def _raise(session: Session, scan_event_id, scan: ScanFacts, rng: RangeFacts,
-           assessment: Assessment, product: Product | None) -> Flag | None:
-    now = utcnow()
-    flag = Flag(serial=scan.serial, gtin=scan.gtin, product_id=product.id if product else None,
-                brand_org_id=product.brand_org_id if product else None, range_id=rng.range_id,
+# Columns of a flag that raising and escalating read.
+_STATE_COLUMNS = (Flag.id, Flag.serial, Flag.gtin, Flag.product_id, Flag.brand_org_id,
+                  Flag.range_id, Flag.risk, Flag.reasons, Flag.province, Flag.status,
+                  Flag.escalations, Flag.first_scan_event_id, Flag.last_scan_event_id,
+                  Flag.raised_at, Flag.updated_at)
+# Attempts at escalating one code while other processes keep escalating it too.
+_ESCALATION_ATTEMPTS = 3
+
+
+@dataclass
+class _FlagState:
+    """A flag row as this batch sees it (read, or about to be inserted)."""
+
+    id: int | None
+    serial: str
+    gtin: str
+    product_id: int | None
+    brand_org_id: int | None
+    range_id: int | None
+    risk: int
+    reasons: list[str]
+    province: str | None
+    status: str
+    escalations: int
+    first_scan_event_id: int | None
+    last_scan_event_id: int | None
+    raised_at: dt.datetime
+    updated_at: dt.datetime
+
+    def row(self) -> dict:
+        return {c.key: getattr(self, c.key) for c in _STATE_COLUMNS if c.key != "id"}
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One raise or escalation: its case event and its ``FlagRaised``."""
+
+    index: int  # of the item that caused it
+    escalated: bool
+    at: dt.datetime
+    risk: int
+    reasons: tuple[str, ...]
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+    range_id: int | None
+
+
+def _plan(state: _FlagState | None, items: list[tuple[int, FlagItem]],
+          product: tuple[int, int] | None) -> tuple[_FlagState | None, list[_Step]]:
+    """Apply one code's items in order to its flag (None: no flag yet), in memory.
+
+    Returns the flag as it stands after them and the steps that changed it; each item is
+    judged against the flag as the previous ones left it, as one-by-one commits would.
+    """
+    state = None if state is None else _FlagState(**vars(state))
+    steps: list[_Step] = []
+    for index, item in items:
+        scan, assessment = item.scan, item.assessment
+        now = utcnow()
+        if state is None:
+            state = _FlagState(
+                id=None, serial=scan.serial, gtin=scan.gtin,
+                product_id=product[0] if product else None,
+                brand_org_id=product[1] if product else None, range_id=item.rng.range_id,
                 risk=assessment.risk, reasons=list(assessment.reasons),
                 province=scan.place.province, status=CaseStatus.OPEN.value, escalations=0,
-                first_scan_event_id=scan_event_id, last_scan_event_id=scan_event_id,
-                raised_at=now, updated_at=now)
-    session.add(flag)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        return None
-    session.add(CaseEvent(flag_id=flag.id, at=now, action="raised", to_status=flag.status,
-                          risk=flag.risk, note=", ".join(flag.reasons)))
-    _publish_raised(session, flag, escalated=False)
-    session.commit()
-    return flag
+                first_scan_event_id=item.scan_event_id,
+                last_scan_event_id=item.scan_event_id, raised_at=now, updated_at=now)
+            steps.append(_Step(index, False, now, state.risk, tuple(state.reasons), None,
+                               state.status, ", ".join(state.reasons), item.rng.range_id))
+            continue
+        new_reasons = [r for r in assessment.reasons if r not in state.reasons]
+        if assessment.risk < state.risk + ESCALATION_STEP and not new_reasons:
+            continue
+        reasons = [*assessment.reasons,
+                   *[r for r in state.reasons if r not in assessment.reasons]]
+        reopened = state.status in REOPEN_ON_ESCALATION
+        from_status = state.status
+        state.risk = max(state.risk, assessment.risk)
+        state.reasons = reasons
+        if reopened:
+            state.status = CaseStatus.OPEN.value
+        state.province = scan.place.province or state.province
+        state.escalations += 1
+        state.last_scan_event_id = item.scan_event_id
+        state.updated_at = now
+        steps.append(_Step(index, True, now, state.risk, tuple(reasons),
+                           from_status if reopened else None,
+                           state.status if reopened else None,
+                           ", ".join(new_reasons) or None, item.rng.range_id))
+    return state, steps
 
 
-def _escalate(session: Session, flag: Flag, scan_event_id, scan: ScanFacts,
-              assessment: Assessment) -> Flag | None:
-    new_reasons = [r for r in assessment.reasons if r not in flag.reasons]
-    if assessment.risk < flag.risk + ESCALATION_STEP and not new_reasons:
-        return None
-    now = utcnow()
-    risk = max(flag.risk, assessment.risk)
-    reasons = [*assessment.reasons, *[r for r in flag.reasons if r not in assessment.reasons]]
-    status = flag.status
-    reopened = status in REOPEN_ON_ESCALATION
-    if reopened:
-        status = CaseStatus.OPEN.value
-    # Conditional on the version we read: of two concurrent escalations only one wins.
-    result = session.execute(
-        update(Flag).where(Flag.id == flag.id, Flag.escalations == flag.escalations)
-        .values(risk=risk, reasons=reasons, status=status, province=scan.place.province
-                or flag.province, escalations=Flag.escalations + 1,
-                last_scan_event_id=scan_event_id, updated_at=now)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        session.rollback()
-        return None
-    session.add(CaseEvent(flag_id=flag.id, at=now, action="escalated", risk=risk,
-                          from_status=flag.status if reopened else None,
-                          to_status=status if reopened else None,
-                          note=", ".join(new_reasons) or None))
-    session.flush()
-    session.refresh(flag)
-    _publish_raised(session, flag, escalated=True)
-    session.commit()
-    return flag
+class _FlagBatch:
+    """``record_flags``' unit of work, in the caller's session (the caller commits)."""
 
+    def __init__(self, session: Session, items: Sequence[FlagItem]):
+        self.session = session
+        self.items = items
+        # serial -> its items in order: one code's scans are applied together.
+        self.by_serial: dict[str, list[tuple[int, FlagItem]]] = {}
+        for index, item in enumerate(items):
+            self.by_serial.setdefault(item.scan.serial, []).append((index, item))
+        self.done: list[tuple[_FlagState, list[_Step]]] = []
 
-def _publish_raised(session: Session, flag: Flag, escalated: bool) -> None:
-    events.publish(session, events.FlagRaised(
-        flag_id=flag.id, serial=flag.serial, gtin=flag.gtin, risk=flag.risk,
-        reasons=tuple(flag.reasons),
-        # Every genuine code has a product; 0 only if the catalogue lost it meanwhile.
-        brand_org_id=flag.brand_org_id or 0, escalated=escalated, at=flag.updated_at))
+    def write(self) -> list[int | None]:
+        session = self.session
+        existing = self._read(Flag.serial.in_(list(self.by_serial)))
+        new = sorted(s for s in self.by_serial if s not in existing)
+        if new:
+            gtins = {self.by_serial[s][0][1].scan.gtin for s in new}
+            products = {gtin: (pid, brand) for gtin, pid, brand in session.execute(
+                select(Product.gtin, Product.id, Product.brand_org_id)
+                .where(Product.gtin.in_(gtins)))}
+            taken = self._insert(new, products)
+            if taken:
+                # Raised by another process since we looked: escalate theirs instead.
+                existing.update(self._read(Flag.serial.in_(taken)))
+        for serial in sorted(existing):
+            self._escalate(existing[serial], self.by_serial[serial])
+        return self._record()
+
+    def _read(self, where) -> dict[str, _FlagState]:
+        rows = self.session.execute(select(*_STATE_COLUMNS).where(where))
+        return {row.serial: _FlagState(**row._asdict()) for row in rows}
+
+    def _insert(self, serials: list[str], products: dict) -> list[str]:
+        """Insert the flags of codes that have none (in serial order, so that two batches
+        wait on each other's rows in one order, never in a cycle); returns the serials that
+        another process flagged first."""
+        planned = {}
+        for serial in serials:
+            items = self.by_serial[serial]
+            planned[serial] = _plan(None, items, products.get(items[0][1].scan.gtin))
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = (insert(Flag.__table__).on_conflict_do_nothing(index_elements=["serial"])
+                .returning(Flag.__table__.c.id, Flag.__table__.c.serial))
+        # Given as many parameter sets: one cached statement, sent as multi-row INSERTs.
+        rows = self.session.execute(stmt, [planned[s][0].row() for s in serials])
+        inserted = {serial: flag_id for flag_id, serial in rows}
+        for serial, flag_id in inserted.items():
+            state, steps = planned[serial]
+            state.id = flag_id
+            self.done.append((state, steps))
+        return [s for s in serials if s not in inserted]
+
+    def _escalate(self, state: _FlagState, items: list[tuple[int, FlagItem]]) -> None:
+        flags = Flag.__table__.c
+        for _attempt in range(_ESCALATION_ATTEMPTS):
+            after, steps = _plan(state, items, None)
+            if not steps:
+                return
+            # Conditional on the version we read: of two concurrent escalations only one
+            # wins; the loser reads the winner's flag and judges its scans against it.
+            result = self.session.execute(
+                update(Flag.__table__)
+                .where(flags.id == state.id, flags.escalations == state.escalations)
+                .values(risk=after.risk, reasons=after.reasons, status=after.status,
+                        province=after.province, escalations=after.escalations,
+                        last_scan_event_id=after.last_scan_event_id,
+                        updated_at=after.updated_at))
+            if result.rowcount == 1:
+                self.done.append((after, steps))
+                return
+            state = self._read(flags.id == state.id).get(state.serial)
+            if state is None:
+                return
+
+    def _record(self) -> list[int | None]:
+        """The case events and ``FlagRaised`` of every step, in the items' order."""
+        steps = sorted(((step, state) for state, steps in self.done for step in steps),
+                       key=lambda pair: pair[0].index)
+        results: list[int | None] = [None] * len(self.items)
+        if not steps:
+            return results
+        self.session.execute(insert(CaseEvent.__table__), [
+            {"flag_id": state.id, "at": step.at,
+             "action": "escalated" if step.escalated else "raised",
+             "from_status": step.from_status, "to_status": step.to_status, "risk": step.risk,
+             "note": step.note} for step, state in steps])
+        for step, state in steps:
+            results[step.index] = state.id
+            events.publish(self.session, events.FlagRaised(
+                flag_id=state.id, serial=state.serial, gtin=state.gtin, risk=step.risk,
+                reasons=step.reasons,
+                # Every genuine code has a product; 0 only if the catalogue lost it meanwhile.
+                brand_org_id=state.brand_org_id or 0, escalated=step.escalated, at=step.at,
+                range_id=step.range_id))
+        return results
 
 
 # -- reading flags ---------------------------------------------------------------------------
