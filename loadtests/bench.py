@@ -77,6 +77,7 @@ class WrkResult:
     pg_cpu_ms: float | None = None  # every PostgreSQL process on the machine, per request
     generator_cpu_ms: float | None = None  # wrk, per request
     machine_cpu_ms: float | None = None  # all cores, every process, per request
+    pg_commits: float | None = None  # PostgreSQL transactions committed, per request
 
     @property
     def errors(self) -> int:
@@ -487,7 +488,7 @@ class Bench:
         pg_pids = stack.pids_named("postgres")
         app0, redis0 = stack.cpu_seconds(app_pids), stack.cpu_seconds(redis_pids)
         pg0, gen0 = stack.cpu_seconds(pg_pids), stack.children_cpu_seconds()
-        machine0 = stack.machine_busy_seconds()
+        machine0, commits0 = stack.machine_busy_seconds(), self.schema.commits()
         result = run_wrk(label, self.base, path, seconds or a.seconds, a.connections,
                          a.wrk_threads, bodies)
         if result.requests:
@@ -498,10 +499,12 @@ class Bench:
             result.pg_cpu_ms = per * (stack.cpu_seconds(pg_pids) - pg0)
             result.generator_cpu_ms = per * (stack.children_cpu_seconds() - gen0)
             result.machine_cpu_ms = per * (stack.machine_busy_seconds() - machine0)
+            result.pg_commits = (self.schema.commits() - commits0) / result.requests
             log(f"  CPU per request: app {result.app_cpu_ms:.2f} ms"
                 + (f", Redis {result.redis_cpu_ms:.3f} ms" if redis_pids else "")
                 + f", PostgreSQL {result.pg_cpu_ms:.3f} ms, wrk {result.generator_cpu_ms:.3f}"
-                f" ms, whole machine {result.machine_cpu_ms:.2f} ms")
+                f" ms, whole machine {result.machine_cpu_ms:.2f} ms; PostgreSQL commits per "
+                f"request {result.pg_commits:.3f}")
         return result
 
     def scan_bodies_for(self, pool: traffic.CodePool, rps_guess: float, seconds: float):

@@ -179,6 +179,12 @@ class Schema:
         with psycopg.connect(self.libpq_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
 
+    def commits(self) -> int:
+        """Transactions committed in the database so far (every client's, not only ours)."""
+        with psycopg.connect(self.libpq_url, autocommit=True) as conn:
+            return conn.execute("SELECT xact_commit FROM pg_stat_database "
+                                "WHERE datname = current_database()").fetchone()[0]
+
     def query(self, sql: str) -> list[tuple]:
         with psycopg.connect(self.libpq_url, autocommit=True) as conn:
             conn.execute(f'SET search_path TO "{self.name}"')
