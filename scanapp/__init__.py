@@ -16,6 +16,7 @@ from .errors import register_errorhandlers
 from .extensions import api
 from .scan import limits as scan_limits
 from .security import register_security
+from .sessions import CookieSessionOnDemand
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ FEATURE_VIEWS = (
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.session_interface = CookieSessionOnDemand()
     app.config.update(load_settings(app.instance_path, overrides))
     app.json.sort_keys = False
     app.json.ensure_ascii = False

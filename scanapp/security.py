@@ -91,15 +91,24 @@ def _inline_script_hashes(body: bytes) -> list[str]:
     return [f"'sha256-{base64.b64encode(d).decode()}'" for d in digests]
 
 
+# Sent on every response unless a view set its own value.
+_DEFAULT_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    # Stamp URIs carry the serial in the path: do not hand it to other sites on a click.
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+
+
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Stamp URIs carry the serial in the path: do not hand it to other sites on a click.
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if "Content-Security-Policy" not in headers:
+    # One pass over the response's headers instead of a lookup per header: werkzeug's
+    # Headers is a list, and this runs on every response (~4 % of a scan, profiled).
+    present = {key.lower() for key, _value in headers.items()}
+    missing = [(k, v) for k, v in _DEFAULT_HEADERS if k.lower() not in present]
+    if "content-security-policy" not in present:
         if response.mimetype == "text/html":
             sources = []
             if "csp_nonce" in g:
@@ -107,16 +116,17 @@ def add_security_headers(response: Response) -> Response:
             if (request.endpoint in TRUSTED_INLINE_SCRIPT_ENDPOINTS
                     and not response.direct_passthrough):
                 sources.extend(_inline_script_hashes(response.get_data()))
-            headers["Content-Security-Policy"] = page_csp(sources)
+            missing.append(("Content-Security-Policy", page_csp(sources)))
         else:
-            headers["Content-Security-Policy"] = API_CSP
+            missing.append(("Content-Security-Policy", API_CSP))
     # A response to a keyed request may hold a freshly issued key or another org's data:
     # no shared cache, no browser cache.
-    if "Authorization" in request.headers and "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-store"
-    if current_app.config.get("PRODUCTION") and current_app.config.get(
-            "PUBLIC_BASE_URL", "").startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if "cache-control" not in present and "HTTP_AUTHORIZATION" in request.environ:
+        missing.append(("Cache-Control", "no-store"))
+    if ("strict-transport-security" not in present and current_app.config.get("PRODUCTION")
+            and current_app.config.get("PUBLIC_BASE_URL", "").startswith("https://")):
+        missing.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    headers.extend(missing)
     return response
 
 
