@@ -10,11 +10,11 @@ in one transaction
 from the request threads shrinks as the load grows.
 
 What a crash can cost: flags queued but not yet written when the process dies (at most
-``LINGER_S`` plus one batch's worth; ``close`` drains the queue on a clean shutdown). The scan row is
-already stored with its verdict, reasons and risk, so nothing the phone was told is lost,
-and the code's next scan raises the flag again (its risk only grows). The embedded default
-and the tests (``SCAN_FLAGS_IN_BACKGROUND`` off unless ``PRODUCTION``) write in the request,
-so a flag is visible the moment the scan is answered.
+``LINGER_S`` plus one batch's worth; ``close`` drains the queue on a clean shutdown). The
+scan row is already stored with its verdict, reasons and risk, so nothing the phone was
+told is lost, and the code's next scan raises the flag again (its risk only grows). The
+embedded default and the tests (``SCAN_FLAGS_IN_BACKGROUND`` off unless ``PRODUCTION``)
+write in the request, so a flag is visible the moment the scan is answered.
 """
 
 from __future__ import annotations
