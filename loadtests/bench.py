@@ -213,7 +213,7 @@ def start_profiler(pid: int, seconds: int, out_dir: Path,
 PROFILE_STEPS = (
     ("group commit thread (INSERT ... RETURNING, COMMIT)", "GroupCommitSink._run"),
     ("rate limiter (Flask-Limiter checks and headers)", "flask_limiter"),
-    ("fraud flag raised for a suspicious scan", "on_scan_recorded"),
+    ("fraud flags (batched, after the answer)", "on_scans_recorded"),
     ("Redis state script call", "RedisScanStateStore"),
     ("identify: tag check, range index, product cache", "identify (scanapp"),
     ("parse the stamp URI", "parse_stamp_uri"),
