@@ -55,12 +55,14 @@ def test_markdown_table_states_the_ratios_against_their_goals():
         "half": {"offered_rps": 550.0, "achieved_rps": 549.0, "p50_ms": 4.0, "p95_ms": 9.0,
                  "p99_ms": 20.0, "non_2xx": 0, "socket_errors": 0, "timeouts": 1},
         "scale": {"small_codes": 10_000, "large_codes": 10_000_000, "small_rps": 1000.0,
-                  "large_rps": 990.0, "ratio": 0.99},
+                  "large_rps": 990.0, "ratio": 0.99, "small": {"app_cpu_ms": 1.25},
+                  "large": {"app_cpu_ms": 1.30}},
         "redis_per_scan": {"total_reads_processed": 1.0, "commands": {"evalsha": 1.0}},
     }
     table = bench.markdown(results)
     assert "| scan / baseline throughput | 0.55 | >= 0.5 |" in table
     assert "| p99 at half saturation | 20.0 ms | <= 25 ms |" in table
     assert "0.99 (990 / 1000 req/s)" in table
+    assert "| 1.04 (1.30 / 1.25 ms) | ~1.0 |" in table
     assert "| errors (all runs above) | 1 | 0 |" in table  # the half-saturation timeout
     assert "| Redis round trips per scan | 1.00 (evalsha 1.00) | 1 |" in table
