@@ -313,7 +313,7 @@ def _limit_windows(parts: ScanComponents, req: ScanRequest, place: ScanPlace,
 def _count_alone(parts: ScanComponents, windows: list[Window]) -> None:
     """A forged code touches no code state: its windows take a round trip of their own."""
     try:
-        counts = parts.store.count(windows_args(windows))
+        counts = parts.store.count(_windows_args(windows))
     except redis.RedisError:
         return  # fail open, as the limiter does
     refused = parts.limits.breached(windows, counts)
@@ -321,7 +321,7 @@ def _count_alone(parts: ScanComponents, windows: list[Window]) -> None:
         raise refused
 
 
-def windows_args(windows: list[Window]) -> list[tuple[str, int]]:
+def _windows_args(windows: list[Window]) -> list[tuple[str, int]]:
     return [(window.key, window.seconds) for window in windows]
 
 
@@ -330,7 +330,7 @@ def _observe(parts: ScanComponents, serial: str, place: ScanPlace,
     try:
         if windows:
             return parts.store.observe(serial, place, parts.reload_window_s,
-                                       windows_args(windows))
+                                       _windows_args(windows))
         return parts.store.observe(serial, place, parts.reload_window_s)
     except redis.RedisError as exc:
         parts.metrics.inc("scanapp_redis_errors_total")
