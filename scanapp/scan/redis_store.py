@@ -181,7 +181,9 @@ class RedisScanStateStore(ScanStateStore):
             return [self._evalsha(calls[0])]
         pipe = self._client.pipeline(transaction=False)
         for call in calls:
-            pipe.evalsha(*call)
+            # Not pipe.evalsha(): redis-py's Cluster pipeline blocks that method, while the
+            # command itself routes by its keys like any other.
+            pipe.execute_command("EVALSHA", *call)
         results = pipe.execute(raise_on_error=False)
         for i, result in enumerate(results):
             if isinstance(result, NoScriptError):

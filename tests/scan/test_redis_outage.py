@@ -104,3 +104,23 @@ def test_no_redis_at_all_still_answers_every_verdict(app_factory, issue_stamps):
     assert first["degraded"] and second["degraded"]
     assert (first["scan_count"], second["scan_count"]) == (1, 2)
     assert _stored(app, stamp.serial) == 2
+
+
+def test_scans_and_their_rate_limit_survive_redis_losing_its_scripts(
+        app_factory, private_redis, issue_stamps):
+    # A Redis restarted with data kept, or a SCRIPT FLUSH, forgets the scripts the scan's
+    # pipeline calls by hash: the scan must load them again, not fail or skip the limit.
+    import redis
+
+    stamp = issue_stamps(1)[0]
+    app = app_factory(REDIS_URL=private_redis.url, REDIS_CLUSTER=False,
+                      RATELIMIT_ENABLED=True, RATELIMIT_SCAN="3/minute")
+    client = app.test_client()
+    assert _scan(client, stamp.uri, "a")["scan_count"] == 1
+    redis.Redis.from_url(private_redis.url).script_flush()
+    again = _scan(client, stamp.uri, "b")
+    assert again["degraded"] is False and again["scan_count"] == 2
+    redis.Redis.from_url(private_redis.url).script_flush()
+    assert _scan(client, stamp.uri, "c")["scan_count"] == 3
+    refused = client.post("/api/v1/scans", json={"code": stamp.uri, "device_id": "d"})
+    assert refused.status_code == 429
