@@ -29,7 +29,8 @@ from collections import defaultdict, deque
 from collections.abc import Sequence
 from pathlib import Path
 
-from redis.exceptions import NoScriptError
+import redis
+from redis.exceptions import NoScriptError, RedisClusterException
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.engine import Engine
 
@@ -172,6 +173,14 @@ class RedisScanStateStore(ScanStateStore):
         return (self._counter.sha, 1, key, seconds)
 
     def _run(self, calls: list[tuple]) -> list:
+        try:
+            return self._send(calls)
+        except RedisClusterException as exc:
+            # The store's contract: every Redis failure is a RedisError (the scan then
+            # answers from the database); the Cluster client raises its own family too.
+            raise redis.RedisError(f"Redis Cluster: {exc}") from exc
+
+    def _send(self, calls: list[tuple]) -> list:
         """EVALSHA calls in one pipelined round trip (no MULTI: in a Cluster the keys may live
         on different nodes, each gets its share at once). redis-py's own pipelined scripts
         would first ask SCRIPT EXISTS, a round trip of its own, every time; instead a script
