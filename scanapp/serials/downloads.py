@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 from flask import current_app
 
+from ..concurrency import cooperate
 from .codec import SERIAL_LENGTH, get_codec
 from .models import SerialRange
 from .pins import PIN_DIGITS, get_pins
@@ -94,6 +95,7 @@ def chunks(target: SerialRange, fmt: str, start: int = 0, stop: int | None = Non
                                             strict=True)]
         lines.append("")
         yield "\n".join(lines).encode()
+        cooperate()
 
 
 def checksum(target: SerialRange, fmt: str) -> str:

@@ -22,6 +22,7 @@ import zxingcpp
 from fpdf import FPDF
 from PIL import Image
 
+from ..concurrency import cooperate
 from .stamps import qr_text
 
 ERROR_LEVEL = "M"
@@ -81,6 +82,7 @@ def label_sheet(labels: list[tuple[str, str]], cols: int, rows: int, margin_mm: 
     pdf.set_font("Courier", size=font_pt)
     for i, (serial, uri) in enumerate(labels):
         if i % per_page == 0:
+            cooperate()  # a page of QR codes is milliseconds of CPU: let scans through
             pdf.add_page()
         slot = i % per_page
         x0 = margin_mm + (slot % cols) * cell_w
