@@ -19,22 +19,26 @@ def _env(name: str, default: str) -> str:
 # slow-client buffering) sits in front and forwards to this address.
 bind = _env("BIND", "127.0.0.1:8000")
 
-# gevent, not gthread or sync. A scan waits twice (the Redis round trip, the commit it shares
-# with the other scans in flight) and is otherwise short Python. With OS threads every wait
-# gives the GIL up and has to win it back, and gthread's poller hands each request between
-# threads; greenlets switch only at those waits, in user space. Measured in one run
-# (docs/PERFORMANCE.md): scans 1543 and 1451/s with gevent against 994 and 1006/s with
-# gthread 2x8, 1.08-1.13 against 1.39-1.41 ms of CPU per scan, the do-nothing baseline the
-# same (4684/4588 against 4689/3155 req/s). gunicorn patches the standard library before the
-# app loads; redis-py is pure Python sockets and psycopg 3 detects gevent and waits on its
-# hub, so neither needs more. The group committer still shares commits between the scans in
-# flight in a process (sync workers have one, so every scan would pay a commit of its own).
-# Long CPU-bound responses yield between chunks (scanapp/concurrency.py).
-worker_class = _env("WORKER_CLASS", "gevent")
+# gthread, not sync: the scan path waits on Redis and on the group committer, and the group
+# committer only earns its keep when several requests of one process are in flight at once so
+# that their scan events share one PostgreSQL commit; a sync worker has one.
+#
+# gevent (SCANAPP_GUNICORN_WORKER_CLASS=gevent, `pip install -e '.[gevent]'`) is supported
+# and measured (docs/PERFORMANCE.md, "Worker models"): steadier and higher scan throughput
+# (1443-1651 scans/s in five runs, ratio 0.33-0.37, against gthread's 974-1734, which swings
+# with idle CPU), but worse tails at moderate load (p99 at half saturation 70 and 412 ms in
+# two runs, against a median of ~32 ms for gthread): greenlets are not preempted, so any
+# longer stretch of Python in a worker (a flag batch, an outbox round) stalls every scan of
+# that worker. Tail latency is what a phone feels; capacity is bought with machines. So
+# gthread stays the default until those stretches are found and broken up
+# (scanapp/concurrency.py is the tool; downloads and label sheets use it already).
+# gunicorn patches the standard library before the app loads under gevent; redis-py uses
+# plain sockets and psycopg 3 detects gevent and waits on its hub.
+worker_class = _env("WORKER_CLASS", "gthread")
 
-# Requests in flight per worker (greenlets). A scan holds no database connection (the
-# committer has its own), so this bounds the admin and printer endpoints' pool use too:
-# keep it within SCANAPP_DATABASE_POOL_SIZE + overflow, or they queue for a connection.
+# With gevent: requests in flight per worker. Scans hold no database connection (the
+# committer has its own); admin and printer requests do, so keep it near
+# SCANAPP_DATABASE_POOL_SIZE * 2 (pool + overflow) or they wait for a connection.
 worker_connections = int(_env("WORKER_CONNECTIONS", "64"))
 
 # One process per core: the scan path is CPU-bound Python once Redis answers, so more
@@ -42,9 +46,9 @@ worker_connections = int(_env("WORKER_CONNECTIONS", "64"))
 # Redis and PostgreSQL need CPU of their own on the same machine.
 workers = int(_env("WORKERS", str(multiprocessing.cpu_count())))
 
-# Used only with SCANAPP_GUNICORN_WORKER_CLASS=gthread (the previous default): enough
-# threads to cover the I/O waits and fill a group-commit batch. Each thread may hold one
-# database connection: keep threads <= SCANAPP_DATABASE_POOL_SIZE * 2 per process.
+# Enough threads to cover the I/O waits (a Redis round trip, a commit shared with the batch)
+# and to fill a group-commit batch; 16 cost more CPU per scan in the same run. Each thread
+# may hold one database connection: keep threads <= SCANAPP_DATABASE_POOL_SIZE * 2.
 threads = int(_env("THREADS", "8"))
 
 # Phones reach us through the proxy, which keeps its upstream connections open: a short
