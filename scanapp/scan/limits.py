@@ -125,10 +125,6 @@ def _scan_limit() -> str:
     return current_app.config["RATELIMIT_SCAN"]
 
 
-def _device_limit() -> str:
-    return current_app.config["RATELIMIT_DEVICE"]
-
-
 ADDRESS_SCOPE = "public-scan"
 DEVICE_SCOPE = "public-device"
 per_address = limiter.shared_limit(_scan_limit, scope=ADDRESS_SCOPE, key_func=address_key)
@@ -136,8 +132,8 @@ pin_per_device = limiter.limit(PIN_LIMIT, key_func=lambda: (
     device_key() if device_id() else address_key()))
 
 
-def refusal(limit: RateLimitItem, retry_after_s: float) -> RateLimited:
-    """A scan over its limit: the same 429 and message as Flask-Limiter's (``too_many``)."""
+def refusal(limit: RateLimitItem | str, retry_after_s: float) -> RateLimited:
+    """A request over its limit: the one 429 of the scan API and of Flask-Limiter (``too_many``)."""
     return RateLimited(f"Too many requests ({limit}); try again later.",
                        retry_after_s=retry_after_s)
 
@@ -243,12 +239,11 @@ class ScanLimits:
 
 
 def too_many(exc: RateLimitExceeded):
-    """429 with a Retry-After of the breached limit's window (an upper bound: no extra
-    Redis call to learn the exact reset time)."""
+    """Flask-Limiter's refusals in the same shape as ``refusal``: 429 with a Retry-After of the
+    breached limit's window (an upper bound: no extra Redis call to learn the reset time)."""
     try:
         retry = int(exc.limit.limit.get_expiry())
     except Exception:
         retry = 60
-    return error_response(429, "too_many_requests",
-                          f"Too many requests ({exc.description}); try again later.",
-                          headers={"Retry-After": str(max(retry, 1))})
+    refused = refusal(exc.description, retry)
+    return error_response(429, refused.code, refused.message, headers=refused.headers)

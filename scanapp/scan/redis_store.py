@@ -92,6 +92,8 @@ class RedisScanStateStore(ScanStateStore):
         self._engine = engine
         self._script = client.register_script(SCRIPT)
         self._counter = client.register_script(COUNTER_SCRIPT)
+        # Source by hash, to load a script again when Redis answers NOSCRIPT.
+        self._sources = {script.sha: script.script for script in (self._script, self._counter)}
         self._stale: set[str] = set()
         self._stale_buckets: set[int] = set()
         self._stale_lock = threading.Lock()
@@ -205,8 +207,7 @@ class RedisScanStateStore(ScanStateStore):
         try:
             return self._client.evalsha(*call)
         except NoScriptError:
-            self._client.script_load(self._script.script if call[0] == self._script.sha
-                                     else self._counter.script)
+            self._client.script_load(self._sources[call[0]])
             return self._client.evalsha(*call)
 
     @staticmethod
