@@ -16,15 +16,17 @@ When Redis fails the same answer comes from the database (``degraded``: true, co
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
 from flask import Flask, current_app
 
 from ..db import get_engine, utcnow
-from ..errors import InvalidInput
+from ..errors import InvalidInput, RateLimited
 from ..fraud import engine as fraud
 from ..fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from ..redis_client import get_redis
@@ -67,6 +69,13 @@ class ScanComponents:
     reload_window_s: float
     limits: ScanLimits
     flag_writer: FlagWriter | None = None  # flags after the answer (production)
+    # The time of a scan. None: the real clock. Tests and the scenario harness
+    # (scanapp/fraud/harness.py) set their own, so weeks of scans replay in seconds through
+    # this same service; production never sets it.
+    clock: Callable[[], dt.datetime] | None = None
+
+    def now(self) -> dt.datetime:
+        return self.clock() if self.clock is not None else utcnow()
 
 
 def init_app(app: Flask) -> ScanComponents:
@@ -281,7 +290,7 @@ def _place(parts: ScanComponents, req: ScanRequest) -> tuple[ScanPlace, str | No
         device = parts.hasher.anonymous_device(address, req.user_agent)
     client = parts.hasher.client(address) if address else None
     accuracy = None if req.accuracy_m is None or lat is None else round(req.accuracy_m, 1)
-    return ScanPlace(at=utcnow(), lat=lat, lon=lon,
+    return ScanPlace(at=parts.now(), lat=lat, lon=lon,
                      province=_province_at(lat, lon, default_locator.uses_polygons),
                      device_hash=device, accuracy_m=accuracy), client
 
@@ -410,7 +419,18 @@ class PinResult:
 def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
               client_address: str | None, user_agent: str = "") -> PinResult:
     """A correct PIN claims the code (first time: ``valid``; again: ``already_claimed``,
-    a fraud signal); a wrong one is counted (``wrong_pin``), also a signal."""
+    a fraud signal); a wrong one is counted (``wrong_pin``), also a signal.
+
+    A code with ``PIN_LOCKOUT_FAILURES`` wrong PINs inside ``PIN_LOCKOUT_S`` refuses every
+    check (429 ``pin_locked``), the right PIN included, whatever the device or address: a
+    lock that a lucky guess could pass would not stop guessing. Refused checks are not
+    counted, so an attacker gets that many guesses per period and code, no more.
+
+    Counted before stored, like a scan: the store counts the check (in Redis, or from the
+    rows so far plus this one), then its row is written. The other order counted the
+    first check after a Redis restart twice (issue 15, item 1): the bucket rebuild loaded
+    the fresh row and the script then added it again.
+    """
     parts = components(app)
     ref = parse_scanned(code)
     ident = identify(app, ref)
@@ -419,26 +439,52 @@ def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
     if not ident.range.pin_enabled:
         raise InvalidInput("this product's stamps carry no scratch-off PIN",
                            code="pin_not_enabled")
+    now = parts.now()
+    _refuse_if_locked(app, parts, ref.serial, now)
     ok = serial_pin_matches(ident.seq, pin, app)
     address = client_address or ""
     device = (parts.hasher.device(device_id) if device_id
               else parts.hasher.anonymous_device(address, user_agent))
-    parts.sink.record_pin({"checked_at": utcnow(), "serial": ref.serial, "ok": ok,
-                           "device_hash": device,
-                           "client_hash": parts.hasher.client(address) if address else None})
+    row = {"checked_at": now, "serial": ref.serial, "ok": ok, "device_hash": device,
+           "client_hash": parts.hasher.client(address) if address else None}
     degraded = False
-    try:
-        history = parts.store.note_pin(ref.serial, ok)
-    except (redis.RedisError, BucketRebuilding):
-        if isinstance(parts.store, RedisScanStateStore):
-            parts.store.mark_stale(ref.serial)
-        history, degraded = parts.fallback.history(ref.serial), True
+    with parts.store.serialised():
+        try:
+            history = parts.store.note_pin(ref.serial, ok)
+        except (redis.RedisError, BucketRebuilding):
+            history, degraded = parts.fallback.note_pin(ref.serial, ok), True
+        try:
+            parts.sink.record_pin(row)
+        except Exception:
+            if isinstance(parts.store, RedisScanStateStore) and not degraded:
+                parts.store.mark_stale(ref.serial)  # counted in Redis, never stored
+            raise
+    if degraded and isinstance(parts.store, RedisScanStateStore):
+        parts.store.mark_stale(ref.serial)  # Redis never saw it: reload once it answers
     if not ok:
         result = "wrong_pin"
     else:
         result = "valid" if history.pin_claims <= 1 else "already_claimed"
     parts.metrics.inc("scanapp_pin_checks_total", result=result)
     return PinResult(result, history.pin_claims, history.pin_failures, degraded)
+
+
+def _refuse_if_locked(app: Flask, parts: ScanComponents, serial: str,
+                      now: dt.datetime) -> None:
+    limit = int(app.config.get("PIN_LOCKOUT_FAILURES", 10))
+    period = dt.timedelta(seconds=int(app.config.get("PIN_LOCKOUT_S", 3600)))
+    if limit <= 0:
+        return
+    failures = parts.fallback.pin_failures_since(serial, now - period, limit)
+    if len(failures) < limit:
+        return
+    parts.metrics.inc("scanapp_pin_checks_total", result="locked")
+    # Open again once the oldest of the last ``limit`` failures leaves the period.
+    until = failures[-1] + period
+    raise RateLimited(
+        "Too many wrong PINs were tried on this stamp; PIN checks of this code are paused. "
+        "Quá nhiều mã PIN sai đã được thử trên tem này; tạm dừng kiểm tra PIN của mã này.",
+        retry_after_s=max((until - now).total_seconds(), 1.0), code="pin_locked")
 
 
 __all__ = ["verify_scan", "identify", "current_verification", "check_pin", "ScanRequest",

@@ -17,6 +17,7 @@ Two implementations share the contract tests in tests/scan/test_store_contract.p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import threading
 from abc import ABC, abstractmethod
@@ -60,7 +61,9 @@ class ScanStateStore(ABC):
 
     @abstractmethod
     def note_pin(self, serial: str, ok: bool) -> CodeHistory:
-        """Count a PIN check whose ``scan_pin_checks`` row is already committed."""
+        """Count a PIN check and return the history including it. Called *before* the
+        check's ``scan_pin_checks`` row is written (inside ``serialised()``), as ``observe``
+        is before the scan's row: a rebuild from the rows must never see it twice."""
 
     def serialised(self):
         """Held from ``observe`` until the scan event is written (see SqlScanStateStore)."""
@@ -166,4 +169,18 @@ class SqlScanStateStore(ScanStateStore):
             return load_history(conn, serial)[0]
 
     def note_pin(self, serial: str, ok: bool) -> CodeHistory:
-        return self.history(serial)
+        history = self.history(serial)  # the rows so far; this check's row comes next
+        return dataclasses.replace(history, pin_claims=history.pin_claims + (1 if ok else 0),
+                                   pin_failures=history.pin_failures + (0 if ok else 1))
+
+    def pin_failures_since(self, serial: str, since: dt.datetime,
+                           limit: int) -> list[dt.datetime]:
+        """Times of the code's latest wrong PINs after ``since``, newest first, at most
+        ``limit`` (the per-code lockout; one indexed read, PIN checks are rare)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(PinCheck.checked_at)
+                .where(PinCheck.serial == serial, PinCheck.ok.is_(False),
+                       PinCheck.checked_at > since)
+                .order_by(PinCheck.checked_at.desc()).limit(limit)).scalars().all()
+        return [_utc(t) for t in rows]

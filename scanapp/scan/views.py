@@ -13,7 +13,7 @@ from ..errors import NotFound
 from ..extensions import Blueprint, limiter
 from ..serials.stamps import StampRef
 from . import pages, service
-from .limits import per_address, pin_per_device, too_many
+from .limits import per_address, pin_per_address, pin_per_device, too_many
 from .resolver import (
     LINKSET_TYPE,
     InvalidDigitalLink,
@@ -75,7 +75,7 @@ class Scans(MethodView):
 
 @blp.route("/scans/pin")
 class PinCheck(MethodView):
-    decorators = [per_address, pin_per_device]
+    decorators = [per_address, pin_per_address, pin_per_device]
 
     @blp.arguments(PinIn)
     @blp.response(200, PinOut)

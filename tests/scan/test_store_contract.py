@@ -45,8 +45,11 @@ class Harness:
         return obs
 
     def pin(self, ok: bool, serial=SERIAL):
-        self.sink.record_pin({"checked_at": T0, "serial": serial, "ok": ok})
-        return self.store.note_pin(serial, ok)
+        # As the scan service does: counted first, then its row is written.
+        with self.store.serialised():
+            history = self.store.note_pin(serial, ok)
+            self.sink.record_pin({"checked_at": T0, "serial": serial, "ok": ok})
+        return history
 
 
 @pytest.fixture(params=["sql", "redis"])
