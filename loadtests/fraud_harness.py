@@ -309,9 +309,9 @@ def sybil_clone(rnd, code):
     events = _household(rnd, code)
     net = "203.0.113.7"
     t = max(e.at for e in events) + dt.timedelta(hours=2)
-    for i in range(15):
+    for i in range(15):  # copy=True: the attacker's scans, not the owner's
         events.append(Event(t + dt.timedelta(minutes=4 * i), code, PHONES.device("sybil"), net,
-                            offset(centre(rnd.choice(CLONE_PROVINCES)), 10, rnd)))
+                            offset(centre(rnd.choice(CLONE_PROVINCES)), 10, rnd), copy=True))
     return events
 
 
@@ -546,16 +546,21 @@ def run(seed: int = 2026, scale: float = 1.0, services: bool = False,
                             flagged.add(serial)
                             outcome.copy_scans_to_flag = outcome.copy_scans
         elapsed = time.perf_counter() - started
+        reasons: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         with session_scope(app) as session:
-            for serial in session.scalars(select(Flag.serial)):
+            for serial, flag_reasons in session.execute(select(Flag.serial, Flag.reasons)):
                 if serial in outcomes:
                     outcomes[serial].flagged = True
+                    for reason in flag_reasons:
+                        reasons[outcomes[serial].population][reason] += 1
         since = START.isoformat()
         until = (START + dt.timedelta(days=DAYS + 1)).isoformat()
         from urllib.parse import quote
 
         spots = world.get(f"/api/v1/hotspots?since={quote(since)}&until={quote(until)}")
         figures = _figures(outcomes, spots, len(plan), elapsed)
+        figures["flag_reasons"] = {name: dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+                                   for name, counts in reasons.items()}
         figures["seed"], figures["scale"] = seed, scale
         figures["stack"] = "services (PostgreSQL + Redis)" if services else "embedded (SQLite)"
         for hook in app.extensions.get("scanapp.shutdown_hooks", []):
@@ -655,6 +660,15 @@ def render(figures: dict) -> Iterator[str]:
                    f"{row['eligible_flagged']}/{row['eligible']} | "
                    f"{row['median_copy_scans_to_flag']} | {row['consumer_suspicious']} |")
     yield f"| **all copied** | | | | {figures['median_copy_scans_to_flag']} | |"
+    yield ""
+    yield "Reasons on the flags raised (codes per reason)"
+    yield "| population | reasons |"
+    yield "| --- | --- |"
+    for population in POPULATIONS:
+        counts = figures.get("flag_reasons", {}).get(population.name)
+        if counts:
+            yield (f"| {population.name} | "
+                   + ", ".join(f"{reason} {n}" for reason, n in counts.items()) + " |")
     yield ""
     yield "Hotspots"
     yield "| expected | found |"
