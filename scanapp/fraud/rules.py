@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..regions import haversine_km
+from ..regions import default_locator, haversine_km
 from .facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 
 # Scans within this distance of where an item was first seen are at its point of sale.
@@ -215,8 +216,9 @@ def parties(scan: ScanFacts, history: CodeHistory, s: Mapping[str, float]
 
     The point of sale is one party too: everyone who scanned the item only where it was
     first seen, before anyone carried it away (the shop assistant, shoppers looking at the
-    shelf). Whoever scans it there *after* it was carried away is counted on their own: a
-    genuine item does not come back to the shelf."""
+    shelf, the buyer), as long as they are no more than ``max_parties`` + 1. Whoever
+    scans it there *after* it was carried away is counted on their own: a genuine item
+    does not come back to the shelf."""
     return _memo(s, "_parties", scan, history,
                  lambda: _group(trusted_places(scan, history, s), s))
 
@@ -265,8 +267,12 @@ def _group(places: list[ScanPlace], s: Mapping[str, float]) -> list[list[ScanPla
         joining = [root for root, group in members.items()
                    if all(not _has_point(p) or (_apart_km(p, origin) or 0.0) <= SHOP_KM
                           and (departed is None or p.at < departed) for p in group)]
-        for root in joining[1:]:
-            union(root, joining[0])
+        # A shelf sees an assistant, a few shoppers and the buyer; more unrelated phones
+        # than a whole code may have (max_parties) besides the buyer's, at one spot, are
+        # a stall selling copies, not a shelf.
+        if len(joining) <= s["max_parties"] + 1:
+            for root in joining[1:]:
+                union(root, joining[0])
     groups: dict[int, list[ScanPlace]] = {}
     for i, place in enumerate(places):
         groups.setdefault(find(i), []).append(place)
@@ -352,12 +358,12 @@ def many_parties(scan, history, rng, s) -> float:
 def scattered_parties(scan, history, rng, s) -> float:
     """Provinces where an unrelated party first had the code: a gift has two (the buyer's,
     the parents'), copies sold across the country one more with every fake."""
-    homes = set()
+    firsts = []
     for group in parties(scan, history, s):
         located = sorted((p for p in group if p.province), key=lambda p: p.at)
         if located:
-            homes.add(located[0].province)
-    return excess_strength(len(homes), s["max_party_provinces"])
+            firsts.append(located[0])
+    return excess_strength(count_provinces(firsts), s["max_party_provinces"])
 
 
 def several_carriers(scan, history, rng, s) -> float:
@@ -430,12 +436,46 @@ def impossible_travel(scan, history, rng, s) -> float:
     return excess_strength(fastest, s["max_speed_kmh"])
 
 
+# A fix this coarse or coarser is checked against the borders around it.
+BORDER_CHECK_M = 500.0
+
+
+@functools.lru_cache(maxsize=65_536)
+def _possible(lat: float, lon: float, accuracy_m: float, own: str, _polygons: bool
+              ) -> frozenset[str]:
+    return default_locator.provinces_near(lat, lon, accuracy_m / 1000.0) | {own}
+
+
+def possible_provinces(place: ScanPlace) -> frozenset[str]:
+    """The units a scan may have been in: its province, and when its accuracy circle
+    crosses a border, the units beyond it too ("near the border", not a move)."""
+    if not place.province:
+        return frozenset()
+    if not _has_point(place) or (place.accuracy_m or 0.0) < BORDER_CHECK_M:
+        return frozenset({place.province})
+    return _possible(round(place.lat, 3), round(place.lon, 3),
+                     float(round(place.accuracy_m, -2)), place.province,
+                     default_locator.uses_polygons)
+
+
+def count_provinces(places: list[ScanPlace]) -> int:
+    """Distinct provinces, a fix near a border counted only when none of the units it may
+    be in was seen already: precise fixes first, then the coarse ones."""
+    seen: set[str] = set()
+    count = 0
+    for place in sorted(places, key=lambda p: p.accuracy_m or 0.0):
+        possible = possible_provinces(place)
+        if possible and not possible & seen:
+            count += 1
+        seen |= possible
+    return count
+
+
 def many_provinces(scan, history, rng, s) -> float:
     located = [p for p in trusted_places(scan, history, s) if p.province]
-    provinces = {p.province for p in located}
     # No more provinces than networks that reported them (sybil).
     networks = {_net(p) or id(p) for p in located}
-    return excess_strength(min(len(provinces), len(networks)), s["max_provinces"])
+    return excess_strength(min(count_provinces(located), len(networks)), s["max_provinces"])
 
 
 def out_of_market(scan, history, rng, s) -> float:
@@ -445,7 +485,8 @@ def out_of_market(scan, history, rng, s) -> float:
     here = trusted_places(scan, history, s)[0]
     if not _has_point(here) or not here.province:
         return 0.0
-    return 0.0 if here.province in rng.market_regions else 1.0
+    # A coarse fix whose circle reaches into the market may well be inside it.
+    return 0.0 if possible_provinces(here) & set(rng.market_regions) else 1.0
 
 
 def _standing_is(standing: str) -> Callable:

@@ -151,6 +151,36 @@ def _cell_candidates(row: int, col: int) -> tuple[tuple[float, float, str], ...]
     return tuple(anchor for km, anchor in distances if km <= bound)
 
 
+def anchor_provinces_near(lat: float, lon: float, radius_km: float) -> frozenset[str]:
+    """The units a fix with this accuracy radius may lie in, by the anchors' borders: the
+    nearest anchor's unit, and each unit with an anchor whose Voronoi border (the bisector
+    with the nearest anchor) is within ``radius_km`` of the point. Planar geometry in a
+    local projection: good to well under a kilometre at these distances."""
+    nearest = nearest_anchor_province(lat, lon)
+    if nearest is None:
+        return frozenset()
+    kx = 111.32 * math.cos(math.radians(lat))  # km per degree of longitude here
+
+    def xy(alat: float, alon: float) -> tuple[float, float]:
+        return ((alon - lon) * kx, (alat - lat) * 110.57)
+
+    ranked = sorted(_ANCHORS, key=lambda a: math.hypot(*xy(a[0], a[1])))
+    ax, ay = xy(ranked[0][0], ranked[0][1])
+    da2 = ax * ax + ay * ay
+    found = {nearest}
+    for alat, alon, code in ranked[1:]:
+        if code in found:
+            continue
+        bx, by = xy(alat, alon)
+        gap = math.hypot(bx - ax, by - ay)
+        if gap == 0:
+            continue
+        # Distance from the point (the origin) to the bisector of the two anchors.
+        if (bx * bx + by * by - da2) / (2 * gap) <= radius_km:
+            found.add(code)
+    return frozenset(found)
+
+
 class ProvinceLocator:
     """Maps coordinates to a province code; polygons when loaded, anchors otherwise."""
 
@@ -164,6 +194,17 @@ class ProvinceLocator:
     @property
     def uses_polygons(self) -> bool:
         return self._polygons is not None
+
+    def provinces_near(self, lat: float, lon: float, radius_km: float) -> frozenset[str]:
+        """Every unit a fix whose accuracy circle has this radius may lie in (its own
+        first among equals): one unit away from borders, two or more near one."""
+        own = self.province_at(lat, lon)
+        if self._polygons is not None:
+            found = self._polygons.provinces_near(lat, lon, radius_km)
+            if found:
+                return frozenset(found | ({own} if own else set()))
+        near = anchor_provinces_near(lat, lon, radius_km)
+        return near | {own} if own else near
 
     def province_at(self, lat: float | None, lon: float | None) -> str | None:
         if lat is None or lon is None:
