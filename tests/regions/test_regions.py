@@ -168,3 +168,18 @@ def test_a_coarse_fix_near_a_border_may_be_in_either_unit():
     assert anchors.provinces_near(10.90, 106.80, 8.0) == {"75", "79"}
     # A precise fix is in one unit only.
     assert anchors.provinces_near(21.13, 105.98, 0.05) == {anchors.province_at(21.13, 105.98)}
+
+
+def test_the_63_former_provinces_map_onto_the_34_units():
+    from scanapp.regions import FORMER_PROVINCES, PROVINCES, unit_of_former
+
+    assert len(FORMER_PROVINCES) == 63
+    assert {unit for _name, unit in FORMER_PROVINCES.values()} == set(PROVINCES)
+    # Each unit keeps the code of the former province holding its administrative centre.
+    for code in PROVINCES:
+        assert unit_of_former(code) == code
+    assert unit_of_former("26") == "25"  # Vĩnh Phúc -> Phú Thọ
+    assert unit_of_former("27") == "24"  # Bắc Ninh (old) -> Bắc Ninh (Bắc Giang's code)
+    assert unit_of_former("74") == "79" and unit_of_former("77") == "79"
+    assert unit_of_former("45") == "44"  # Quảng Trị (old) -> Quảng Trị (Quảng Bình's code)
+    assert unit_of_former("99") is None
