@@ -165,11 +165,17 @@ def _net(place: ScanPlace) -> str | None:
 
 
 def _apart_km(a: ScanPlace, b: ScanPlace) -> float | None:
-    """Distance that is sure (both accuracy radii subtracted); None without two points."""
-    if not (_has_point(a) and _has_point(b)):
+    """Distance that is sure (both accuracy radii subtracted); None without two points.
+
+    Flat-earth (equirectangular) distance: these rules compare it with a few kilometres,
+    where it is within 0.5 % of the great circle at a third of haversine's cost (the
+    parties are worked out pairwise on every scan)."""
+    if a.lat is None or a.lon is None or b.lat is None or b.lon is None:
         return None
+    dy = (a.lat - b.lat) * 110.57
+    dx = (a.lon - b.lon) * 111.32 * math.cos(math.radians((a.lat + b.lat) / 2))
     slack_km = ((a.accuracy_m or 0.0) + (b.accuracy_m or 0.0)) / 1000.0
-    return max(0.0, haversine_km(a.lat, a.lon, b.lat, b.lon) - slack_km)
+    return max(0.0, math.hypot(dx, dy) - slack_km)
 
 
 def _memo(s: Mapping[str, float], name: str, scan: ScanFacts, history: CodeHistory, build):
