@@ -47,6 +47,8 @@ BUCKETS = 1024
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CROCKFORD_VALUE = {ch: i for i, ch in enumerate(CROCKFORD)}
 REBUILD_LOCK_MS = 30_000
+# The bucket sentinel's key suffix; its version changes with what a code's keys hold.
+SENTINEL = "ready:v2"
 MAX_STALE = 100_000  # serials remembered while Redis is away; then whole buckets
 SCRIPT = (Path(__file__).with_name("scan_state.lua")).read_text()
 # A fixed-window counter (the semantics of the limits library's fixed window: the window
@@ -114,7 +116,7 @@ class RedisScanStateStore(ScanStateStore):
 
     def keys_for(self, serial: str) -> list[str]:
         tag = self._tag(bucket_of(serial))
-        return [f"{tag}:ready:v2", f"{tag}:c:{serial}", f"{tag}:d:{serial}",
+        return [f"{tag}:{SENTINEL}", f"{tag}:c:{serial}", f"{tag}:d:{serial}",
                 f"{tag}:r:{serial}", f"{tag}:w:{serial}", f"{tag}:p:{serial}"]
 
     # -- contract -------------------------------------------------------------------------
@@ -157,7 +159,7 @@ class RedisScanStateStore(ScanStateStore):
             if serials:
                 self._reseed(serials)
             for bucket in buckets:
-                self._client.delete(f"{self._tag(bucket)}:ready:v2")
+                self._client.delete(f"{self._tag(bucket)}:{SENTINEL}")
         except Exception:
             with self._stale_lock:
                 self._stale |= serials
@@ -245,7 +247,7 @@ class RedisScanStateStore(ScanStateStore):
             codes = self._load_bucket(bucket)
             pipe = self._client.pipeline(transaction=False)
             self._write_codes(pipe, codes)
-            pipe.set(f"{tag}:ready:v2", "1")
+            pipe.set(f"{tag}:{SENTINEL}", "1")
             pipe.execute()
             self._on_rebuild()
         finally:
@@ -387,4 +389,4 @@ def _pins_query(count: int):
     return select(*_PIN_COLUMNS).where(_ranges(PinCheck.serial, count))
 
 
-__all__ = ["RedisScanStateStore", "BucketRebuilding", "bucket_of"]
+__all__ = ["RedisScanStateStore", "BucketRebuilding", "bucket_of", "SENTINEL"]
