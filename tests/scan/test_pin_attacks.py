@@ -97,3 +97,18 @@ def test_pin_checks_are_limited_per_address_whatever_the_device_id(app_factory, 
     # Another address is not affected.
     assert _pin(client, stamps[0], "1234-5678", device="other",
                 address="10.9.2.2").status_code == 200
+
+
+def test_client_networks_aggregate_ipv6_by_64_and_ignore_loopback():
+    from scanapp.scan.privacy import Hasher
+
+    hasher = Hasher("k" * 32)
+    # One home (or one phone's prefix) rotating its host part is one network.
+    assert hasher.network("2001:db8:1:2::10") == hasher.network("2001:db8:1:2:ffff::1")
+    assert hasher.network("2001:db8:1:2::10") != hasher.network("2001:db8:1:3::10")
+    assert hasher.network("::ffff:203.0.113.5") == hasher.network("203.0.113.5")
+    assert hasher.network("203.0.113.5") != hasher.network("203.0.113.6")
+    # A local proxy passing no client address on says nothing about the client.
+    assert hasher.network("127.0.0.1") is None and hasher.network("::1") is None
+    assert hasher.network("") is None and hasher.network(None) is None
+    assert "203.0.113" not in hasher.network("203.0.113.5")
