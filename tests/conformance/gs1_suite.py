@@ -321,8 +321,11 @@ class HttpsServer:
     """The app on https://127.0.0.1:PORT in a thread (werkzeug), PUBLIC_BASE_URL set to it."""
 
     def __init__(self, app, port: int, workdir: Path):
+        import logging
+
         from werkzeug.serving import make_server
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
         cert, key = self_signed(workdir)
         self.server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=(cert, key))
         self.port = self.server.server_port
