@@ -8,7 +8,7 @@ Chromium; what they load from the network is answered by Playwright request rout
 
 - the harness page (an element ``#gs1ResolverTests``, the scripts, a JSON-schema shim
   exposing ``window.ajv7``) is written here;
-- ``tester.php?test=...`` is answered by ``Tester`` below, our own Python re-implementation of
+- ``tester.php?test=...`` is answered by ``PhpHelper`` below, our own Python re-implementation of
   the helper's four commands (same request headers, same result shape, same query decoding);
 - the two schemas are GS1's when the suite folder has them (``schemas/linkset-schema.json``,
   ``schemas/description-file-schema.json``), otherwise our own, written from the standard
@@ -76,7 +76,7 @@ def _rawurlencode(text: str) -> str:
     return quote(text, safe="-_.~")
 
 
-class Tester:
+class PhpHelper:
     """The four commands of GS1's tester.php, against an https server we trust blindly
     (it is our own, with a self-signed certificate)."""
 
@@ -208,7 +208,7 @@ def run_in_browser(files: dict[str, Path], uris: list[str], timeout_s: float = 9
                    ) -> list[SuiteResult]:
     from playwright.sync_api import sync_playwright
 
-    tester = Tester()
+    tester = PhpHelper()
     static = {
         "/": ("text/html", HARNESS_HTML.encode()),
         "/ajv7-shim.js": ("application/javascript", AJV_SHIM.read_bytes()),
