@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import NoReturn
 from urllib.parse import quote
 
 from biip import ParseError
@@ -86,6 +88,8 @@ class DigitalLink:
 
 def _decode(raw: str, where: str) -> str:
     """Percent-decode once, strictly: a stray ``%`` or invalid UTF-8 is a syntax error."""
+    if "%" not in raw:
+        return raw
     if _PCT.search(raw):
         raise InvalidDigitalLink(f"{where}: '%' must start a percent-encoded octet (%XX)")
     try:
@@ -108,34 +112,63 @@ def _unquote_bytes(raw: str):
     return out
 
 
-def known_ai(ai: str) -> bool:
+@cache
+def _spec(ai: str) -> tuple[GS1ApplicationIdentifier, re.Pattern[str]] | None:
+    """The AI's entry in biip's table and its compiled pattern (looked up once per AI:
+    biip's own lookup scans the whole table)."""
     try:
-        return GS1ApplicationIdentifier.extract(ai).ai == ai
+        spec = GS1ApplicationIdentifier.extract(ai)
     except ParseError:
-        return False
+        return None
+    return (spec, re.compile(spec.pattern)) if spec.ai == ai else None
 
 
-def check_element(ai: str, value: str, where: str) -> GS1ElementString:
+def known_ai(ai: str) -> bool:
+    return _spec(ai) is not None
+
+
+def check_element(ai: str, value: str, where: str) -> None:
     """One AI value against GS1's format for it (biip's AI table)."""
-    if not known_ai(ai):
+    found = _spec(ai)
+    if found is None:
         raise InvalidDigitalLink(f"{where}: ({ai}) is not a GS1 Application Identifier")
     if value == "":
         raise InvalidDigitalLink(f"{where}: ({ai}) has an empty value")
+    spec, pattern = found
+    fmt = spec.format.split("+", 1)[1]
+    if pattern.fullmatch(ai + value) is None:
+        _bad_format(ai, value, where, spec, fmt)
+    if "X" in fmt and "N" not in fmt:
+        return  # characters and length are all there is to an alphanumeric AI
+    # Numeric AIs may carry a check digit or a date: biip knows which and checks them.
+    error = _numeric_error(ai, value)
+    if error is not None:
+        if error == "format":
+            _bad_format(ai, value, where, spec, fmt)
+        raise InvalidDigitalLink(f"{where}: {error}")
+
+
+@lru_cache(maxsize=8192)
+def _numeric_error(ai: str, value: str) -> str | None:
+    """biip's verdict on a numeric value, remembered: GTINs, dates and weights repeat
+    across scans (a few products, a few lots), so most checks are dictionary hits."""
     try:
         element = GS1ElementString.parse(ai + value)
     except ParseError:
-        spec = GS1ApplicationIdentifier.extract(ai)
-        fmt = spec.format.split("+", 1)[1]
-        note = " ('X' = GS1 AI encodable character set 82)" if "X" in fmt else ""
-        raise InvalidDigitalLink(
-            f"{where}: {value!r} is not a valid ({ai}) {spec.data_title}: GS1 format "
-            f"{fmt}{note}") from None
+        return "format"
     if element.ai.ai != ai or element.value != value:
-        raise InvalidDigitalLink(f"{where}: {value!r} is not a valid ({ai}) value")
+        return "format"
     for error in (element.gtin_error, element.gln_error, element.sscc_error):
         if error:
-            raise InvalidDigitalLink(f"{where}: {error}")
-    return element
+            return error
+    return None
+
+
+def _bad_format(ai: str, value: str, where: str, spec: GS1ApplicationIdentifier, fmt: str
+                ) -> NoReturn:
+    note = " ('X' = GS1 AI encodable character set 82)" if "X" in fmt else ""
+    raise InvalidDigitalLink(f"{where}: {value!r} is not a valid ({ai}) {spec.data_title}: "
+                             f"GS1 format {fmt}{note}")
 
 
 def split_path(raw_path: str) -> list[str]:
