@@ -325,7 +325,11 @@ class HttpsServer:
 
         from werkzeug.serving import make_server
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
+        # One line per request is noise here; the level is put back on exit (other tests
+        # read werkzeug's access log).
+        self._log = logging.getLogger("werkzeug")
+        self._log_level = self._log.level
+        self._log.setLevel(logging.ERROR)
         cert, key = self_signed(workdir)
         self.server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=(cert, key))
         self.port = self.server.server_port
@@ -340,6 +344,7 @@ class HttpsServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(timeout=5)
+        self._log.setLevel(self._log_level)
 
 
 def embedded_app(workdir: Path):
