@@ -273,6 +273,30 @@ def uncompressed_parts(segment: str) -> tuple[str, str]:
         keys = ", ".join(f"({ai})" for ai in elements if ai in PRIMARY_KEYS) or "no key"
         raise NotFound(f"this resolver answers GTIN Digital Links; this one names {keys}",
                        code="unsupported_primary_key")
+    return _uncompressed(elements, others)
+
+
+def partially_compressed(raw_path: str) -> tuple[str, str] | None:
+    """``/01/{gtin}/{compressed qualifiers and attributes}`` (the standard's partially
+    compressed form) to the uncompressed path and query; None when it is not that form
+    (the strict parser then says what is wrong with the path)."""
+    try:
+        segments = split_path(raw_path)
+    except InvalidDigitalLink:
+        return None  # the strict parser will say so
+    if len(segments) != 3 or segments[0] != "01":
+        return None
+    try:
+        elements, others = decompress(segments[2])
+    except CompressionError:
+        return None
+    if "01" in elements:
+        raise InvalidDigitalLink("path: (01) is given twice (compressed and uncompressed)")
+    return _uncompressed({"01": _decode(segments[1], "path /01/"), **elements}, others)
+
+
+def _uncompressed(elements: dict[str, str], others: dict[str, str]) -> tuple[str, str]:
+    elements = dict(elements)
     path = "/01/" + quote(elements.pop("01"), safe="")
     for ai in ("22", "10", "21", "235"):
         if ai in elements:

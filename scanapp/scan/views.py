@@ -16,7 +16,7 @@ from ..extensions import Blueprint, limiter
 from ..serials.stamps import StampRef
 from . import pages, service
 from .catalog import traceability_installed
-from .digital_link import uncompressed_parts
+from .digital_link import partially_compressed, uncompressed_parts
 from .limits import per_address, pin_per_device, too_many
 from .resolver import (
     JSONLD_CONTEXT,
@@ -118,7 +118,11 @@ resolver_bp.register_error_handler(429, too_many)
                    provide_automatic_options=False)
 def resolve(rest: str):
     """GS1-Conformant resolver for GTIN Digital Links (the stamp URI itself)."""
-    return _resolver_answer(_raw_item_path(""), _raw_query())
+    path, query = _raw_item_path(""), _raw_query()
+    partial = partially_compressed(path)
+    if partial is not None:
+        return _compressed_answer(*partial)
+    return _resolver_answer(path, query)
 
 
 @resolver_bp.route("/<segment>", methods=["GET", "HEAD", "OPTIONS"],
@@ -126,7 +130,10 @@ def resolve(rest: str):
 def compressed(segment: str):
     """A compressed GS1 Digital Link URI: decompressed, then answered like the uncompressed
     one, with ``Link: <uncompressed URI>; rel="owl:sameAs"``."""
-    path, query = uncompressed_parts(segment)
+    return _compressed_answer(*uncompressed_parts(segment))
+
+
+def _compressed_answer(path: str, query: str):
     base = current_app.config["PUBLIC_BASE_URL"]
     same_as = base + path + (("?" + query) if query else "")
     raw = _raw_query()

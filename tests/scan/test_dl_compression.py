@@ -109,3 +109,24 @@ def test_other_single_segment_paths_are_not_taken_for_compressed_links(anonymous
 @pytest.fixture
 def stamp_with_lot(issue_stamps):
     return issue_stamps(1, lot="L7")[0]
+
+
+PARTIAL = json.loads((Path(__file__).parent / "data" / "dl_compression_vectors.json")
+                     .read_text())["partially_compressed"]
+
+
+@pytest.mark.parametrize("vector", PARTIAL, ids=lambda v: v["element_strings"])
+def test_partially_compressed_links_of_the_reference_implementation(anonymous, product, vector):
+    path = vector["compressed"].replace(BASE, "")
+    response = anonymous.get(path, headers={"Accept": "application/linkset+json"})
+    assert response.status_code == 200
+    expected = vector["reference_decompressed"]
+    assert f'<{expected}>; rel="owl:sameAs"' in response.headers["Link"]
+    # Unknown serials and lots here: the answer walks up, and says so.
+    assert response.headers["Walked-Up"] in ("unknown serial", "unknown lot")
+    assert anonymous.get(path + "/", headers={"Accept": "*/*"}).status_code == 307
+
+
+def test_a_third_segment_that_is_not_compressed_is_still_400(anonymous, product):
+    response = anonymous.get(f"/01/{product['gtin']}/foo", headers={"Accept": "*/*"})
+    assert response.status_code == 400 and "no value" in response.get_json()["message"]
