@@ -186,3 +186,22 @@ def test_resolver_description_file(served):
     body = json.loads(unquote(result["responseBody"]))
     jsonschema.validate(body, DESCRIPTION_SCHEMA)
     assert body["resolverRoot"] == server.base
+
+
+def test_a_compressed_uri_is_decompressed_and_exposed_as_owl_same_as(served):
+    """Conformance 1.2: SHALL decompress (GS1 Digital Link: Compression) and SHALL expose
+    the uncompressed URI in a Link header with rel owl:sameAs. (The suite's own compression
+    checks are switched off in its current version; these are ours.)"""
+    from scanapp.scan.dl_compression import compress
+
+    server, uris = served
+    stamp = uris["stamp"]
+    gtin, lot, serial = (stamp.split("/")[i] for i in (4, 6, 8))
+    compressed = f"{server.base}/{compress({'01': gtin, '10': lot, '21': serial})}"
+    result = ask("getAllHeaders", compressed)
+    assert result["httpCode"] == 307
+    assert f'<{stamp}>; rel="owl:sameAs"' in header(result, "Link")
+    assert header(result, "Location") == header(ask("getAllHeaders", stamp), "Location")
+    body, _ = linkset_of(compressed)
+    jsonschema.validate(body, LINKSET_SCHEMA)
+    assert body["linkset"][0]["anchor"] == stamp  # the subject is the uncompressed URI
