@@ -25,8 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from flask import Flask
+
 from ..errors import NotFound
-from .catalog import LotFacts, ProductInfo
+from ..serials.stamps import StampRef
+from . import service
+from .catalog import LotFacts, ProductInfo, traceability_installed
 from .digital_link import DigitalLink, InvalidDigitalLink, parse
 
 GS1_VOC = "https://gs1.org/voc/"
@@ -96,6 +100,7 @@ class Level:
 @dataclass(frozen=True)
 class Resolution:
     item: DigitalLink
+    product: ProductInfo
     levels: tuple[Level, ...]  # most specific first, ends with the product
     walked_up: str | None  # why the answer is about a less specific level, if it is
     verification: tuple[Link, ...]  # the serial's verification, kept even when walked up
@@ -190,6 +195,22 @@ def _verification(base: str, item: DigitalLink) -> tuple[Link, Link]:
                  "application/json")
 
 
+def resolve_item(app: Flask, base: str, item: DigitalLink) -> Resolution:
+    """Look up what scanapp knows of a (syntactically valid) item and resolve it.
+    Unknown GTIN: 404 ``unknown_gtin`` (there is nothing further up to walk to)."""
+    catalog = service.components(app).catalog
+    product = catalog.by_gtin(item.gtin)
+    if product is None:
+        raise NotFound(f"no product with GTIN {item.gtin} is registered here",
+                       code="unknown_gtin")
+    # Signature and range are checked in process: no database work for the serial.
+    serial_known = bool(item.serial) and service.identify(
+        app, StampRef(item.gtin, item.serial, item.lot, None)).genuine
+    lot = catalog.lot_facts(item.gtin, item.lot) if item.lot else None
+    return resolve(base, item, product, serial_known=serial_known, lot=lot,
+                   traced_installed=traceability_installed())
+
+
 def resolve(base: str, item: DigitalLink, product: ProductInfo, *, serial_known: bool,
             lot: LotFacts | None, traced_installed: bool) -> Resolution:
     """The levels scanapp knows for ``item``, most specific first (walk-up included)."""
@@ -212,7 +233,7 @@ def resolve(base: str, item: DigitalLink, product: ProductInfo, *, serial_known:
                                   else "unknown third-party serial")
         levels = [level for level in levels if level.name == "product"]
     verification = _verification(base, item) if item.serial is not None else ()
-    return Resolution(item, tuple(levels), walked_up, verification)
+    return Resolution(item, product, tuple(levels), walked_up, verification)
 
 
 def resolver_description(base: str) -> dict:

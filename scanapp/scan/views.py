@@ -15,7 +15,6 @@ from ..errors import NotFound
 from ..extensions import Blueprint, limiter
 from ..serials.stamps import StampRef
 from . import pages, service
-from .catalog import traceability_installed
 from .digital_link import partially_compressed, uncompressed_parts
 from .limits import per_address, pin_per_device, too_many
 from .resolver import (
@@ -25,9 +24,9 @@ from .resolver import (
     LinkTypeNotFound,
     normalise_link_type,
     parse_item_path,
+    resolve_item,
     resolver_description,
 )
-from .resolver import resolve as resolve_levels
 from .schemas import PinIn, PinOut, ScanIn, ScanOut
 
 blp = Blueprint("scans", __name__, url_prefix="/api/v1",
@@ -157,17 +156,8 @@ def _resolver_answer(path: str, query: str, same_as: str | None = None,
             headers["Link"] = ", ".join(links)
         return Response(status=204, headers=headers)
     item = parse_item_path(path, query)  # the whole URI is checked before any lookup
-    app = current_app._get_current_object()
-    product = service.components().catalog.by_gtin(item.gtin)
-    if product is None:
-        raise NotFound(f"no product with GTIN {item.gtin} is registered here",
-                       code="unknown_gtin")
-    catalog = service.components().catalog
-    serial_known = bool(item.serial) and service.identify(
-        app, StampRef(item.gtin, item.serial, item.lot, None)).genuine
-    lot = catalog.lot_facts(item.gtin, item.lot) if item.lot else None
-    res = resolve_levels(base, item, product, serial_known=serial_known, lot=lot,
-                         traced_installed=traceability_installed())
+    res = resolve_item(current_app._get_current_object(), base, item)
+    product = res.product
     links.append(_linkset_link(base + item.path()))
     headers = {"Vary": "Accept, Accept-Language", "Link": ", ".join(links),
                "Resolved-Anchor": res.anchor}
