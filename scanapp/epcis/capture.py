@@ -153,7 +153,8 @@ def index_entries(event: dict, index: int | None = None, strict: bool = True
     return [(role, value, gtin) for (role, value), gtin in entries.items()], problems
 
 
-def _term(value, terms: frozenset[str], web_prefix: str, urn_prefix: str) -> str | None:
+def vocabulary_term(value, terms: frozenset[str], web_prefix: str,
+                    urn_prefix: str) -> str | None:
     """A CBV term bare (as scanapp stores its own), any other vocabulary as given."""
     if not isinstance(value, str):
         return None
@@ -189,6 +190,10 @@ def _prepare(event, index: int, namespaces: dict[str, str], now: dt.datetime,
                                           "an event is a JSON object")]
     body = dict(event)
     body.pop("recordTime", None)  # the repository sets it
+    if namespaces and "@context" not in body:
+        # The document's prefixes travel with the event, so its extension fields keep
+        # their meaning when it is served alone or in another document.
+        body["@context"] = [dict(namespaces)]
     event_id = body.get("eventID")
     if not event_id:
         event_id = body["eventID"] = eventhash.event_hash_id(body, namespaces)
@@ -245,10 +250,10 @@ def _row(item: _Prepared, principal: Principal | None, brands: dict[str, int],
     return EpcisEvent(
         event_id=item.event_id, kind="captured", event_type=body["type"],
         action=body.get("action"),
-        biz_step=_term(body.get("bizStep"), mapping.CBV_BIZSTEPS, "BizStep-",
-                       "urn:epcglobal:cbv:bizstep:"),
-        disposition=_term(body.get("disposition"), mapping.CBV_DISPOSITIONS, "Disp-",
-                          "urn:epcglobal:cbv:disp:"),
+        biz_step=vocabulary_term(body.get("bizStep"), mapping.CBV_BIZSTEPS, "BizStep-",
+                                 "urn:epcglobal:cbv:bizstep:"),
+        disposition=vocabulary_term(body.get("disposition"), mapping.CBV_DISPOSITIONS,
+                                    "Disp-", "urn:epcglobal:cbv:disp:"),
         gtin=next(iter(gtins)) if len(gtins) == 1 else None,
         brand_org_id=next(iter(brand_ids)) if len(brand_ids) == 1 else None,
         source="capture",
