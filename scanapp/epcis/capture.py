@@ -34,7 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, any_, insert, select, text
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -223,11 +224,15 @@ def _stored_hashes(session: Session, event_ids: list[str],
                    namespaces: dict[str, str]) -> dict[str, str]:
     """eventID -> content hash of the events already stored under these eventIDs."""
     found: dict[str, str] = {}
+    postgres = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(event_ids), _DB_CHUNK):
         chunk = event_ids[start:start + _DB_CHUNK]
+        # One array parameter on PostgreSQL: an IN list of 500 placeholders costs the driver
+        # more to parse than the query costs the server.
+        match = EpcisEvent.event_id == any_(array(chunk, type_=String)) if postgres \
+            else EpcisEvent.event_id.in_(chunk)
         for event_id, body in session.execute(
-                select(EpcisEvent.event_id, EpcisEvent.body)
-                .where(EpcisEvent.event_id.in_(chunk))):
+                select(EpcisEvent.event_id, EpcisEvent.body).where(match)):
             found[event_id] = eventhash.event_hash_id(body, namespaces)
     return found
 
@@ -241,14 +246,28 @@ def _brands(session: Session, gtins: set[str]) -> dict[str, int]:
                                 .where(Product.gtin.in_(sorted(gtins)))).all())
 
 
+def _allocate_ids(session: Session, count: int) -> list[int | None]:
+    """Primary keys for ``count`` events, taken from the sequence in one query (PostgreSQL).
+
+    With their ids known, the ORM inserts a document's events as one pipelined executemany
+    instead of a multi-row INSERT ... RETURNING, whose 14,000 placeholders the driver parses
+    in Python (measured: most of a 1,000-event document's client time). SQLite assigns ids
+    itself."""
+    if count == 0 or session.get_bind().dialect.name != "postgresql":
+        return [None] * count
+    return list(session.scalars(text(
+        "SELECT nextval(pg_get_serial_sequence('epcis_events', 'id')) "
+        "FROM generate_series(1, :n)"), {"n": count}))
+
+
 def _row(item: _Prepared, principal: Principal | None, brands: dict[str, int],
-         now: dt.datetime) -> EpcisEvent:
+         now: dt.datetime, pk: int | None = None) -> EpcisEvent:
     body = item.body
     body["recordTime"] = mapping.format_time(now)
     gtins = {gtin for _role, _value, gtin in item.entries if gtin}
     brand_ids = {brands[g] for g in gtins if g in brands}
     return EpcisEvent(
-        event_id=item.event_id, kind="captured", event_type=body["type"],
+        id=pk, event_id=item.event_id, kind="captured", event_type=body["type"],
         action=body.get("action"),
         biz_step=vocabulary_term(body.get("bizStep"), mapping.CBV_BIZSTEPS, "BizStep-",
                                  "urn:epcglobal:cbv:bizstep:"),
@@ -268,11 +287,29 @@ def _write_index_and_outbox(session: Session, stored: list[tuple[EpcisEvent, _Pr
     session.flush()  # the events' ids, for the rows that point at them
     index_rows = [{"event_pk": row.id, "role": role, "identifier": value, "gtin": gtin}
                   for row, item in stored for role, value, gtin in item.entries]
+    outbox_rows = [{"event_pk": row.id, "created_at": now, "attempts": 0,
+                    "next_attempt_at": now} for row, _item in stored]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # COPY: one stream for thousands of rows, where executemany sent a statement a row
+        # (measured: 0.4 s against a few ms for a 1,000-event document's 9,000 rows).
+        cursor = connection.connection.driver_connection.cursor()
+        _copy(cursor, "epcis_event_identifiers", ("event_pk", "role", "identifier", "gtin"),
+              index_rows)
+        _copy(cursor, "epcis_outbox", ("event_pk", "created_at", "attempts",
+                                       "next_attempt_at"), outbox_rows)
+        return
     if index_rows:
-        session.execute(insert(EpcisEventIdentifier), index_rows)
-    session.execute(insert(EpcisOutbox), [
-        {"event_pk": row.id, "created_at": now, "attempts": 0, "next_attempt_at": now}
-        for row, _item in stored])
+        connection.execute(insert(EpcisEventIdentifier.__table__), index_rows)
+    connection.execute(insert(EpcisOutbox.__table__), outbox_rows)
+
+
+def _copy(cursor, table: str, columns: tuple[str, ...], rows: list[dict]) -> None:
+    if not rows:
+        return
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in columns))
 
 
 def capture_events(session: Session, principal: Principal | None, events: list[dict], *,
@@ -297,12 +334,15 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
     stored_hashes = _stored_hashes(session, list(dict.fromkeys(p.event_id for p in prepared)),
                                    namespaces)
     fresh: list[_Prepared] = []
-    seen: dict[str, str] = {}
+    # Remembered, so that the same event twice in one document is stored once; its hash is
+    # only computed when its eventID comes again.
+    seen: dict[str, _Prepared] = {}
     for item in prepared:
-        known = stored_hashes.get(item.event_id) or seen.get(item.event_id)
+        known = stored_hashes.get(item.event_id)
+        if known is None and item.event_id in seen:
+            known = eventhash.event_hash_id(seen[item.event_id].body, namespaces)
         if known is None:
-            # Remembered, so that the same event twice in one document is stored once.
-            seen[item.event_id] = eventhash.event_hash_id(item.body, namespaces)
+            seen[item.event_id] = item
             fresh.append(item)
             continue
         if known == eventhash.event_hash_id(item.body, namespaces):
@@ -317,9 +357,10 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
     brands = _brands(session, {g for item in fresh for _r, _v, g in item.entries if g})
     document_savepoint = None if proceed else session.begin_nested()
     stored: list[tuple[EpcisEvent, _Prepared]] = []
+    pks = _allocate_ids(session, len(fresh))
     try:
-        for item in fresh:
-            stored_one = _run_one(session, principal, item, hooks, brands, now, proceed,
+        for item, pk in zip(fresh, pks, strict=True):
+            stored_one = _run_one(session, principal, item, pk, hooks, brands, now, proceed,
                                   result)
             if stored_one is not None:
                 stored.append((stored_one, item))
@@ -347,7 +388,8 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
     return result
 
 
-def _run_one(session: Session, principal, item: _Prepared, hooks: Sequence[CaptureHook],
+def _run_one(session: Session, principal, item: _Prepared, pk: int | None,
+             hooks: Sequence[CaptureHook],
              brands: dict[str, int], now: dt.datetime, proceed: bool,
              result: CaptureResult) -> EpcisEvent | None:
     """check -> store -> apply for one event; None when it is not stored."""
@@ -360,7 +402,7 @@ def _run_one(session: Session, principal, item: _Prepared, hooks: Sequence[Captu
         if savepoint is not None:
             savepoint.rollback()
         return None
-    row = _row(item, principal, brands, now)
+    row = _row(item, principal, brands, now, pk)
     session.add(row)
     for hook in hooks:
         hook.apply(session, principal, item.body, row)
