@@ -1,7 +1,8 @@
 """Benchmark: EPCIS 2.0 capture throughput through POST /epcis/capture, on PostgreSQL.
 
     PYTHONPATH=$PWD /work/venv/bin/python -m loadtests.epcis_capture \
-        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test [--documents 10]
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test \
+        [--documents 10] [--processes 2] [--with-hook]
 
 Builds the app on a private PostgreSQL schema (created, then dropped), makes ``--documents``
 EPCISDocuments of ``--events`` events each (supply-chain events like scanapp.trace's: lots as
@@ -31,6 +32,7 @@ from scanapp.auth.models import Role
 from scanapp.db import get_engine, session_scope
 from scanapp.epcis import eventhash, validation
 from scanapp.products.models import Product
+from scanapp.security import json_depth_exceeds
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 
@@ -86,14 +88,36 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def build(url: str, schema: str):
-    app = create_app({"ENV": "testing", "DATABASE_URL": url, "DATABASE_SCHEMA": schema,
+class NoopHook:
+    """A capture hook that checks and writes nothing: the cost of the hook path itself
+    (ORM rows handed to hooks), which scanapp.trace's hook adds its own work to."""
+
+    def check(self, session, principal, event, index):
+        return []
+
+    def apply(self, session, principal, event, stored):
+        pass
+
+
+def make_app(url: str, schema: str, with_hook: bool = False):
+    app = _app(url, schema)
+    if with_hook:
+        app.extensions["scanapp.epcis.capture_hooks"].append(NoopHook())
+    return app
+
+
+def _app(url: str, schema: str):
+    return create_app({"ENV": "testing", "DATABASE_URL": url, "DATABASE_SCHEMA": schema,
                       "AUTO_MIGRATE": False, "PUBLIC_BASE_URL": "https://scan.example.vn",
                       "RATELIMIT_ENABLED": False, "SECRET_KEY": "b" * 32,
                       "SERIAL_KEY": "c" * 32, "PIN_KEY": "d" * 32,
                       "EPCIS_PUSH_THREAD": False, "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
                       # Requests one after another reuse the one pooled connection.
                       "DATABASE_POOL_SIZE": 1})
+
+
+def build(url: str, schema: str, with_hook: bool = False):
+    app = make_app(url, schema, with_hook)
     scanapp_migrations.upgrade(app)
     with app.app_context(), session_scope(app) as session:
         _key, raw = auth_service.issue_key(session, "Bench Brand", Role.BRAND)
@@ -104,11 +128,53 @@ def build(url: str, schema: str):
     return app, raw
 
 
+def _client_process(url: str, schema: str, key: str, first_doc: int, documents: int,
+                    events: int, start_at: float, out, with_hook: bool) -> None:
+    """One concurrent client (like one gunicorn worker): its own app, its own connection."""
+    app = make_app(url, schema, with_hook)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/ld+json"}
+    bodies = [make_document(first_doc + d, events) for d in range(documents)]
+    while time.time() < start_at:
+        time.sleep(0.01)
+    began = time.perf_counter()
+    for body in bodies:
+        response = client.post("/epcis/capture", data=body, headers=headers)
+        assert response.status_code == 202, response.get_json()
+    out.put(time.perf_counter() - began)
+    get_engine(app).dispose()
+
+
+def run_parallel(url: str, schema: str, key: str, processes: int, documents: int,
+                 events: int, with_hook: bool) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 8  # every process built and its documents made by then
+    workers = [ctx.Process(target=_client_process, args=(
+        url, schema, key, 10_000 * (i + 1), documents, events, start_at, out, with_hook))
+        for i in range(processes)]
+    for worker in workers:
+        worker.start()
+    walls = [out.get(timeout=600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    total = processes * documents * events
+    print(f"capture, {processes} clients at once: {total / max(walls):,.0f} events/s wall "
+          f"({total} events; load average {os.getloadavg()[0]:.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True, help="a PostgreSQL URL")
     parser.add_argument("--documents", type=int, default=10)
     parser.add_argument("--events", type=int, default=1000, help="events per document")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="then also run this many clients at once (separate processes, "
+                        "like gunicorn workers), each posting --documents documents")
+    parser.add_argument("--with-hook", action="store_true",
+                        help="register a no-op capture hook (the path scanapp.trace uses)")
     args = parser.parse_args()
 
     schema = f"bench_epcis_{secrets.token_hex(4)}"
@@ -116,11 +182,12 @@ def main() -> None:
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
-        app, key = build(args.database_url, schema)
+        app, key = build(args.database_url, schema, args.with_hook)
         client = app.test_client()
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/ld+json"}
         bodies = [make_document(d, args.events) for d in range(args.documents + 1)]
-        print(f"documents: {args.documents} x {args.events} events, "
+        print(f"documents: {args.documents} x {args.events} events"
+              f"{', with a no-op capture hook' if args.with_hook else ''}, "
               f"{statistics.mean(len(b) for b in bodies) / 1024:.0f} KiB each")
 
         # Where one event's CPU goes before storage (in-process, no database).
@@ -130,6 +197,14 @@ def main() -> None:
             start = time.process_time()
             for event in sample:
                 fn(event)
+            print(f"  {name}: {(time.process_time() - start) / len(sample) * 1e6:.0f} us "
+                  "CPU per event")
+        text = bodies[0].decode()
+        for name, fn in (("JSON parsing", json.loads),
+                         ("app-wide JSON depth check (scanapp/security.py)",
+                          json_depth_exceeds)):
+            start = time.process_time()
+            fn(text)
             print(f"  {name}: {(time.process_time() - start) / len(sample) * 1e6:.0f} us "
                   "CPU per event")
 
@@ -169,6 +244,9 @@ def main() -> None:
                                  ).scalar()
         print(f"stored: {stored} events, {index} identifier rows")
         get_engine(app).dispose()
+        if args.processes:
+            run_parallel(args.database_url, schema, key, args.processes, args.documents,
+                         args.events, args.with_hook)
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -167,7 +167,8 @@ def capture_single(session: Session, principal: Principal, event,
         raise EpcisValidation(f"{len(result.problems)} problem(s) in the event",
                               result.problems)
     session.commit()
-    return result.stored[0]
+    return session.scalars(select(EpcisEvent)
+                           .where(EpcisEvent.event_id == result.stored_ids[0])).one()
 
 
 def job_document(job: EpcisCaptureJob) -> dict:

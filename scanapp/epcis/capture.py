@@ -30,10 +30,12 @@ no trace while the good ones stay. The caller commits (``capture_service`` for t
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from psycopg import errors as psycopg_errors
 from sqlalchemy import String, any_, insert, select, text
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
@@ -87,7 +89,8 @@ class CaptureResult:
     problems: list[Problem] = field(default_factory=list)
     # eventIDs whose identical event was stored before: not stored twice, not an error.
     already_stored: list[str] = field(default_factory=list)
-    # The rows stored, in document order (for the caller's own follow-up, e.g. Location).
+    # The rows stored, in document order, when they were stored as ORM objects (with hooks,
+    # or on SQLite); empty on PostgreSQL's bulk path without hooks (use stored_ids).
     stored: list[EpcisEvent] = field(default_factory=list)
 
     @property
@@ -262,11 +265,16 @@ def _allocate_ids(session: Session, count: int) -> list[int | None]:
 
 def _row(item: _Prepared, principal: Principal | None, brands: dict[str, int],
          now: dt.datetime, pk: int | None = None) -> EpcisEvent:
+    return EpcisEvent(**_row_values(item, principal, brands, now, pk))
+
+
+def _row_values(item: _Prepared, principal: Principal | None, brands: dict[str, int],
+                now: dt.datetime, pk: int | None = None) -> dict:
     body = item.body
     body["recordTime"] = mapping.format_time(now)
     gtins = {gtin for _role, _value, gtin in item.entries if gtin}
     brand_ids = {brands[g] for g in gtins if g in brands}
-    return EpcisEvent(
+    return dict(
         id=pk, event_id=item.event_id, kind="captured", event_type=body["type"],
         action=body.get("action"),
         biz_step=vocabulary_term(body.get("bizStep"), mapping.CBV_BIZSTEPS, "BizStep-",
@@ -277,23 +285,38 @@ def _row(item: _Prepared, principal: Principal | None, brands: dict[str, int],
         brand_org_id=next(iter(brand_ids)) if len(brand_ids) == 1 else None,
         source="capture",
         captured_by_org_id=principal.org_id if principal is not None else None,
-        event_time=item.event_time, record_time=now, body=body)
+        event_time=item.event_time, record_time=now, body=body,
+        printer_org_id=None, range_id=None)
 
 
-def _write_index_and_outbox(session: Session, stored: list[tuple[EpcisEvent, _Prepared]],
-                            now: dt.datetime) -> None:
+_EVENT_COLUMNS = ("id", "event_id", "kind", "event_type", "action", "biz_step", "disposition",
+                  "gtin", "brand_org_id", "printer_org_id", "range_id", "event_time",
+                  "record_time", "body", "source", "captured_by_org_id")
+
+
+def _write_index_and_outbox(session: Session, stored: list, now: dt.datetime) -> None:
+    """Bulk rows after the last event: the events themselves on the bulk path (dicts), the
+    index and outbox rows always."""
     if not stored:
         return
-    session.flush()  # the events' ids, for the rows that point at them
-    index_rows = [{"event_pk": row.id, "role": role, "identifier": value, "gtin": gtin}
-                  for row, item in stored for role, value, gtin in item.entries]
-    outbox_rows = [{"event_pk": row.id, "created_at": now, "attempts": 0,
-                    "next_attempt_at": now} for row, _item in stored]
+    bulk = isinstance(stored[0][0], dict)
+    if not bulk:
+        session.flush()  # the events' ids, for the rows that point at them
+    pks = [row["id"] if bulk else row.id for row, _item in stored]
+    index_rows = [{"event_pk": pk, "role": role, "identifier": value, "gtin": gtin}
+                  for pk, (_row, item) in zip(pks, stored, strict=True)
+                  for role, value, gtin in item.entries]
+    outbox_rows = [{"event_pk": pk, "created_at": now, "attempts": 0,
+                    "next_attempt_at": now} for pk in pks]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         # COPY: one stream for thousands of rows, where executemany sent a statement a row
         # (measured: 0.4 s against a few ms for a 1,000-event document's 9,000 rows).
         cursor = connection.connection.driver_connection.cursor()
+        if bulk:
+            _copy(cursor, "epcis_events", _EVENT_COLUMNS, [
+                {**row, "body": json.dumps(row["body"], ensure_ascii=False)}
+                for row, _item in stored])
         _copy(cursor, "epcis_event_identifiers", ("event_pk", "role", "identifier", "gtin"),
               index_rows)
         _copy(cursor, "epcis_outbox", ("event_pk", "created_at", "attempts",
@@ -356,17 +379,24 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
 
     brands = _brands(session, {g for item in fresh for _r, _v, g in item.entries if g})
     document_savepoint = None if proceed else session.begin_nested()
-    stored: list[tuple[EpcisEvent, _Prepared]] = []
+    stored: list = []
     pks = _allocate_ids(session, len(fresh))
+    # Without hooks nothing needs the ORM objects: on PostgreSQL the events go by COPY with
+    # the index rows (about 60 us an event less than building and flushing ORM objects).
+    bulk = not hooks and pks[:1] != [None]
     try:
         for item, pk in zip(fresh, pks, strict=True):
+            if bulk:
+                stored.append((_row_values(item, principal, brands, now, pk), item))
+                continue
             stored_one = _run_one(session, principal, item, pk, hooks, brands, now, proceed,
                                   result)
             if stored_one is not None:
                 stored.append((stored_one, item))
         if proceed or not result.problems:
             _write_index_and_outbox(session, stored, now)
-    except IntegrityError:
+    # COPY goes around SQLAlchemy: a duplicate eventID surfaces as the driver's own error.
+    except (IntegrityError, psycopg_errors.UniqueViolation):
         # Another request stored one of these eventIDs between our check and our insert.
         if document_savepoint is not None:
             document_savepoint.rollback()
@@ -383,8 +413,8 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
             return CaptureResult(problems=result.problems,
                                  already_stored=result.already_stored)
         document_savepoint.commit()
-    result.stored = [row for row, _item in stored]
-    result.stored_ids = [row.event_id for row in result.stored]
+    result.stored = [row for row, _item in stored if not isinstance(row, dict)]
+    result.stored_ids = [item.event_id for _row, item in stored]
     return result
 
 
