@@ -53,7 +53,7 @@ EXCEPTION_TYPES = {
     503: "epcisException:ImplementationException",
 }
 TITLES = {400: "Invalid request", 401: "Unauthorised request", 403: "Access forbidden",
-          404: "Resource not found", 409: "Resource already exists",
+          404: "Resource not found", 406: "Not acceptable", 409: "Resource already exists",
           413: "Capture payload too large", 415: "Unsupported media type"}
 
 
@@ -157,6 +157,21 @@ def _epcis_headers(response):
                     converted.headers[name] = response.headers[name]
             return converted
     return response
+
+
+@blp.before_request
+def _negotiate():
+    """The binding's content and version negotiation: JSON(-LD) answers, EPCIS 2.0 only."""
+    asked = request.headers.get("GS1-EPCIS-Version")
+    if asked and not asked.strip().startswith("2.0"):
+        return problem_response(406, f"this repository speaks EPCIS 2.0, not {asked}",
+                                code="unsupported_version")
+    accept = request.accept_mimetypes
+    if accept and not any(accept[m] for m in ("application/json", "application/ld+json",
+                                              PROBLEM)):
+        return problem_response(406, "answers are application/json or application/ld+json "
+                                "(JSON-LD); XML is not offered", code="not_acceptable")
+    return None
 
 
 @blp.record_once
@@ -364,5 +379,82 @@ class EventTypes(MethodView):
     @blp.response(200, description="the five EPCIS 2.0 event types this repository stores")
     def get(self):
         """Event types"""
-        return _json({"@context": [binding.mapping.EPCIS_CONTEXT], "type": "Collection",
-                      "member": list(binding.mapping.EVENT_TYPES)})
+        return _collection(binding.mapping.EVENT_TYPES)
+
+
+def _collection(members) -> object:
+    return _json({"@context": [binding.mapping.EPCIS_CONTEXT], "type": "Collection",
+                  "member": list(members)})
+
+
+@blp.route("/eventTypes/<string:event_type>/events")
+class EventTypeEvents(MethodView):
+    @requires(*READ_ROLES)
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events of this type (eventType)")
+    def get(self, args, event_type: str):
+        """Events of one type"""
+        return _events_answer(args, {"eventType": event_type})
+
+
+@blp.route("/bizSteps")
+class BizSteps(MethodView):
+    @requires(*READ_ROLES)
+    @blp.response(200, description="the CBV 2.0 business steps (bare words)")
+    def get(self):
+        """Business steps"""
+        return _collection(sorted(binding.mapping.CBV_BIZSTEPS))
+
+
+@blp.route("/bizSteps/<string:biz_step>/events")
+class BizStepEvents(MethodView):
+    @requires(*READ_ROLES)
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events with this bizStep (EQ_bizStep)")
+    def get(self, args, biz_step: str):
+        """Events of one business step"""
+        return _events_answer(args, {"EQ_bizStep": biz_step})
+
+
+@blp.route("/dispositions")
+class Dispositions(MethodView):
+    @requires(*READ_ROLES)
+    @blp.response(200, description="the CBV 2.0 dispositions (bare words)")
+    def get(self):
+        """Dispositions"""
+        return _collection(sorted(binding.mapping.CBV_DISPOSITIONS))
+
+
+@blp.route("/dispositions/<string:disposition>/events")
+class DispositionEvents(MethodView):
+    @requires(*READ_ROLES)
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events with this disposition (EQ_disposition)")
+    def get(self, args, disposition: str):
+        """Events of one disposition"""
+        return _events_answer(args, {"EQ_disposition": disposition})
+
+
+@blp.route("/bizLocations/<path:location>/events")
+class BizLocationEvents(MethodView):
+    @requires(*READ_ROLES)
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events at this business location (EQ_bizLocation)")
+    def get(self, args, location: str):
+        """Events at one business location (SGLN URN or Digital Link, percent-encoded)"""
+        return _events_answer(args, {"EQ_bizLocation": location.replace("|", "%7C")})
+
+
+@blp.route("/readPoints/<path:read_point>/events")
+class ReadPointEvents(MethodView):
+    @requires(*READ_ROLES)
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events read at this point (EQ_readPoint)")
+    def get(self, args, read_point: str):
+        """Events at one read point (SGLN URN or Digital Link, percent-encoded)"""
+        return _events_answer(args, {"EQ_readPoint": read_point.replace("|", "%7C")})

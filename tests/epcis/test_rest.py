@@ -349,3 +349,37 @@ def test_copied_events_keep_the_examples_intact():
     # The test documents are GS1's, unchanged: the binding must accept them as they are.
     sent = example()
     assert copy.deepcopy(sent) == example()
+
+
+def test_the_binding_s_resource_views(brand, chain):
+    assert ids(events_of(brand, url="/epcis/eventTypes/AggregationEvent/events")) == ["p"]
+    assert ids(events_of(brand, url="/epcis/bizSteps/shipping/events")) == ["s"]
+    assert ids(events_of(brand, url="/epcis/dispositions/in_progress/events")) == ["r"]
+    place = quote("urn:epc:id:sgln:8934567.00001.0", safe="")
+    assert ids(events_of(brand, url=f"/epcis/bizLocations/{place}/events")) == ["r"]
+    assert ids(events_of(brand, url="/epcis/readPoints/" + quote(SHOP, safe="") + "/events")) \
+        == ["r"]
+    steps = brand.get("/epcis/bizSteps").get_json()
+    assert steps["type"] == "Collection" and "commissioning" in steps["member"]
+    assert "recalled" in brand.get("/epcis/dispositions").get_json()["member"]
+    assert_problem(brand.get("/epcis/eventTypes/PartyEvent/events"), 400,
+                   "QueryParameterException")
+
+
+def test_version_and_format_negotiation(brand):
+    old = brand.get("/epcis/events", headers={"GS1-EPCIS-Version": "1.2"})
+    assert_problem(old, 406, "NotAcceptableException")
+    xml = brand.get("/epcis/events", headers={"Accept": "application/xml"})
+    assert_problem(xml, 406, "NotAcceptableException")
+    assert brand.get("/epcis/events", headers={"Accept": "application/ld+json",
+                                                "GS1-EPCIS-Version": "2.0.0"}).status_code == 200
+
+
+def test_a_query_document_can_be_captured(brand, other_brand, admin, chain):
+    # One repository's answer is another's input: an EPCISQueryDocument is captured as is.
+    answer = admin.get("/epcis/events", query_string={"EQ_bizStep": "shipping"}).get_json()
+    answer["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0].pop("recordTime")
+    response = post_doc(admin, answer)
+    assert response.status_code == 202
+    # Already stored here: recognised, not stored twice.
+    assert response.get_json()["eventsAlreadyStored"] == 1
