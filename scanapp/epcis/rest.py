@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from ..auth.access import current_principal, requires
 from ..auth.models import Role
 from ..db import get_session
-from ..errors import DomainError, status_for
+from ..errors import DomainError, http_exception_response, status_for
 from ..extensions import Blueprint, Schema
 from . import binding
 from .schemas import Instant
@@ -54,7 +54,37 @@ EXCEPTION_TYPES = {
 }
 TITLES = {400: "Invalid request", 401: "Unauthorised request", 403: "Access forbidden",
           404: "Resource not found", 406: "Not acceptable", 409: "Resource already exists",
-          413: "Capture payload too large", 415: "Unsupported media type"}
+          413: "Capture payload too large", 415: "Unsupported media type",
+          429: "Too many requests", 500: "Implementation exception",
+          503: "Service unavailable"}
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 7807 problem details, as every error under /epcis is answered."""
+
+    type = ma.fields.String(required=True, metadata={
+        "description": "GS1 exception type, e.g. epcisException:ValidationException"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    instance = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "scanapp's machine code"})
+    problems = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "every problem found: index, event_id, field (JSON pointer), code, "
+                       "message"})
+
+
+COMMON_ERRORS = (400, 401, 403, 404, 406, 413, 429, 500, 503)
+
+
+def problems_documented(*extra: int):
+    """Document the problem+json answers of an operation (schemathesis checks them)."""
+    def decorator(view):
+        for status in sorted(set(COMMON_ERRORS + extra)):
+            view = blp.alt_response(status, schema=ProblemSchema, content_type=PROBLEM,
+                                    description=TITLES.get(status, "Error"))(view)
+        return view
+    return decorator
 
 
 def _base_headers() -> dict[str, str]:
@@ -139,6 +169,19 @@ def _http_problem(exc: HTTPException):
                                 "(GS1-EPCIS-Capture-File-Size-Limit)",
                                 code="capture_limit_exceeded")
     return problem_response(status, exc.description or exc.name)
+
+
+@blp.app_errorhandler(404)
+@blp.app_errorhandler(405)
+def _unrouted(exc: HTTPException):
+    """URLs under /epcis that match no route never reach the blueprint's handlers: answer
+    them as problems too; every other path keeps the app's own error shape."""
+    if request.path == blp.url_prefix or request.path.startswith(blp.url_prefix + "/"):
+        headers = {"Allow": exc.get_response().headers["Allow"]} \
+            if exc.code == 405 and "Allow" in exc.get_response().headers else None
+        return problem_response(exc.code or 404, exc.description or exc.name,
+                                headers=headers)
+    return http_exception_response(exc)
 
 
 @blp.after_request
@@ -259,6 +302,7 @@ def _events_answer(args: dict, extra: dict | None = None):
 @blp.route("/capture")
 class Capture(MethodView):
     @requires(*CAPTURE_ROLES)
+    @problems_documented(415)
     @blp.doc(parameters=[{
         "in": "header", "name": "GS1-Capture-Error-Behaviour", "required": False,
         "schema": {"type": "string", "enum": ["rollback", "proceed"], "default": "rollback"},
@@ -270,11 +314,6 @@ class Capture(MethodView):
             "description": "an EPCISDocument (or EPCISQueryDocument) in JSON-LD"})
     @blp.response(202, description="captured; Location names the capture job, whose "
                   "success and errors say what was stored")
-    @blp.alt_response(400, description="malformed JSON, not an EPCIS 2.0 document, or (with "
-                      "rollback) any problem in an event: every problem is listed in "
-                      "'problems' and nothing is stored (application/problem+json)")
-    @blp.alt_response(413, description="more events or bytes than GS1-EPCIS-Capture-Limit / "
-                      "GS1-EPCIS-Capture-File-Size-Limit")
     def post(self):
         """Capture an EPCISDocument (processed before the answer; the job is kept)"""
         behaviour = (request.headers.get("GS1-Capture-Error-Behaviour") or "rollback")
@@ -299,6 +338,7 @@ class Capture(MethodView):
                      {"Location": location, **_limit_headers()})
 
     @requires(*CAPTURE_ROLES)
+    @problems_documented()
     @blp.arguments(PageSchema, location="query", unknown=ma.RAISE)
     @blp.response(200, description="the organisation's capture jobs, newest first "
                   "(an admin sees all); next page in the Link header")
@@ -312,6 +352,7 @@ class Capture(MethodView):
 @blp.route("/capture/<string:capture_id>")
 class CaptureJob(MethodView):
     @requires(*CAPTURE_ROLES)
+    @problems_documented()
     @blp.response(200, description="running, success, captureErrorBehaviour and errors")
     def get(self, capture_id: str):
         """One capture job"""
@@ -322,12 +363,11 @@ class CaptureJob(MethodView):
 @blp.route("/events")
 class Events(MethodView):
     @requires(*CAPTURE_ROLES)
+    @problems_documented(409, 415)
     @blp.doc(requestBody={"required": True, "content": {
         "application/ld+json": {"schema": {"type": "object"}}},
         "description": "one EPCIS event with its own @context"})
     @blp.response(201, description="stored; Location names the event")
-    @blp.alt_response(409, description="an event with this eventID is already stored")
-    @blp.alt_response(400, description="not a valid EPCIS 2.0 event; problems listed")
     def post(self):
         """Capture one event"""
         event = _json_body()
@@ -341,6 +381,7 @@ class Events(MethodView):
         return _json(stored.body, 201, {"Location": location})
 
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, content_type="application/ld+json",
                   description="an EPCISQueryDocument with one page of events; the next page "
@@ -353,6 +394,7 @@ class Events(MethodView):
 @blp.route("/events/<path:event_id>")
 class Event(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.response(200, content_type="application/ld+json",
                   description="an EPCISQueryDocument with the one event")
     def get(self, event_id: str):
@@ -365,6 +407,7 @@ class Event(MethodView):
 @blp.route("/epcs/<path:epc>/events")
 class EpcEvents(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, content_type="application/ld+json",
                   description="events naming this EPC anywhere (MATCH_anyEPC)")
@@ -376,6 +419,7 @@ class EpcEvents(MethodView):
 @blp.route("/eventTypes")
 class EventTypes(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.response(200, description="the five EPCIS 2.0 event types this repository stores")
     def get(self):
         """Event types"""
@@ -390,6 +434,7 @@ def _collection(members) -> object:
 @blp.route("/eventTypes/<string:event_type>/events")
 class EventTypeEvents(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, content_type="application/ld+json",
                   description="events of this type (eventType)")
@@ -401,6 +446,7 @@ class EventTypeEvents(MethodView):
 @blp.route("/bizSteps")
 class BizSteps(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.response(200, description="the CBV 2.0 business steps (bare words)")
     def get(self):
         """Business steps"""
@@ -410,6 +456,7 @@ class BizSteps(MethodView):
 @blp.route("/bizSteps/<string:biz_step>/events")
 class BizStepEvents(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, content_type="application/ld+json",
                   description="events with this bizStep (EQ_bizStep)")
@@ -421,6 +468,7 @@ class BizStepEvents(MethodView):
 @blp.route("/dispositions")
 class Dispositions(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.response(200, description="the CBV 2.0 dispositions (bare words)")
     def get(self):
         """Dispositions"""
@@ -430,6 +478,7 @@ class Dispositions(MethodView):
 @blp.route("/dispositions/<string:disposition>/events")
 class DispositionEvents(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, content_type="application/ld+json",
                   description="events with this disposition (EQ_disposition)")
@@ -441,6 +490,7 @@ class DispositionEvents(MethodView):
 @blp.route("/bizLocations/<path:location>/events")
 class BizLocationEvents(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, content_type="application/ld+json",
                   description="events at this business location (EQ_bizLocation)")
@@ -452,6 +502,7 @@ class BizLocationEvents(MethodView):
 @blp.route("/readPoints/<path:read_point>/events")
 class ReadPointEvents(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, content_type="application/ld+json",
                   description="events read at this point (EQ_readPoint)")

@@ -383,3 +383,15 @@ def test_a_query_document_can_be_captured(brand, other_brand, admin, chain):
     assert response.status_code == 202
     # Already stored here: recognised, not stored twice.
     assert response.get_json()["eventsAlreadyStored"] == 1
+
+
+def test_unrouted_urls_under_epcis_are_problems_too(brand, client):
+    assert_problem(brand.get("/epcis/nowhere"), 404, "NoSuchResourceException")
+    wrong_method = brand.delete("/epcis/events") if hasattr(brand, "delete") else \
+        brand.client.delete("/epcis/events", headers=brand._headers({}))
+    assert_problem(wrong_method, 405, "ValidationException")
+    assert "GET" in wrong_method.headers["Allow"]
+    # Elsewhere the app keeps its own error shape.
+    other = client.get("/api/v1/nowhere")
+    assert other.status_code == 404 and other.mimetype == "application/json"
+    assert other.get_json()["code"] == "not_found"
