@@ -71,8 +71,10 @@ class CaptureHook(Protocol):
 
     ``check`` returns the problems of one event (access, unknown lots or places); it may read
     rows that ``apply`` flushed for earlier events of the same document. ``apply`` writes the
-    rows derived from a stored event in the same transaction; ``stored.id`` is known after the
-    next flush. An optional third method, ``visible_event_filter(session, principal)``,
+    rows derived from a stored event in the same transaction. On PostgreSQL ``stored.id`` is
+    already set when ``apply`` runs (ids are taken from the sequence for the whole document),
+    so a hook needs no flush of its own to point rows at the event; on SQLite it is set by
+    the next flush. An optional third method, ``visible_event_filter(session, principal)``,
     returns an SQLAlchemy clause on ``EpcisEvent`` widening what a principal may read.
     """
 
