@@ -95,6 +95,7 @@ def test_gs1_examples_are_captured_and_queried_back(brand, admin):
     assert back[0]["@context"] == [{"example": "http://ns.example.com/epcis/"}]
     one = brand.get("/epcis/events/" + quote(first["eventID"], safe=""))
     assert one.status_code == 200
+    assert_valid(one.get_json())
     assert one.get_json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0][
         "eventID"] == first["eventID"]
     # The same document again is stored once: every event reported as already stored.
