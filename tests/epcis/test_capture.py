@@ -18,6 +18,8 @@ from scanapp.epcis.models import EpcisEvent, EpcisEventIdentifier, EpcisOutbox
 
 DATA = Path(__file__).parent.parent / "data" / "epcis" / "JSON"
 
+pytestmark = pytest.mark.usefixtures("binding_alone")
+
 
 def example_events(name: str = "Example_9.6.1-ObjectEvent.jsonld") -> list[dict]:
     return copy.deepcopy(json.loads((DATA / name).read_text())["epcisBody"]["eventList"])

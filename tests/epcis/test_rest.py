@@ -13,6 +13,8 @@ import pytest
 from tests.epcis.schema import assert_valid
 
 DATA = Path(__file__).parent.parent / "data" / "epcis" / "JSON"
+
+pytestmark = pytest.mark.usefixtures("binding_alone")
 LD = "application/ld+json"
 PROBLEM = "application/problem+json"
 
