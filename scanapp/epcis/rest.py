@@ -97,8 +97,8 @@ def _base_headers() -> dict[str, str]:
 def _limits() -> tuple[int, int]:
     """(events per document, bytes): the binding's own limit, never above the app's body
     limit (which scanapp.security enforces before any view runs)."""
-    events = int(setting(current_app, "EPCIS_CAPTURE_MAX_EVENTS"))
-    size = int(setting(current_app, "EPCIS_CAPTURE_MAX_BYTES"))
+    events = binding.capture_limit(current_app.config, "EPCIS_CAPTURE_MAX_EVENTS")
+    size = binding.capture_limit(current_app.config, "EPCIS_CAPTURE_MAX_BYTES")
     app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
     return events, min(size, app_limit) if app_limit else size
 
