@@ -218,6 +218,18 @@ def _prepare(event, index: int, namespaces: dict[str, str], now: dt.datetime,
             index, event_id, event_pointer(index, "/eventTime"), "future_event_time",
             f"eventTime {body['eventTime']} is in the future (more than "
             f"{int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes ahead of the server)"))
+    if body.get("type") not in mapping.EVENT_TYPES:
+        # The schema lets extension event types through; nothing here could index or query
+        # them, so they are refused rather than stored half understood.
+        problems.append(Problem(index, event_id, event_pointer(index, "/type"),
+                                "unsupported_event_type",
+                                f"type {body.get('type')!r} is not one of the EPCIS 2.0 event "
+                                f"types this repository stores ({', '.join(mapping.EVENT_TYPES)})"))
+    for name in ("bizStep", "disposition"):
+        if isinstance(body.get(name), str) and len(body[name]) > MAX_IDENTIFIER:
+            problems.append(Problem(index, event_id, event_pointer(index, f"/{name}"),
+                                    "identifier_too_long",
+                                    f"{name} is at most {MAX_IDENTIFIER} characters"))
     entries, id_problems = index_entries(body, index)
     problems += id_problems
     if problems:
