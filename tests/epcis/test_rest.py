@@ -398,3 +398,23 @@ def test_unrouted_urls_under_epcis_are_problems_too(brand, client):
     other = client.get("/api/v1/nowhere")
     assert other.status_code == 404 and other.mimetype == "application/json"
     assert other.get_json()["code"] == "not_found"
+
+
+def test_captured_events_reach_the_portal_in_valid_documents(app, app_factory, brand):
+    from scanapp.epcis import exporter
+    from tests.epcis.capture_server import CaptureServer, free_port
+
+    port = free_port()
+    server = CaptureServer(port).start()
+    try:
+        pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}",
+                              EPCIS_PUSH_THREAD=False)
+        assert post_doc(brand, example()).status_code == 202
+        result = exporter.push_pending(pushing)
+        assert result.sent == 2 and result.failed == 0
+        sent = server.received[0]
+        assert_valid(sent)  # extension fields keep their namespace in the pushed document
+        assert sorted(server.event_ids) == sorted(
+            e["eventID"] for e in example()["epcisBody"]["eventList"])
+    finally:
+        server.stop()
