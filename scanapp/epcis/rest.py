@@ -190,6 +190,9 @@ def _epcis_headers(response):
     (the app's body limit, rate limits) that came back in scanapp's plain error shape."""
     response.headers.update({k: v for k, v in _base_headers().items()
                              if k not in response.headers})
+    if request.method == "OPTIONS" and request.path.startswith(f"{blp.url_prefix}/capture"):
+        # Discovery (the binding's OPTIONS): a client learns the limits before sending.
+        response.headers.update(_limit_headers())
     if response.status_code >= 400 and response.mimetype == "application/json":
         body = response.get_json(silent=True)
         if isinstance(body, dict) and {"status", "code", "message"} <= body.keys():

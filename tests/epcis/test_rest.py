@@ -418,3 +418,13 @@ def test_captured_events_reach_the_portal_in_valid_documents(app, app_factory, b
             e["eventID"] for e in example()["epcisBody"]["eventList"])
     finally:
         server.stop()
+
+
+def test_options_tells_the_versions_and_capture_limits(app, client):
+    app.config["EPCIS_CAPTURE_MAX_EVENTS"] = 1000
+    response = client.open("/epcis/capture", method="OPTIONS")
+    assert response.status_code in (200, 204)
+    assert "POST" in response.headers["Allow"]
+    assert response.headers["GS1-EPCIS-Version"] == "2.0.0"
+    assert response.headers["GS1-EPCIS-Capture-Limit"] == "1000"
+    assert int(response.headers["GS1-EPCIS-Capture-File-Size-Limit"]) > 0
