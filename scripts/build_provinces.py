@@ -69,7 +69,8 @@ def main(source: str, dest: Path = OUT) -> None:
         geometry = geometry.simplify(0.001, preserve_topology=True)
         province = PROVINCES[code]
         geo = mapping(geometry)
-        geo = {"type": geo["type"], "coordinates": _round(json.loads(json.dumps(geo["coordinates"])))}
+        coordinates = json.loads(json.dumps(geo["coordinates"]))  # tuples -> lists
+        geo = {"type": geo["type"], "coordinates": _round(coordinates)}
         out.append({"type": "Feature",
                     "properties": {"code": code, "name": province.name,
                                    "name_en": province.name_en},
