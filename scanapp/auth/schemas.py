@@ -20,6 +20,8 @@ class KeySchema(Schema):
     prefix = ma.fields.String(dump_only=True)
     role = ma.fields.Function(lambda k: k.role.value, dump_only=True)
     org = ma.fields.Function(lambda k: k.organisation.name, dump_only=True)
+    # A brand authorises a printer by this id (POST /api/v1/printer-authorisations).
+    org_id = ma.fields.Integer(dump_only=True)
     label = ma.fields.String(dump_only=True, allow_none=True)
     created_at = ma.fields.DateTime(dump_only=True)
     revoked_at = ma.fields.DateTime(dump_only=True, allow_none=True)
