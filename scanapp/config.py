@@ -94,6 +94,11 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "SCAN_FLAGS_IN_BACKGROUND": _bool(_env("SCAN_FLAGS_IN_BACKGROUND",
                                                "1" if production else "0")),
         "RATELIMIT_ENABLED": _bool(_env("RATELIMIT_ENABLED", "1")),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto entries are
+        # believed (werkzeug ProxyFix). 0 trusts none: the client address is the socket's.
+        # Behind the documented nginx it is 1; more only when a CDN or load balancer adds
+        # its own hop, since every trusted hop is an address a client could otherwise forge.
+        "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024))),
         "API_TITLE": "scanapp",
         "API_VERSION": "v1",

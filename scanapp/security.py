@@ -6,6 +6,8 @@
   is a 400, a path id no table can hold is a 404, all in the service's JSON error shape.
 - Values the database itself refuses (a number out of a column's range) are a 422, not a
   500: a last line behind the schemas, which cannot know every column's width.
+- The client address: the socket's, or the one the trusted proxies (``PROXY_HOPS``)
+  report; IPv6 clients are counted by their /64 (``client_network``).
 - A log record factory that keeps API keys, secrets, PINs and raw device ids out of every
   log line, whichever logger or handler writes it.
 
@@ -25,7 +27,9 @@ Decisions (see docs/RELIABILITY.md):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import ipaddress
 import logging
 import re
 import secrets
@@ -268,7 +272,47 @@ def install_log_redaction() -> None:
         logging.setLogRecordFactory(factory)
 
 
+# --- client addresses ----------------------------------------------------------------------
+
+def trust_proxies(app: Flask) -> None:
+    """Take the client address from the ``PROXY_HOPS`` proxies in front of the app.
+
+    Only X-Forwarded-For and -Proto: the Host header is never believed (links are built
+    from PUBLIC_BASE_URL), nor -Port or -Prefix, which nothing here needs.
+    """
+    hops = app.config.get("PROXY_HOPS", 0)
+    if hops < 0:
+        from .config import ConfigError
+
+        raise ConfigError(f"SCANAPP_PROXY_HOPS must be 0 or more, not {hops}")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
+                                x_host=0, x_port=0, x_prefix=0)
+
+
+@functools.lru_cache(maxsize=8192)
+def client_network(address: str) -> str:
+    """The unit one client controls: an IPv4 address, or an IPv6 address's /64.
+
+    An ISP hands each IPv6 subscriber at least a /64 (RFC 6177), so counting single
+    addresses would give one phone 2^64 rate-limit buckets and device identities.
+    IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
+    """
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+
+
 def register_security(app: Flask) -> None:
+    trust_proxies(app)
     remember_secrets(app.config.get(name) for name in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY"))
     install_log_redaction()
     app.jinja_env.globals["csp_nonce"] = csp_nonce
