@@ -83,6 +83,24 @@ def get_range(session: Session, principal: Principal, range_id: int) -> SerialRa
     return found
 
 
+def range_to_work_on(session: Session, principal: Principal, range_id: int) -> SerialRange:
+    """A range whose codes the caller may download or move along the lifecycle.
+
+    A printer holds a range only while the brand authorises it: reading the range's
+    metadata stays possible after a revocation (its own past work), but its codes, PINs,
+    labels and lifecycle steps are the brand's to grant, checked on every request.
+    """
+    target = get_range(session, principal, range_id)
+    if principal.role is Role.PRINTER:
+        product = session.get(Product, target.product_id)
+        if product is None or not printer_may_print(session, principal.org_id, product):
+            raise PermissionDenied(
+                f"the brand no longer authorises this printer for GTIN {target.gtin}: "
+                "its codes and lifecycle steps are closed to it",
+                code="printer_not_authorised")
+    return target
+
+
 # -- issuing ----------------------------------------------------------------------------
 def request_hash(data: dict) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
@@ -215,7 +233,7 @@ def _printer_for(session: Session, principal: Principal, product: Product,
 # -- lifecycle --------------------------------------------------------------------------
 def transition(session: Session, principal: Principal, range_id: int, action: str,
                data: dict) -> SerialRange:
-    target = get_range(session, principal, range_id)
+    target = range_to_work_on(session, principal, range_id)
     if principal.role not in ACTION_ROLES[action]:
         allowed = ", ".join(r.value for r in ACTION_ROLES[action])
         raise PermissionDenied(f"a {principal.role.value} key cannot {action} a range; "
@@ -344,11 +362,25 @@ def _pieces(range_status: str, overrides: Iterable, start: int, end: int):
         yield piece_start, piece_end, lifecycle.effective_status(range_status, statuses)
 
 
-def history(session: Session, principal: Principal, range_id: int) -> list[RangeTransition]:
+def history(session: Session, principal: Principal, range_id: int) -> list:
+    """Every step of a range. Inspectors get the steps without their serials: a genuine
+    serial is a stamp anyone can print, and code downloads are refused to them too."""
     get_range(session, principal, range_id)
-    return list(session.scalars(select(RangeTransition)
-                                .where(RangeTransition.range_id == range_id)
-                                .order_by(RangeTransition.id)))
+    steps = list(session.scalars(select(RangeTransition)
+                                 .where(RangeTransition.range_id == range_id)
+                                 .order_by(RangeTransition.id)))
+    if principal.role is Role.INSPECTOR:
+        return [_without_serials(step) for step in steps]
+    return steps
+
+
+def _without_serials(step: RangeTransition) -> dict:
+    """A detached copy (never the ORM row: a change to it would be flushed)."""
+    fields = ("id", "action", "from_status", "to_status", "code_count", "reason",
+              "actor_org_id", "actor_key_id", "at")
+    copy = {name: getattr(step, name) for name in fields}
+    copy["serials"] = None
+    return copy
 
 
 def code_counts(session: Session, target: SerialRange) -> dict[str, int]:

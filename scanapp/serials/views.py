@@ -145,7 +145,7 @@ class RangeCodes(MethodView):
 
         Streamed; the SHA-256 of the file is at the same URL plus ``.sha256``.
         """
-        target = service.get_range(get_session(), current_principal(), range_id)
+        target = service.range_to_work_on(get_session(), current_principal(), range_id)
         etag = downloads.etag(target, fmt)
         if request.if_none_match.contains(etag):
             return Response(status=304, headers={"ETag": f'"{etag}"'})
@@ -163,7 +163,7 @@ class RangeCodesChecksum(MethodView):
                                 "content": {"text/plain": {}}}})
     def get(self, range_id: int, fmt: str):
         """SHA-256 of a range's code file, in `sha256sum -c` format"""
-        target = service.get_range(get_session(), current_principal(), range_id)
+        target = service.range_to_work_on(get_session(), current_principal(), range_id)
         name = downloads.filename(target, fmt)
         line = f"{downloads.checksum(target, fmt)}  {name}\n"
         return Response(line, mimetype="text/plain",
@@ -171,7 +171,7 @@ class RangeCodesChecksum(MethodView):
 
 
 def _serial_uri(range_id: int, serial: str):
-    target = service.get_range(get_session(), current_principal(), range_id)
+    target = service.range_to_work_on(get_session(), current_principal(), range_id)
     try:
         seq = get_codec().verify(serial, target.gtin, target.lot)
     except InvalidSerial:
@@ -212,7 +212,7 @@ class RangeLabels(MethodView):
         At most 2,000 labels per PDF: pick a part with `offset` and `count`, or use
         codes.csv with the printing software for bigger runs.
         """
-        target = service.get_range(get_session(), current_principal(), range_id)
+        target = service.range_to_work_on(get_session(), current_principal(), range_id)
         offset = query["offset"]
         if offset >= target.quantity:
             raise InvalidInput(f"offset {offset} is past the end of the range "
