@@ -100,6 +100,9 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         # its own hop, since every trusted hop is an address a client could otherwise forge.
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024))),
+        # Anonymous endpoints marked with security.body_limit (scan, PIN check): a scan body
+        # is a code, a device id and three numbers, far below this.
+        "PUBLIC_MAX_CONTENT_LENGTH": int(_env("PUBLIC_MAX_CONTENT_LENGTH", "4096")),
         "API_TITLE": "scanapp",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -1,7 +1,8 @@
 """Defences every response and request gets, whatever blueprint serves it.
 
 - Security headers on every response; HTML gets a strict Content-Security-Policy.
-- Request limits checked before any view runs: an oversized body is a 413, a JSON body
+- Request limits checked before any view runs: an oversized body is a 413 (public
+  endpoints marked with ``body_limit`` take far less than the API's limit), a JSON body
   nested deeper than ``MAX_JSON_DEPTH``, a text body that is not UTF-8 or any NUL character
   is a 400, a path id no table can hold is a 404, all in the service's JSON error shape.
 - Values the database itself refuses (a number out of a column's range) are a 422, not a
@@ -176,9 +177,32 @@ def check_request():
     return check_request_body()
 
 
+def body_limit(setting: str = "PUBLIC_MAX_CONTENT_LENGTH"):
+    """Mark a view (function or MethodView class) as taking bodies of at most the size in
+    config ``setting``: the anonymous endpoints, whose bodies are small by nature and whose
+    callers nobody vouches for."""
+    def mark(view):
+        view.scanapp_body_limit = setting
+        return view
+    return mark
+
+
+def _body_limit() -> int | None:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    view = current_app.view_functions.get(request.endpoint or "")
+    setting = getattr(getattr(view, "view_class", view), "scanapp_body_limit", None)
+    if setting:
+        smaller = current_app.config.get(setting)
+        limit = min(limit, smaller) if limit and smaller else (smaller or limit)
+    return limit
+
+
 def check_request_body():
     """Refuse bodies that are too big, too deep or not text."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = _body_limit()
+    if limit:
+        # werkzeug then stops reading a chunked body at this size too.
+        request.max_content_length = limit
     length = request.content_length
     if limit and length is not None and length > limit:
         return error_response(413, "payload_too_large",

@@ -15,6 +15,11 @@ scan's own pipelined round trip, so a scan costs one round trip in all. The stam
 resolver and the verification endpoint keep Flask-Limiter and share the per-address
 budget with the scan API, because the keys are the ones Flask-Limiter uses.
 
+A request refused before it becomes a scan (a body the schema rejects, one too large) is
+counted too (``count_refused``), so invalid bodies spend the same budget; an address over
+its window is refused in process before its body is read (the scans blueprint's
+``before_request``).
+
 Counting in the same round trip means the scan is counted in Redis before its limit is
 known. A refused scan is then re-read from the database (``mark_stale``: it has no row, so
 the count goes back), and the address is refused in process, with no Redis work at all,
@@ -219,6 +224,22 @@ class ScanLimits:
                 return
             if not allowed:
                 raise refusal(window.limit, window.seconds)
+
+    def count_refused(self, windows: list[Window]) -> None:
+        """Count a request that was refused before it became a scan (an invalid body):
+        it cost the server too, and from now on a client over its window is refused in
+        process before its body is read (``refuse_if_blocked``)."""
+        strategy = limiter.limiter
+        for window in windows:
+            try:
+                # Blocked once the window is full, not only once it overflows: the next
+                # request from this address is then refused unread.
+                full = (not strategy.hit(window.limit, *window.identifiers)
+                        or not strategy.test(window.limit, *window.identifiers))
+            except Exception:  # noqa: BLE001 - RATELIMIT_SWALLOW_ERRORS: fail open
+                return
+            if full:
+                self._block(window, window.seconds)
 
     def breached(self, windows: list[Window], counts) -> RateLimited | None:
         """The refusal for counts taken in the scan's pipeline, remembering the client as
