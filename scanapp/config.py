@@ -103,6 +103,12 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         # Anonymous endpoints marked with security.body_limit (scan, PIN check): a scan body
         # is a code, a device id and three numbers, far below this.
         "PUBLIC_MAX_CONTENT_LENGTH": int(_env("PUBLIC_MAX_CONTENT_LENGTH", "4096")),
+        # Budgets per API key and organisation (scanapp/quotas.py, serials/service.py): far
+        # above a real printer's day, low enough that one key cannot load the server.
+        "RATELIMIT_API": _env("RATELIMIT_API", "1200/minute"),
+        "RANGE_MAX_QUANTITY": int(_env("RANGE_MAX_QUANTITY", "10000000")),
+        "ISSUE_CODES_PER_DAY": int(_env("ISSUE_CODES_PER_DAY", "50000000")),
+        "DOWNLOAD_CODES_PER_DAY": int(_env("DOWNLOAD_CODES_PER_DAY", "100000000")),
         "API_TITLE": "scanapp",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

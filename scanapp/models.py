@@ -6,6 +6,7 @@ from .fraud.models import CaseEvent, FieldInspection, Flag, WebhookDelivery  # n
 from .products.models import PrinterAuthorisation, Product  # noqa: F401
 from .scan.models import PinCheck, ScanEvent  # noqa: F401
 from .serials.models import (  # noqa: F401
+    CodeChecksum,
     RangeTransition,
     SerialCounter,
     SerialOverride,

@@ -11,6 +11,7 @@ from ..auth.models import Role
 from ..db import get_session
 from ..errors import InvalidInput, NotFound
 from ..extensions import Blueprint
+from ..quotas import spend_downloads
 from . import authorisations, downloads, keys, qr, service
 from .cli import serials_cli
 from .codec import InvalidSerial, get_codec
@@ -150,8 +151,9 @@ class RangeCodes(MethodView):
         if request.if_none_match.contains(etag):
             return Response(status=304, headers={"ETag": f'"{etag}"'})
         content_type = "text/csv; charset=utf-8" if fmt == "csv" else "text/plain; charset=utf-8"
+        spend_downloads(current_principal().org_id, target.quantity)
         app = current_app._get_current_object()
-        body = stream_with_context(downloads.chunks(target, fmt, app=app))
+        body = stream_with_context(downloads.recording_chunks(target, fmt, app=app))
         return Response(body, headers=_download_headers(
             target, fmt, downloads.filename(target, fmt), content_type))
 
@@ -191,6 +193,7 @@ class CodeQr(MethodView):
     def get(self, query, range_id: int, serial: str, fmt: str):
         """The QR code of one stamp, as SVG or PNG"""
         uri = _serial_uri(range_id, serial)
+        spend_downloads(current_principal().org_id, 1)
         if fmt == "svg":
             image, mimetype = qr.svg(uri, scale=query.get("scale", 4)), "image/svg+xml"
         else:
@@ -224,6 +227,7 @@ class RangeLabels(MethodView):
                 f"a label PDF holds at most {qr.MAX_LABELS} labels and this asks for "
                 f"{count}; use offset and count to take part of the range, or "
                 "codes.csv for a full run", code="too_many_labels")
+        spend_downloads(current_principal().org_id, count)
         app = current_app._get_current_object()
         codec = get_codec(app)
         encoder = codec.range_encoder(target.gtin, target.lot, target.key_id)
