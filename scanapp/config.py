@@ -109,6 +109,9 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "RANGE_MAX_QUANTITY": int(_env("RANGE_MAX_QUANTITY", "10000000")),
         "ISSUE_CODES_PER_DAY": int(_env("ISSUE_CODES_PER_DAY", "50000000")),
         "DOWNLOAD_CODES_PER_DAY": int(_env("DOWNLOAD_CODES_PER_DAY", "100000000")),
+        # Who may read /metrics (security.metrics_guard): these networks, or this token.
+        "METRICS_ALLOW_CIDRS": _env("METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128"),
+        "METRICS_TOKEN": _env("METRICS_TOKEN"),
         # Inspectors' dashboard sessions (server-side, fraud/dashboard.py).
         "DASHBOARD_IDLE_TIMEOUT_S": int(_env("DASHBOARD_IDLE_TIMEOUT_S", "1800")),
         "DASHBOARD_MAX_AGE_S": int(_env("DASHBOARD_MAX_AGE_S", str(12 * 3600))),

@@ -9,6 +9,8 @@
   500: a last line behind the schemas, which cannot know every column's width.
 - The client address: the socket's, or the one the trusted proxies (``PROXY_HOPS``)
   report; IPv6 clients are counted by their /64 (``client_network``).
+- ``metrics_guard``: /metrics only for the scrape network (``METRICS_ALLOW_CIDRS``) or
+  the scrape token (``METRICS_TOKEN``), never readable cross-origin.
 - A log record factory that keeps API keys, secrets, PINs and raw device ids out of every
   log line, whichever logger or handler writes it.
 
@@ -109,6 +111,8 @@ _DEFAULT_HEADERS = (
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
+    if g.get("scanapp_same_origin_only"):
+        _strip_cors(response)
     # One pass over the response's headers instead of a lookup per header: werkzeug's
     # Headers is a list, and this runs on every response (~4 % of a scan, profiled).
     present = {key.lower() for key, _value in headers.items()}
@@ -333,6 +337,57 @@ def client_network(address: str) -> str:
     if ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
     return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+
+
+# --- /metrics ------------------------------------------------------------------------------
+
+def metrics_access_refused() -> Response | None:
+    """None when the request may read the metrics, else the refusal.
+
+    Allowed: a client address inside ``METRICS_ALLOW_CIDRS`` (comma-separated; loopback by
+    default, where a Prometheus on the same host scrapes gunicorn directly), or
+    ``Authorization: Bearer <METRICS_TOKEN>`` when a token is set. The address is the one
+    ProxyFix settled on, so a client behind the proxy cannot claim the proxy's loopback.
+    """
+    config = current_app.config
+    token = config.get("METRICS_TOKEN") or ""
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer ") and secrets.compare_digest(
+            header[len("Bearer "):].strip().encode(), token.encode()):
+        return None
+    try:
+        address = ipaddress.ip_address((request.remote_addr or "").split("%", 1)[0])
+    except ValueError:
+        address = None
+    if address is not None and any(address in network
+                                   for network in _networks(config.get("METRICS_ALLOW_CIDRS", ""))):
+        return None
+    return error_response(403, "metrics_forbidden",
+                          "the metrics are for the configured scrape network or token only")
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(text: str) -> tuple:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in text.split(",") if part.strip())
+
+
+def metrics_guard(view):
+    """Apply to the /metrics route: refuses whoever ``metrics_access_refused`` refuses, and
+    the answer carries no CORS headers, whatever the route's blueprint adds."""
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):
+        g.scanapp_same_origin_only = True
+        refused = metrics_access_refused()
+        if refused is not None:
+            return refused
+        return view(*args, **kwargs)
+    return guarded
+
+
+def _strip_cors(response: Response) -> None:
+    for name in [k for k in response.headers.keys() if k.lower().startswith("access-control-")]:
+        del response.headers[name]
 
 
 def register_security(app: Flask) -> None:

@@ -11,7 +11,7 @@ from flask.views import MethodView
 
 from ..errors import NotFound
 from ..extensions import Blueprint, limiter
-from ..security import body_limit
+from ..security import body_limit, metrics_guard
 from ..serials.stamps import StampRef
 from . import pages, service
 from .limits import per_address, pin_per_device, too_many
@@ -207,6 +207,7 @@ def gs1resolver():
 
 @resolver_bp.get("/metrics")
 @limiter.exempt
+@metrics_guard
 def metrics():
     body = service.components().metrics.render()
     return Response(body, mimetype="text/plain", headers={"Cache-Control": "no-store"},
