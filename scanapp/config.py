@@ -109,6 +109,9 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "RANGE_MAX_QUANTITY": int(_env("RANGE_MAX_QUANTITY", "10000000")),
         "ISSUE_CODES_PER_DAY": int(_env("ISSUE_CODES_PER_DAY", "50000000")),
         "DOWNLOAD_CODES_PER_DAY": int(_env("DOWNLOAD_CODES_PER_DAY", "100000000")),
+        # Brands without a declared GS1 company prefix register no product (products/
+        # service.py); the demo and tests run without prefixes.
+        "REQUIRE_GS1_PREFIX": _bool(_env("REQUIRE_GS1_PREFIX", "1" if production else "0")),
         # Who may read /metrics (security.metrics_guard): these networks, or this token.
         "METRICS_ALLOW_CIDRS": _env("METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128"),
         "METRICS_TOKEN": _env("METRICS_TOKEN"),

@@ -42,4 +42,14 @@ class PrincipalSchema(Schema):
 class OrgSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String(dump_only=True)
+    gs1_prefixes = ma.fields.List(ma.fields.String(), dump_only=True,
+                                  dump_default=list)
     created_at = ma.fields.DateTime(dump_only=True)
+
+
+class Gs1PrefixesSchema(Schema):
+    prefixes = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Regexp(
+            r"^[0-9]{6,12}$", error="a GS1 company prefix is 6 to 12 digits")),
+        required=True, validate=ma.validate.Length(max=50),
+        metadata={"description": "GTIN-13 form, e.g. 893850450; an empty list clears them"})
