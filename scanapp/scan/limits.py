@@ -1,7 +1,8 @@
 """Rate limiting of the public endpoints (Flask-Limiter), per client address and per device.
 
-Storage is the service's Redis when configured (limits shared by every worker), memory
-otherwise. Keys are keyed hashes, never raw addresses or device ids. When Redis is down the
+Storage is the service's Redis when configured (limits shared by every worker), otherwise
+one SQLite file in the instance folder (scanapp/ratelimit_store.py), shared by every process
+of the machine. Keys are keyed hashes, never raw addresses or device ids. When Redis is down the
 limiter fails open (``RATELIMIT_SWALLOW_ERRORS``): refusing every consumer because a
 counter store is gone would be worse than a few extra scans. Limits come from the
 ``RATELIMIT_SCAN`` (per address, shared by the stamp page, resolver and scan API) and
@@ -34,6 +35,7 @@ checks keep their per-device limit, where it bounds guessing from one app instal
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -75,6 +77,15 @@ def init_app(app: Flask) -> None:
     app.extensions["scanapp.limits_share_scan_redis"] = bool(
         url and "RATELIMIT_STORAGE_URI" not in config
         and "RATELIMIT_STORAGE_OPTIONS" not in config)
+    if not url and "RATELIMIT_STORAGE_URI" not in config:
+        # No Redis: one SQLite file counts for every process of the machine (memory would
+        # count per worker). Registered by importing the module.
+        from .. import ratelimit_store  # noqa: F401
+
+        os.makedirs(app.instance_path, exist_ok=True)
+        config["RATELIMIT_STORAGE_URI"] = (
+            "scanapp+sqlite:///" + os.path.join(app.instance_path, "ratelimits.db"))
+        config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"key_prefix": config["REDIS_PREFIX"]})
     config.setdefault("RATELIMIT_STORAGE_URI", url or "memory://")
     if url:
         # Keys under the service's prefix like every other key (``<prefix>:LIMITER/rl/...``).
