@@ -42,8 +42,9 @@ class PrincipalSchema(Schema):
 class OrgSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String(dump_only=True)
-    gs1_prefixes = ma.fields.List(ma.fields.String(), dump_only=True,
-                                  dump_default=list)
+    gs1_prefixes = ma.fields.Function(lambda org: list(org.gs1_prefixes or []),
+                                      dump_only=True,
+                                      metadata={"type": "array", "items": {"type": "string"}})
     created_at = ma.fields.DateTime(dump_only=True)
 
 
