@@ -28,6 +28,7 @@ FEATURE_VIEWS = (
     "scanapp.serials.views",
     "scanapp.epcis.views",
     "scanapp.fraud.views",
+    "scanapp.reports.views",
 )
 
 

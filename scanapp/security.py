@@ -175,6 +175,10 @@ def check_request():
 def check_request_body():
     """Refuse bodies that are too big, too deep or not text."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    # An endpoint may allow more (a report's photo): BODY_LIMITS maps endpoint -> bytes.
+    own = current_app.config.get("BODY_LIMITS", {}).get(request.endpoint)
+    if own:
+        limit = request.max_content_length = own
     length = request.content_length
     if limit and length is not None and length > limit:
         return error_response(413, "payload_too_large",

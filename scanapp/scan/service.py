@@ -387,10 +387,19 @@ def current_verification(app: Flask, ref: StampRef) -> ScanResult:
         history = parts.store.history(ref.serial)
     except (redis.RedisError, BucketRebuilding):
         history, degraded = parts.fallback.history(ref.serial), True
-    verdict, reasons = ("authentic", []) if ident.status == "activated" else \
-        (_VERDICT.get(ident.status or "", "not_activated"),
-         [_VERDICT.get(ident.status or "", "not_activated")])
-    return ScanResult(verdict, reasons, ident, history, degraded=degraded)
+    # The fraud rules over the code's history as it stands (a scan from nowhere, now): a
+    # cloned code reads "suspicious" here too, without this request recording anything.
+    rng, product = ident.range, ident.product
+    range_facts = RangeFacts(
+        range_id=rng.id, status=ident.status,
+        market_regions=rng.market_regions or (product.market_regions if product else ()),
+        settings=dict(product.fraud_settings) if product else {})
+    facts = ScanFacts(serial=ref.serial, gtin=ref.gtin, place=ScanPlace(at=utcnow()),
+                      standing=_STANDING.get(ident.status or "", ident.status or ""))
+    assessment = fraud.assess(facts, history, range_facts)
+    verdict, reasons = _verdict(ident.status, assessment)
+    return ScanResult(verdict, reasons, ident, history, degraded=degraded,
+                      risk=assessment.risk)
 
 
 # -- scratch-off PINs -----------------------------------------------------------------------

@@ -100,10 +100,13 @@ def test_trailing_slash_is_tolerated(anonymous, stamp):
     "/01/08934567890120/21/" + "A" * 21,  # serial longer than 20
 ])
 def test_syntactically_invalid_digital_links_are_400(anonymous, product, path):
-    for accept in ("text/html", "*/*", LINKSET):
+    for accept in ("*/*", LINKSET):
         response = anonymous.get(path, headers={"Accept": accept})
         assert response.status_code == 400, (path, response.status_code)
         assert response.get_json()["code"] == "invalid_digital_link"
+    # A phone's browser gets the same 400 as a page saying the code is not valid.
+    page = anonymous.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 400 and 'data-verdict="malformed"' in page.get_data(as_text=True)
 
 
 def test_unknown_gtin_is_404(anonymous, product):
