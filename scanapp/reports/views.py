@@ -147,8 +147,9 @@ def inspect_report(report_id: int):
     if not _inspector():
         return redirect(url_for("inspect.login", next=request.full_path))
     report = service.get_report(get_session(), report_id)
-    return render_template("reports/inspect_report.html", report=report,
-                           provinces=PROVINCES), 200, {"Cache-Control": "no-store"}
+    return render_template("reports/inspect_report.html", report=report, provinces=PROVINCES,
+                           problems=TEXT["vi"]["report"]["problems"]), 200, \
+        {"Cache-Control": "no-store"}
 
 
 @pages_bp.get("/inspect/reports/<int:report_id>/photo")

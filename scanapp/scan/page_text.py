@@ -19,8 +19,9 @@ OUTCOMES: dict[str, dict] = {
     "recalled": {"tone": "bad", "icon": "✕", "status": 200},
     "unknown_product": {"tone": "warn", "icon": "?", "status": 404},
     "malformed": {"tone": "warn", "icon": "?", "status": 400},
-    "rate_limited": {"tone": "info", "icon": "⏱", "status": 429},
-    "unavailable": {"tone": "info", "icon": "…", "status": 503},
+    # Plain glyphs: a phone without an emoji font would draw a box.
+    "rate_limited": {"tone": "info", "icon": "…", "status": 429},
+    "unavailable": {"tone": "info", "icon": "!", "status": 503},
     # A code with a GTIN and no serial: product information, nothing to verify.
     "product_info": {"tone": "info", "icon": "i", "status": 200},
 }
@@ -71,12 +72,18 @@ TEXT: dict[str, dict] = {
             "repeat": ["Nếu lần kiểm tra trước không phải của bạn hay của cửa hàng, tem có "
                        "thể đã bị sao chép: hãy gửi báo cáo bên dưới."],
             "suspicious": ["Chưa nên mua hoặc sử dụng khi chưa chắc chắn.",
-                           "Đừng hỏi lại người bán: hãy gọi đường dây nóng của thương hiệu "
-                           "hoặc gửi báo cáo cho cơ quan quản lý thị trường bên dưới."],
+                           {"hotline": "Đừng hỏi lại người bán: hãy gọi đường dây nóng của "
+                                       "thương hiệu hoặc gửi báo cáo cho cơ quan quản lý thị "
+                                       "trường bên dưới.",
+                            "else": "Đừng hỏi lại người bán: hãy gửi báo cáo cho cơ quan "
+                                    "quản lý thị trường bên dưới."}],
             "expired": ["Không sử dụng sản phẩm đã quá hạn.",
                         "Nếu hàng hết hạn vẫn được bày bán, hãy gửi báo cáo bên dưới."],
             "not_activated": ["Không nên mua: hàng chưa được phép bán.",
-                              "Gọi đường dây nóng của thương hiệu hoặc gửi báo cáo bên dưới."],
+                              {"hotline": "Gọi đường dây nóng của thương hiệu hoặc gửi báo "
+                                          "cáo bên dưới.",
+                               "else": "Gửi báo cáo bên dưới để cơ quan quản lý thị trường "
+                                       "kiểm tra."}],
             "counterfeit": ["Không mua và không sử dụng sản phẩm này.",
                             "Giữ lại hóa đơn và chụp ảnh tem, bao bì.",
                             "Gửi báo cáo bên dưới để cơ quan quản lý thị trường kiểm tra "
@@ -84,7 +91,9 @@ TEXT: dict[str, dict] = {
             "voided": ["Không mua và không sử dụng sản phẩm này.",
                        "Gửi báo cáo bên dưới để cơ quan quản lý thị trường kiểm tra."],
             "recalled": ["Ngừng sử dụng ngay.",
-                         "Liên hệ đường dây nóng của thương hiệu để được đổi trả.",
+                         {"hotline": "Gọi đường dây nóng của thương hiệu để được đổi trả.",
+                          "else": "Giữ lại sản phẩm và hóa đơn để được đổi trả theo thông "
+                                  "báo thu hồi."},
                          "Nếu hàng vẫn được bày bán, hãy gửi báo cáo bên dưới."],
             "unknown_product": ["Hãy cẩn thận: không có thông tin nào để xác nhận hàng thật.",
                                 "Nếu nghi ngờ, gửi báo cáo bên dưới."],
@@ -120,6 +129,7 @@ TEXT: dict[str, dict] = {
             "compromised_key": "Tem được ký bằng khóa bảo mật đã bị lộ.",
         },
         "why": "Vì sao?",
+        "history": "Lịch sử kiểm tra",
         "todo": "Bạn nên làm gì?",
         "hotline": "Đường dây nóng của thương hiệu",
         "code_label": "Mã đã quét",
@@ -221,12 +231,15 @@ TEXT: dict[str, dict] = {
             "repeat": ["If the earlier check was not yours or the shop's, the stamp may have "
                        "been copied: send a report below."],
             "suspicious": ["Do not buy or use it until you are sure.",
-                           "Do not ask the seller: call the brand's hotline or send a report "
-                           "to the market inspectors below."],
+                           {"hotline": "Do not ask the seller: call the brand's hotline or "
+                                       "send a report to the market inspectors below.",
+                            "else": "Do not ask the seller: send a report to the market "
+                                    "inspectors below."}],
             "expired": ["Do not use an expired product.",
                         "If expired goods are still on sale, send a report below."],
             "not_activated": ["Do not buy: the goods are not yet allowed on sale.",
-                              "Call the brand's hotline or send a report below."],
+                              {"hotline": "Call the brand's hotline or send a report below.",
+                               "else": "Send a report below so market inspectors can check."}],
             "counterfeit": ["Do not buy or use this product.",
                             "Keep the receipt and take photos of the stamp and packaging.",
                             "Send a report below so market inspectors can check the shop. "
@@ -234,7 +247,9 @@ TEXT: dict[str, dict] = {
             "voided": ["Do not buy or use this product.",
                        "Send a report below so market inspectors can check."],
             "recalled": ["Stop using it now.",
-                         "Call the brand's hotline to return or exchange it.",
+                         {"hotline": "Call the brand's hotline to return or exchange it.",
+                          "else": "Keep the product and receipt for a refund or exchange "
+                                  "under the recall."},
                          "If it is still on sale, send a report below."],
             "unknown_product": ["Take care: nothing here confirms the product is genuine.",
                                 "If in doubt, send a report below."],
@@ -269,6 +284,7 @@ TEXT: dict[str, dict] = {
             "compromised_key": "The stamp was signed with a key reported compromised.",
         },
         "why": "Why?",
+        "history": "Check history",
         "todo": "What should you do?",
         "hotline": "Brand hotline",
         "code_label": "Scanned code",

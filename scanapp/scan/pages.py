@@ -169,7 +169,7 @@ def explain(result: dict, outcome: str, lang: str, recall: dict | None) -> list[
             lines.append(text["recall_reason"].format(reason=recall["reason"].rstrip(".")))
     for reason in result.get("reasons", []):
         rule = RULES_BY_ID.get(reason)
-        if rule is None or reason in ("recalled",) and recall:
+        if rule is None or (reason == "recalled" and recall):
             continue
         lines.append(rule.explanation_vi if lang == "vi" else rule.explanation_en)
     if outcome == "expired" and result.get("expiry"):
@@ -261,6 +261,10 @@ def _pick(doc: dict | None, *keys):
     return None
 
 
+class Code(str):
+    """A card value that is a code, not words: it may wrap anywhere on a narrow screen."""
+
+
 def product_card(product: ProductInfo, lang: str, lot: str | None, expiry, serial: str | None,
                  trace: dict | None) -> dict:
     """What the card shows, every row optional: a row with nothing entered is left out."""
@@ -279,11 +283,11 @@ def product_card(product: ProductInfo, lang: str, lot: str | None, expiry, seria
         address = ", ".join(part for part in (address, province_name) if part)
     if address:
         rows.append((text["address"], address))
-    rows.append((text["gtin"], product.gtin))
+    rows.append((text["gtin"], Code(product.gtin)))
     if lot:
-        rows.append((text["lot"], lot))
+        rows.append((text["lot"], Code(lot)))
     if serial:
-        rows.append((text["serial"], serial))
+        rows.append((text["serial"], Code(serial)))
     produced = _pick(lot_doc, "production_date")
     if produced:
         rows.append((text["produced"], format_date(produced, lang)))
@@ -311,11 +315,11 @@ def product_card(product: ProductInfo, lang: str, lot: str | None, expiry, seria
         rows.append((text["origin"], ", ".join(
             part for part in (origin.get("name"), origin.get("province_name")) if part)))
     if origin.get("planting_area_code"):
-        rows.append((text["planting_area"], origin["planting_area_code"]))
+        rows.append((text["planting_area"], Code(origin["planting_area_code"])))
     codes = _pick(trace, "trace_codes")
     if codes:
-        rows.append((text["trace_codes"], ", ".join(codes) if isinstance(codes, list)
-                     else str(codes)))
+        rows.append((text["trace_codes"], Code(", ".join(codes) if isinstance(codes, list)
+                                               else str(codes))))
     certificates = []
     for cert in (trace or {}).get("certificates") or []:
         status = _cert_status(cert, today)
@@ -408,12 +412,16 @@ def wants_html() -> bool:
                request.accept_mimetypes)
 
 
-def _view(outcome: str, lang: str, *, facts: list[str], fill: dict | None = None) -> dict:
+def _view(outcome: str, lang: str, *, facts: list[str], fill: dict | None = None,
+          hotline: str | None = None) -> dict:
     text = TEXT[lang]
     title, summary = text["outcomes"][outcome]
+    # A line that names the hotline has a wording for products without one.
+    advice = [line if isinstance(line, str) else line["hotline" if hotline else "else"]
+              for line in text["advice"][outcome]]
     return {"outcome": outcome, **OUTCOMES[outcome], "title": title,
             "summary": summary.format(**(fill or {})) if fill else summary,
-            "facts": facts, "advice": text["advice"][outcome]}
+            "facts": facts, "advice": advice}
 
 
 def _scan_code(item: ItemPath) -> str:
@@ -472,16 +480,24 @@ def render_page(item: ItemPath, product: ProductInfo, record: bool = False):
         recall = recall_of(result, trace) if outcome != "counterfeit" else None
         if recall:
             recall["text"] = " ".join(explain({"reasons": []}, "recalled", lang, recall))
-        view = _view(outcome, lang, facts=explain(result_json, outcome, lang, recall))
+        hotline = product.consumer_hotline if outcome != "counterfeit" else None
+        # On the page the recall banner says who and why; the JSON says it in its list.
+        view = _view(outcome, lang, hotline=hotline, facts=explain(
+            result_json, outcome, lang, recall if _wants_json() else None))
     else:
         outcome = "product_info"
+        hotline = product.consumer_hotline
         card = product_card(product, lang, item.lot, None, None, lot_trace(item.gtin, item.lot))
-        view = _view(outcome, lang, facts=[])
-    hotline = product.consumer_hotline if outcome != "counterfeit" else None
+        view = _view(outcome, lang, facts=[], hotline=hotline)
     if _wants_json():
         return _json_answer(view, lang, result_json, hotline, recorded=record)
+    # The stamp URI itself (/01/...) answers GET only (resolver); the page's POST goes to
+    # the default link's path, /v/01/..., with the same query (expiry).
+    post_url = url_for("resolver.stamp_page", rest=item.path()[len("/01/"):])
+    if request.query_string:
+        post_url += "?" + request.query_string.decode("ascii", "replace")
     context = {"view": view, "card": card, "recall": recall, "hotline": hotline,
-               "code": code, "serial": item.serial, "recorded": record,
+               "code": code, "serial": item.serial, "recorded": record, "post_url": post_url,
                "pin_enabled": bool(result_json.get("pin_enabled")),
                "gtin": item.gtin if outcome != "counterfeit" else None}
     if record and request.headers.get(FRAGMENT_HEADER):

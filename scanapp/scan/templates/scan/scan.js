@@ -38,7 +38,7 @@
       body.lon = pos.coords.longitude;
       if (pos.coords.accuracy != null) body.accuracy_m = Math.min(pos.coords.accuracy, 1000000);
     }
-    post(location.pathname + location.search, body,
+    post(data.post, body,
       { "Accept": "text/html", "X-Scan-Fragment": "1" }, function (status, html) {
         if (status !== 200 || !html) return; /* the standing shown stays; nothing lost */
         var box = $("result");
