@@ -39,8 +39,9 @@ OBSERVER = """
 window.__marks = {};
 new MutationObserver(() => {
   const v = document.getElementById('verdict');
-  if (v && v.dataset.verdict && !window.__marks.verdict) window.__marks.verdict = performance.now();
-  if (v && v.dataset.recorded && !window.__marks.recorded) window.__marks.recorded = performance.now();
+  const now = performance.now();
+  if (v && v.dataset.verdict && !window.__marks.verdict) window.__marks.verdict = now;
+  if (v && v.dataset.recorded && !window.__marks.recorded) window.__marks.recorded = now;
 }).observe(document, {subtree: true, childList: true, attributes: true});
 """
 
