@@ -12,3 +12,13 @@ from .serials.models import (  # noqa: F401
     SerialRange,
     SigningKey,
 )
+from .trace.models import (  # noqa: F401
+    Certificate,
+    LineageEdge,
+    Location,
+    Lot,
+    LotEvent,
+    Party,
+    TracePartner,
+    TraceState,
+)

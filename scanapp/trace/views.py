@@ -1,0 +1,201 @@
+"""Master-data endpoints of the trace API: parties, locations, certificates, lots, partners."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from ..auth.access import current_principal, requires
+from ..auth.models import Role
+from ..db import get_session
+from ..extensions import Blueprint
+from . import service
+from .schemas import (
+    CertificateCreateSchema,
+    CertificateQuerySchema,
+    CertificateSchema,
+    GlnQuerySchema,
+    LocationCreateSchema,
+    LocationSchema,
+    LocationUpdateSchema,
+    LotCreateSchema,
+    LotQuerySchema,
+    LotSchema,
+    LotUpdateSchema,
+    PartnerCreateSchema,
+    PartnerSchema,
+    PartyCreateSchema,
+    PartyQuerySchema,
+    PartySchema,
+    PartyUpdateSchema,
+    RevokeSchema,
+)
+
+blp = Blueprint("trace", __name__, url_prefix="/api/v1/trace",
+                description="Origin traceability: parties, places, certificates, lots")
+
+READERS = (Role.ADMIN, Role.BRAND, Role.INSPECTOR)
+WRITERS = (Role.ADMIN, Role.BRAND)
+
+
+@blp.route("/parties")
+class Parties(MethodView):
+    @requires(*READERS)
+    @blp.arguments(PartyQuerySchema, location="query")
+    @blp.response(200, PartySchema(many=True))
+    def get(self, args):
+        """Parties you manage or that appear in chains you may see (or look one up by GLN)"""
+        return service.list_parties(get_session(), current_principal(), **args)
+
+    @requires(*WRITERS)
+    @blp.arguments(PartyCreateSchema)
+    @blp.response(201, PartySchema)
+    def post(self, data):
+        """Register a party (producer, cooperative, processor, distributor, shop)"""
+        return service.create_party(get_session(), current_principal(), data)
+
+
+@blp.route("/parties/<int:party_id>")
+class PartyItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, PartySchema)
+    def get(self, party_id: int):
+        """One party"""
+        return service.get_party(get_session(), current_principal(), party_id)
+
+    @requires(*WRITERS)
+    @blp.arguments(PartyUpdateSchema)
+    @blp.response(200, PartySchema)
+    def patch(self, data, party_id: int):
+        """Change a party you manage"""
+        return service.update_party(get_session(), current_principal(), party_id, data)
+
+
+@blp.route("/locations")
+class Locations(MethodView):
+    @requires(*READERS)
+    @blp.arguments(GlnQuerySchema, location="query")
+    @blp.response(200, LocationSchema(many=True))
+    def get(self, args):
+        """Locations you manage or that appear in chains you may see (or look one up by GLN)"""
+        return service.list_locations(get_session(), current_principal(), **args)
+
+    @requires(*WRITERS)
+    @blp.arguments(LocationCreateSchema)
+    @blp.response(201, LocationSchema)
+    def post(self, data):
+        """Register a place: growing area, farm, pond, barn, factory, packing house, ..."""
+        return service.create_location(get_session(), current_principal(), data)
+
+
+@blp.route("/locations/<int:location_id>")
+class LocationItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, LocationSchema)
+    def get(self, location_id: int):
+        """One location"""
+        return service.get_location(get_session(), current_principal(), location_id)
+
+    @requires(*WRITERS)
+    @blp.arguments(LocationUpdateSchema)
+    @blp.response(200, LocationSchema)
+    def patch(self, data, location_id: int):
+        """Change a location you manage"""
+        return service.update_location(get_session(), current_principal(), location_id, data)
+
+
+@blp.route("/certificates")
+class Certificates(MethodView):
+    @requires(*READERS)
+    @blp.arguments(CertificateQuerySchema, location="query")
+    @blp.response(200, CertificateSchema(many=True))
+    def get(self, args):
+        """Certificates (status is today's: valid, expired, not_yet_valid, revoked)"""
+        found = service.list_certificates(get_session(), current_principal(), **args)
+        return [service.certificate_json(cert) for cert in found]
+
+    @requires(*WRITERS)
+    @blp.arguments(CertificateCreateSchema)
+    @blp.response(201, CertificateSchema)
+    def post(self, data):
+        """Register a certificate of a party, location, product or lot you manage"""
+        return service.certificate_json(
+            service.create_certificate(get_session(), current_principal(), data))
+
+
+@blp.route("/certificates/<int:cert_id>")
+class CertificateItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, CertificateSchema)
+    def get(self, cert_id: int):
+        """One certificate"""
+        return service.certificate_json(
+            service.get_certificate(get_session(), current_principal(), cert_id))
+
+
+@blp.route("/certificates/<int:cert_id>/revoke")
+class CertificateRevoke(MethodView):
+    @requires(Role.ADMIN, Role.BRAND, Role.INSPECTOR)
+    @blp.arguments(RevokeSchema)
+    @blp.response(200, CertificateSchema)
+    def post(self, data, cert_id: int):
+        """Revoke a certificate (its holder, an inspector or an admin)"""
+        return service.certificate_json(service.revoke_certificate(
+            get_session(), current_principal(), cert_id, data["reason"]))
+
+
+@blp.route("/lots")
+class Lots(MethodView):
+    @requires(*READERS)
+    @blp.arguments(LotQuerySchema, location="query")
+    @blp.response(200, LotSchema(many=True))
+    def get(self, args):
+        """Lots you may see"""
+        return service.list_lots(get_session(), current_principal(), **args)
+
+    @requires(*WRITERS)
+    @blp.arguments(LotCreateSchema)
+    @blp.response(201, LotSchema)
+    def post(self, data):
+        """Register a lot of a GTIN you own or are authorised for (harvests create theirs)"""
+        return service.create_lot(get_session(), current_principal(), data)
+
+
+@blp.route("/lots/<int:lot_id>")
+class LotItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, LotSchema)
+    def get(self, lot_id: int):
+        """One lot"""
+        return service.get_lot(get_session(), current_principal(), lot_id)
+
+    @requires(*WRITERS)
+    @blp.arguments(LotUpdateSchema)
+    @blp.response(200, LotSchema)
+    def patch(self, data, lot_id: int):
+        """Change a lot's dates or quantity, or put it on hold / release it"""
+        return service.update_lot(get_session(), current_principal(), lot_id, data)
+
+
+@blp.route("/partners")
+class Partners(MethodView):
+    @requires(*READERS)
+    @blp.response(200, PartnerSchema(many=True))
+    def get(self):
+        """Authorisations you gave or received to record events about a brand's products"""
+        return service.list_partners(get_session(), current_principal())
+
+    @requires(*WRITERS)
+    @blp.arguments(PartnerCreateSchema)
+    @blp.response(201, PartnerSchema)
+    def post(self, data):
+        """Let another organisation record events about your products (one or all)"""
+        return service.add_partner(get_session(), current_principal(), data)
+
+
+@blp.route("/partners/<int:partner_id>")
+class PartnerItem(MethodView):
+    @requires(*WRITERS)
+    @blp.response(200, PartnerSchema)
+    def delete(self, partner_id: int):
+        """Withdraw an authorisation"""
+        return service.revoke_partner(get_session(), current_principal(), partner_id)

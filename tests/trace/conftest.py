@@ -1,0 +1,54 @@
+"""Fixtures of the trace tests: a longan chain's parties, places and products."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import gtin14
+
+FARM_GLN = "8930000000019"      # growing area (valid check digit)
+PLANT_GLN = "8930000000026"     # processing plant
+DIST_GLN = "8930000000033"      # distributor warehouse in Hà Nội
+SHOP_GLN = "8930000000040"      # shop
+
+
+def gln(body12: str) -> str:
+    digits = [int(c) for c in body12]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return body12 + str((10 - total % 10) % 10)
+
+
+@pytest.fixture
+def longan(brand) -> dict:
+    """Fresh longan (the brand's raw product) and dried longan packs."""
+    fresh = brand.post("/api/v1/products", json={
+        "gtin": gtin14("0893000000101"), "name": "Nhãn lồng Hưng Yên tươi"})
+    dried = brand.post("/api/v1/products", json={
+        "gtin": gtin14("0893000000102"), "name": "Long nhãn Hưng Yên hộp 500 g"})
+    assert fresh.status_code == 201 and dried.status_code == 201, dried.get_json()
+    return {"fresh": fresh.get_json()["gtin"], "dried": dried.get_json()["gtin"]}
+
+
+@pytest.fixture
+def places(brand, make_actor) -> dict:
+    """The brand's growing area and plant; a distributor with its warehouse."""
+    farm = brand.post("/api/v1/trace/locations", json={
+        "gln": gln("893000000001"), "name": "Vùng trồng nhãn Tiên Lữ", "kind": "growing_area",
+        "planting_area_code": "VN-HYLN-0012", "province": "33", "lat": 20.66, "lon": 106.13})
+    plant = brand.post("/api/v1/trace/locations", json={
+        "gln": gln("893000000002"), "name": "Xưởng sấy long nhãn", "kind": "factory",
+        "province": "33"})
+    assert farm.status_code == 201, farm.get_json()
+    assert plant.status_code == 201, plant.get_json()
+    distributor = make_actor("brand", "Công ty Phân phối Hà Nội")
+    dist_party = distributor.get("/api/v1/trace/parties").get_json()[0]
+    patched = distributor.patch(f"/api/v1/trace/parties/{dist_party['id']}", json={
+        "gln": gln("893000000009"), "address": "Long Biên, Hà Nội", "province": "01"})
+    assert patched.status_code == 200, patched.get_json()
+    warehouse = distributor.post("/api/v1/trace/locations", json={
+        "gln": gln("893000000003"), "name": "Kho Long Biên", "kind": "warehouse",
+        "province": "01"})
+    assert warehouse.status_code == 201, warehouse.get_json()
+    return {"farm": farm.get_json(), "plant": plant.get_json(),
+            "warehouse": warehouse.get_json(), "distributor": distributor,
+            "dist_party": patched.get_json()}
