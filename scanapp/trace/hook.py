@@ -16,24 +16,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import Role
 from ..db import utcnow
-
-try:
-    from ..epcis.capture import Problem
-except ImportError:  # pragma: no cover - until the capture pipeline is merged
-    from dataclasses import dataclass as _dc
-
-    @_dc
-    class Problem:  # type: ignore[no-redef]
-        index: int | None
-        event_id: str | None
-        field: str | None
-        code: str
-        message: str
+from ..epcis.capture import Problem
 from ..products.models import Product
 from . import codes, lineage
 from .access import bump_version, manages_location, may_write_gtin, org_party
@@ -200,14 +188,20 @@ class TraceCaptureHook:
                     "/01/{gtin}/10/{lot} or an item as /01/{gtin}/21/{serial})", base)
         for where, value in parsed.bad_quantities:
             problem("invalid_quantity", f"quantity {value} must be more than zero", where)
+        received = received_lots(session, principal)
         for gtin in sorted(parsed.gtins):
             product = products.get(gtin)
             if product is None:
                 problem("unknown_gtin", f"GTIN {gtin} is not a product registered here",
                         base)
-            elif not inspector and not may_write_gtin(session, principal, product):
-                problem("forbidden", f"GTIN {gtin} is not a product you own or were "
-                        "authorised for by its brand", base)
+                continue
+            if inspector or may_write_gtin(session, principal, product):
+                continue
+            # Goods shipped to you are yours to receive, store and pass on.
+            refs = [r for r in parsed.lots if r.gtin == gtin]
+            if not refs or any((r.gtin, r.lot) not in received for r in refs):
+                problem("forbidden", f"GTIN {gtin} is not a product you own, were "
+                        "authorised for by its brand, or received", base)
         self._check_lots(session, parsed, products, problem)
         self._check_location(session, principal, parsed, inspector, problem)
         self._check_parties(session, parsed, problem)
@@ -375,6 +369,19 @@ class TraceCaptureHook:
         if party is None and location is not None:
             party = location.party
         return party, location
+
+
+def received_lots(session: Session, principal) -> set[tuple[str, str]]:
+    """(gtin, lot) of the lots shipped to ``principal``'s organisation (to one of its
+    parties or locations)."""
+    own_parties = select(Party.id).where(Party.org_id == principal.org_id)
+    own_places = select(Location.id).where(Location.party_id.in_(own_parties))
+    rows = session.execute(
+        select(Lot.gtin, Lot.lot).join(LotEvent, LotEvent.lot_id == Lot.id)
+        .where(LotEvent.biz_step == "shipping",
+               or_(LotEvent.dest_party_id.in_(own_parties),
+                   LotEvent.dest_location_id.in_(own_places)))).all()
+    return {(gtin, lot) for gtin, lot in rows}
 
 
 def find_location(session: Session, sgln: tuple[str, str] | None) -> Location | None:

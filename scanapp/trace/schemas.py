@@ -208,3 +208,102 @@ class PartnerSchema(Schema):
     partner_org_id = ma.fields.Integer()
     product_id = ma.fields.Integer(allow_none=True)
     created_at = ma.fields.DateTime()
+
+
+# -- the clerk's events ---------------------------------------------------------------------
+
+class LotQuantitySchema(Schema):
+    gtin = Str(required=True, validate=Len(8, 14))
+    lot = Str(required=True, validate=Len(1, 20))
+    quantity = ma.fields.Decimal(required=True, metadata={"description": "more than zero"})
+    unit = Str(validate=Len(1, 10), load_default="KGM",
+               metadata={"description": "UN/ECE rec. 20 code: KGM, TNE, H87 (pieces), ..."})
+
+
+class OutputLotSchema(LotQuantitySchema):
+    production_date = ma.fields.Date()
+    expiry_date = ma.fields.Date()
+    best_before = ma.fields.Date()
+
+
+class _EventBase(Schema):
+    event_time = ma.fields.AwareDateTime(
+        default_timezone=None, metadata={"description": "when it happened (default: now)"})
+    location_id = ma.fields.Integer(required=True,
+                                    metadata={"description": "where (one of your locations)"})
+
+
+class HarvestSchema(_EventBase):
+    gtin = Str(required=True, validate=Len(8, 14))
+    lot = Str(required=True, validate=Len(1, 20))
+    quantity = ma.fields.Decimal(required=True)
+    unit = Str(validate=Len(1, 10), load_default="KGM")
+    harvest_start = ma.fields.Date()
+    harvest_end = ma.fields.Date()
+    production_date = ma.fields.Date()
+    expiry_date = ma.fields.Date()
+    best_before = ma.fields.Date()
+    country_of_origin = Str(validate=Len(2, 2), load_default="VN")
+
+
+class TransformationSchema(_EventBase):
+    step = Str(validate=ma.validate.OneOf(("processing", "packing", "repackaging")),
+               load_default="processing")
+    inputs = ma.fields.List(ma.fields.Nested(LotQuantitySchema), required=True,
+                            validate=Len(1, 200))
+    outputs = ma.fields.List(ma.fields.Nested(OutputLotSchema), required=True,
+                             validate=Len(1, 200))
+    production_date = ma.fields.Date()
+    expiry_date = ma.fields.Date()
+    best_before = ma.fields.Date()
+    transformation_id = Str(validate=Len(1, 200))
+
+
+class PackingSchema(_EventBase):
+    sscc = Str(required=True, validate=Len(18, 18),
+               metadata={"description": "the pallet or case (SSCC, AI 00)"})
+    items = ma.fields.List(ma.fields.Nested(LotQuantitySchema), required=True,
+                           validate=Len(1, 200))
+
+
+class ShipmentSchema(_EventBase):
+    items = ma.fields.List(ma.fields.Nested(LotQuantitySchema), required=True,
+                           validate=Len(1, 200))
+    to_party_id = ma.fields.Integer()
+    to_location_id = ma.fields.Integer()
+    document = Str(validate=Len(1, 100),
+                   metadata={"description": "dispatch document (phiếu xuất kho) number"})
+
+
+class ReceiptSchema(_EventBase):
+    items = ma.fields.List(ma.fields.Nested(LotQuantitySchema), required=True,
+                           validate=Len(1, 200))
+    from_party_id = ma.fields.Integer()
+    from_location_id = ma.fields.Integer()
+    document = Str(validate=Len(1, 100))
+
+
+class InspectionEventSchema(_EventBase):
+    items = ma.fields.List(ma.fields.Nested(LotQuantitySchema), required=True,
+                           validate=Len(1, 200))
+    result = Str(required=True, validate=ma.validate.OneOf(("pass", "fail")))
+    note = Str(validate=Len(max=1000))
+    document = Str(validate=Len(1, 100), metadata={"description": "test report number"})
+
+
+class RecordedEventSchema(ma.Schema):
+    event_id = Str()
+    already_stored = ma.fields.Boolean()
+    event = ma.fields.Dict()
+
+
+# -- trace queries and recall ---------------------------------------------------------------
+
+class RecallSchema(Schema):
+    reason = Str(required=True, validate=Len(1, 500))
+
+
+class ExportQuerySchema(Schema):
+    format = Str(validate=ma.validate.OneOf(("csv", "xlsx")), load_default="csv")
+    direction = Str(validate=ma.validate.OneOf(("backward", "forward", "both")),
+                    load_default="both")

@@ -8,12 +8,14 @@ from ..auth.access import current_principal, requires
 from ..auth.models import Role
 from ..db import get_session
 from ..extensions import Blueprint
-from . import service
+from . import events, service
 from .schemas import (
     CertificateCreateSchema,
     CertificateQuerySchema,
     CertificateSchema,
     GlnQuerySchema,
+    HarvestSchema,
+    InspectionEventSchema,
     LocationCreateSchema,
     LocationSchema,
     LocationUpdateSchema,
@@ -21,13 +23,18 @@ from .schemas import (
     LotQuerySchema,
     LotSchema,
     LotUpdateSchema,
+    PackingSchema,
     PartnerCreateSchema,
     PartnerSchema,
     PartyCreateSchema,
     PartyQuerySchema,
     PartySchema,
     PartyUpdateSchema,
+    ReceiptSchema,
+    RecordedEventSchema,
     RevokeSchema,
+    ShipmentSchema,
+    TransformationSchema,
 )
 
 blp = Blueprint("trace", __name__, url_prefix="/api/v1/trace",
@@ -199,3 +206,36 @@ class PartnerItem(MethodView):
     def delete(self, partner_id: int):
         """Withdraw an authorisation"""
         return service.revoke_partner(get_session(), current_principal(), partner_id)
+
+
+# -- the clerk's events -----------------------------------------------------------------------
+
+def _event_view(kind: str, schema, summary: str, roles=WRITERS):
+    class EventView(MethodView):
+        @requires(*roles)
+        @blp.arguments(schema)
+        @blp.response(201, RecordedEventSchema)
+        def post(self, data):
+            return events.record(get_session(), current_principal(), kind, data)
+
+    EventView.post.__doc__ = summary
+    EventView.__name__ = f"Record{kind.title()}"
+    blp.route(f"/events/{kind}")(EventView)
+
+
+_event_view("harvest", HarvestSchema,
+            "Record a harvest: a new lot at your growing area (EPCIS ObjectEvent ADD)")
+_event_view("production", HarvestSchema,
+            "Record a production: a new lot made at your site (EPCIS ObjectEvent ADD)")
+_event_view("transformation", TransformationSchema,
+            "Record processing or packing: input lots and quantities become output lots "
+            "(EPCIS TransformationEvent)")
+_event_view("packing", PackingSchema,
+            "Record lots packed onto a pallet or case (EPCIS AggregationEvent, SSCC parent)")
+_event_view("shipment", ShipmentSchema,
+            "Record a shipment to another party (EPCIS ObjectEvent shipping)")
+_event_view("receipt", ReceiptSchema,
+            "Record goods received at your location (EPCIS ObjectEvent receiving)")
+_event_view("inspection", InspectionEventSchema,
+            "Record an inspection or lab test of lots (EPCIS ObjectEvent inspecting)",
+            roles=(Role.ADMIN, Role.BRAND, Role.INSPECTOR))

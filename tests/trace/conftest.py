@@ -52,3 +52,39 @@ def places(brand, make_actor) -> dict:
     return {"farm": farm.get_json(), "plant": plant.get_json(),
             "warehouse": warehouse.get_json(), "distributor": distributor,
             "dist_party": patched.get_json()}
+
+
+def ok(response, status=201):
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def chain(brand, longan, places) -> dict:
+    """Two farm lots harvested, dried together into one lot, shipped to the distributor
+    in Hà Nội, who receives it at its warehouse."""
+    farm, plant = places["farm"], places["plant"]
+    fresh, dried = longan["fresh"], longan["dried"]
+    for lot, start in (("NH2407A", "2026-07-20"), ("NH2407B", "2026-07-22")):
+        ok(brand.post("/api/v1/trace/events/harvest", json={
+            "location_id": farm["id"], "gtin": fresh, "lot": lot, "quantity": 1000,
+            "unit": "KGM", "harvest_start": start, "harvest_end": "2026-07-25",
+            "event_time": "2026-07-25T09:00:00+07:00"}))
+    ok(brand.post("/api/v1/trace/events/transformation", json={
+        "location_id": plant["id"], "event_time": "2026-07-28T15:00:00+07:00",
+        "inputs": [{"gtin": fresh, "lot": "NH2407A", "quantity": 1000},
+                   {"gtin": fresh, "lot": "NH2407B", "quantity": 800}],
+        "outputs": [{"gtin": dried, "lot": "LN2408", "quantity": 600, "unit": "H87",
+                     "production_date": "2026-07-28", "expiry_date": "2027-07-28"}]}))
+    dist_party = places["dist_party"]
+    warehouse = places["warehouse"]
+    ok(brand.post("/api/v1/trace/events/shipment", json={
+        "location_id": plant["id"], "event_time": "2026-08-01T08:00:00+07:00",
+        "items": [{"gtin": dried, "lot": "LN2408", "quantity": 400, "unit": "H87"}],
+        "to_party_id": dist_party["id"], "to_location_id": warehouse["id"],
+        "document": "PXK-2026-0815"}))
+    ok(places["distributor"].post("/api/v1/trace/events/receipt", json={
+        "location_id": warehouse["id"], "event_time": "2026-08-01T16:00:00+07:00",
+        "items": [{"gtin": dried, "lot": "LN2408", "quantity": 400, "unit": "H87"}],
+        "document": "PXK-2026-0815"}))
+    return {"fresh": fresh, "dried": dried, **places}
