@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from .public import public_lot_view
+
+__all__ = ["init_app", "public_lot_view"]
+
 
 def init_app(app: Flask) -> None:
     from .hook import TraceCaptureHook

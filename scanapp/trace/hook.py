@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import Role
 from ..db import utcnow
+from ..epcis import mapping
 from ..epcis.capture import Problem
 from ..products.models import Product
 from . import codes, lineage
 from .access import bump_version, manages_location, may_write_gtin, org_party
 from .models import LineageEdge, Location, Lot, LotEvent, Party
+from .recall import is_recall, mark_recalled, may_recall
 
 # Steps that may still touch a recalled lot (holding it, destroying it, looking at it).
 RECALL_SAFE_STEPS = frozenset({"holding", "destroying", "inspecting", "sampling", "storing",
@@ -176,9 +178,10 @@ class TraceCaptureHook:
             problem("forbidden", "a printer key cannot record supply-chain events", None)
             return problems
         inspector = principal.role is Role.INSPECTOR
-        if inspector and parsed.biz_step not in ("inspecting", "sampling"):
-            problem("forbidden", "an inspector records inspecting or sampling events only",
-                    f"{base}/bizStep")
+        recall = is_recall(event)
+        if inspector and parsed.biz_step not in ("inspecting", "sampling") and not recall:
+            problem("forbidden", "an inspector records inspecting, sampling and recall "
+                    "events only", f"{base}/bizStep")
         products = {p.gtin: p for p in session.scalars(
             select(Product).where(Product.gtin.in_(parsed.gtins)))} if parsed.gtins else {}
         if principal.is_admin and parsed.gtins and not products:
@@ -203,7 +206,10 @@ class TraceCaptureHook:
                 problem("forbidden", f"GTIN {gtin} is not a product you own, were "
                         "authorised for by its brand, or received", base)
         self._check_lots(session, parsed, products, problem)
-        self._check_location(session, principal, parsed, inspector, problem)
+        if recall:
+            self._check_recall(session, principal, parsed, problem)
+        else:
+            self._check_location(session, principal, parsed, inspector, problem)
         self._check_parties(session, parsed, problem)
         return problems
 
@@ -255,6 +261,18 @@ class TraceCaptureHook:
                 if (lot.gtin, lot.lot) in keys:
                     found[(lot.gtin, lot.lot)] = lot
         return found
+
+    def _check_recall(self, session, principal, parsed: Parsed, problem) -> None:
+        existing = self._existing_lots(session, parsed)
+        for ref in parsed.lots:
+            lot = existing.get((ref.gtin, ref.lot))
+            if lot is not None and not may_recall(principal, lot):
+                problem("forbidden", f"only the brand, the lot's maker, an inspector or an "
+                        f"admin may recall lot {ref.lot} of GTIN {ref.gtin}", ref.field)
+        if parsed.raw_location is not None:
+            if find_location(session, parsed.location) is None:
+                problem("unknown_location", f"location {parsed.raw_location} is not "
+                        "registered", parsed.location_field)
 
     def _check_location(self, session, principal, parsed: Parsed, inspector: bool,
                         problem) -> None:
@@ -354,6 +372,13 @@ class TraceCaptureHook:
                         output_lot_id=lots[(out.gtin, out.lot)].id,
                         quantity=ref.quantity, unit=ref.uom, event_id=stored.event_id,
                         event_pk=stored.id, event_time=when))
+        if is_recall(event):
+            session.flush()
+            summary = mark_recalled(
+                session, principal, sorted(lots), str(event.get(mapping.ext("recallReason"))
+                                                      or "recall")[:500],
+                session.info.get("trace.recall_root"))
+            session.info["trace.recall_summary"] = summary
         bump_version(session)
         session.flush()
 

@@ -192,6 +192,7 @@ class LotSchema(Schema):
 
 class LotQuerySchema(Schema):
     gtin = Str()
+    lot = Str(validate=Len(1, 20))
     status = Str(validate=ma.validate.OneOf(("active", "on_hold", "recalled")))
 
 
@@ -307,3 +308,13 @@ class ExportQuerySchema(Schema):
     format = Str(validate=ma.validate.OneOf(("csv", "xlsx")), load_default="csv")
     direction = Str(validate=ma.validate.OneOf(("backward", "forward", "both")),
                     load_default="both")
+
+
+class TraceDocumentSchema(ma.Schema):
+    """A trace document (shape in docs/TRACEABILITY.md), passed through as built."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    def dump(self, obj, *, many=None):  # the service builds plain JSON already
+        return obj

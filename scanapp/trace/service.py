@@ -368,10 +368,13 @@ def lot_query(principal: Principal):
 
 
 def list_lots(session: Session, principal: Principal, gtin: str | None = None,
-              status: str | None = None, limit: int = 500) -> list[Lot]:
+              status: str | None = None, lot: str | None = None, limit: int = 500
+              ) -> list[Lot]:
     query = lot_query(principal)
     if gtin:
         query = query.where(Lot.gtin == normalize_gtin(gtin))
+    if lot:
+        query = query.where(Lot.lot == lot)
     if status:
         query = query.where(Lot.status == status)
     return list(session.scalars(query.limit(limit)))

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from flask import Response
 from flask.views import MethodView
 
 from ..auth.access import current_principal, requires
 from ..auth.models import Role
 from ..db import get_session
+from ..errors import NotFound
 from ..extensions import Blueprint
-from . import events, service
+from ..gs1 import normalize_gtin
+from ..scan.limits import per_address
+from . import events, export, public, queries, recall, service
 from .schemas import (
     CertificateCreateSchema,
     CertificateQuerySchema,
     CertificateSchema,
+    ExportQuerySchema,
     GlnQuerySchema,
     HarvestSchema,
     InspectionEventSchema,
@@ -30,10 +35,12 @@ from .schemas import (
     PartyQuerySchema,
     PartySchema,
     PartyUpdateSchema,
+    RecallSchema,
     ReceiptSchema,
     RecordedEventSchema,
     RevokeSchema,
     ShipmentSchema,
+    TraceDocumentSchema,
     TransformationSchema,
 )
 
@@ -239,3 +246,122 @@ _event_view("receipt", ReceiptSchema,
 _event_view("inspection", InspectionEventSchema,
             "Record an inspection or lab test of lots (EPCIS ObjectEvent inspecting)",
             roles=(Role.ADMIN, Role.BRAND, Role.INSPECTOR))
+
+
+# -- trace queries, recall, export ----------------------------------------------------------
+
+@blp.route("/lots/<int:lot_id>/one-step")
+class LotOneStep(MethodView):
+    @requires(*READERS)
+    @blp.response(200, TraceDocumentSchema)
+    def get(self, lot_id: int):
+        """One step back (input lots, who delivered it) and one step forward (output lots,
+        shipments: to whom, when, how much)"""
+        return queries.one_step(get_session(), current_principal(), lot_id)
+
+
+@blp.route("/lots/<int:lot_id>/lineage/backward")
+class LotLineageBackward(MethodView):
+    @requires(*READERS)
+    @blp.response(200, TraceDocumentSchema)
+    def get(self, lot_id: int):
+        """Every lot upstream, to the farm lots, with places and certificates (brand of the
+        product, inspectors, admins)"""
+        return queries.lineage_backward(get_session(), current_principal(), lot_id)
+
+
+@blp.route("/lots/<int:lot_id>/lineage/forward")
+class LotLineageForward(MethodView):
+    @requires(*READERS)
+    @blp.response(200, TraceDocumentSchema)
+    def get(self, lot_id: int):
+        """Every lot downstream with its stamp ranges, shipments and the provinces where its
+        stamps were scanned (brand of the product, inspectors, admins)"""
+        return queries.lineage_forward(get_session(), current_principal(), lot_id)
+
+
+@blp.route("/lots/<int:lot_id>/recall")
+class LotRecall(MethodView):
+    @requires(Role.ADMIN, Role.BRAND, Role.INSPECTOR)
+    @blp.arguments(RecallSchema)
+    @blp.response(200, TraceDocumentSchema)
+    def post(self, data, lot_id: int):
+        """Recall a lot and every lot made from it; their stamps answer "recalled" """
+        return recall.recall_lot(get_session(), current_principal(), lot_id, data["reason"])
+
+
+@blp.route("/lots/<int:lot_id>/export")
+class LotExport(MethodView):
+    @requires(*READERS)
+    @blp.arguments(ExportQuerySchema, location="query")
+    @blp.response(200, content_type="text/csv")
+    @blp.alt_response(200, content_type="application/vnd.openxmlformats-officedocument."
+                                        "spreadsheetml.sheet", success=True)
+    def get(self, args, lot_id: int):
+        """The lot's trace as a sortable spreadsheet (FSMA 204-style columns), CSV or XLSX"""
+        session = get_session()
+        table = export.rows(session, current_principal(), lot_id, args["direction"])
+        name = f"trace-lot-{lot_id}"
+        if args["format"] == "xlsx":
+            body, mime = export.to_xlsx(table, name), (
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        else:
+            body, mime = export.to_csv(table), "text/csv; charset=utf-8"
+        return Response(body, mimetype=mime, headers={
+            "Content-Disposition": f'attachment; filename="{name}.{args["format"]}"'})
+
+
+# -- public (no key; limited per address like the stamp page) -------------------------------
+
+def _public_lot(gtin: str, lot: str) -> dict:
+    view = public.public_lot_view(get_session(), normalize_gtin(gtin), lot)
+    if view is None:
+        raise NotFound(f"no trace record for lot {lot} of GTIN {gtin}")
+    return view
+
+
+@blp.route("/public/lots/<gtin>/<lot>")
+class PublicLot(MethodView):
+    decorators = [per_address]
+
+    @blp.response(200, TraceDocumentSchema)
+    def get(self, gtin: str, lot: str):
+        """Circular 02/2024's ten items for a lot, with certificates valid today and recall"""
+        return _public_lot(gtin, lot)
+
+
+@blp.route("/public/lots/<gtin>/<lot>/certificates")
+class PublicLotCertificates(MethodView):
+    decorators = [per_address]
+
+    @blp.response(200, TraceDocumentSchema)
+    def get(self, gtin: str, lot: str):
+        """The certificates valid today behind a lot (gs1:certificationInfo)"""
+        view = _public_lot(gtin, lot)
+        return {"gtin": view["gtin"], "lot": view["lot"], "certificates": view["certificates"]}
+
+
+@blp.route("/public/lots/<gtin>/<lot>/recall")
+class PublicLotRecall(MethodView):
+    decorators = [per_address]
+
+    @blp.response(200, TraceDocumentSchema)
+    def get(self, gtin: str, lot: str):
+        """Whether a lot is recalled, why and since when (gs1:recallStatus)"""
+        view = _public_lot(gtin, lot)
+        return {"gtin": view["gtin"], "lot": view["lot"], "status": view["status"],
+                "recalled": view["recall"] is not None, "recall": view["recall"]}
+
+
+@blp.route("/public/products/<gtin>/certificates")
+class PublicProductCertificates(MethodView):
+    decorators = [per_address]
+
+    @blp.response(200, TraceDocumentSchema)
+    def get(self, gtin: str):
+        """The certificates valid today of a product and its brand (gs1:certificationInfo)"""
+        gtin14 = normalize_gtin(gtin)
+        found = public.product_certificates(get_session(), gtin14)
+        if found is None:
+            raise NotFound(f"no product with GTIN {gtin}")
+        return {"gtin": gtin14, "certificates": found}

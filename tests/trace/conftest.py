@@ -88,3 +88,20 @@ def chain(brand, longan, places) -> dict:
         "items": [{"gtin": dried, "lot": "LN2408", "quantity": 400, "unit": "H87"}],
         "document": "PXK-2026-0815"}))
     return {"fresh": fresh, "dried": dried, **places}
+
+
+@pytest.fixture
+def stamps(brand, chain):
+    """An activated range of 3 stamps on the dried-longan lot; returns their URIs."""
+    from scanapp.serials.stamps import stamp_uri
+
+    made = ok(brand.post("/api/v1/ranges", json={"gtin": chain["dried"], "quantity": 3,
+                                                 "lot": "LN2408"}))
+    for action in ("print", "activate"):
+        ok(brand.post(f"/api/v1/ranges/{made['id']}/{action}", json={}), 200)
+    csv = brand.get(f"/api/v1/ranges/{made['id']}/codes.csv")
+    serials = [line.split(",")[0] for line in csv.get_data(as_text=True).splitlines()[1:]]
+    csv.close()
+    return {"range_id": made["id"],
+            "uris": [stamp_uri("https://scan.example.vn", chain["dried"], s, "LN2408")
+                     for s in serials]}
