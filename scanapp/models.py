@@ -25,6 +25,7 @@ from .trace.models import (  # noqa: F401
     Lot,
     LotEvent,
     Party,
+    PortalOutbox,
     TracePartner,
     TraceState,
 )

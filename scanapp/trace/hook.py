@@ -24,7 +24,7 @@ from ..db import utcnow
 from ..epcis import mapping
 from ..epcis.capture import Problem
 from ..products.models import Product
-from . import codes, lineage
+from . import codes, lineage, portal
 from .access import bump_version, manages_location, may_write_gtin, org_party
 from .models import LineageEdge, Location, Lot, LotEvent, Party
 from .recall import is_recall, mark_recalled, may_recall
@@ -372,8 +372,9 @@ class TraceCaptureHook:
                         output_lot_id=lots[(out.gtin, out.lot)].id,
                         quantity=ref.quantity, unit=ref.uom, event_id=stored.event_id,
                         event_pk=stored.id, event_time=when))
+        session.flush()
+        portal.enqueue(session, [lot.id for lot in lots.values()])
         if is_recall(event):
-            session.flush()
             summary = mark_recalled(
                 session, principal, sorted(lots), str(event.get(mapping.ext("recallReason"))
                                                       or "recall")[:500],

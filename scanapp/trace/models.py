@@ -22,6 +22,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -252,5 +253,27 @@ class TraceState(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-__all__ = ["Party", "Location", "Certificate", "Lot", "LineageEdge", "LotEvent",
-           "TracePartner", "TraceState"]
+
+
+class PortalOutbox(Base):
+    """A lot whose Circular 02/2024 document must be (re)sent to the National Traceability
+    Portal: at most one unsent row per lot (a change while one waits adds nothing); the
+    document is built when it is sent, so the portal always gets the lot's latest state."""
+
+    __tablename__ = "trace_portal_outbox"
+    __table_args__ = (Index("ix_trace_portal_outbox_unsent", "id",
+                            postgresql_where=text("sent_at IS NULL"),
+                            sqlite_where=text("sent_at IS NULL")),
+                      Index("uq_trace_portal_outbox_pending_lot", "lot_id", unique=True,
+                            postgresql_where=text("sent_at IS NULL"),
+                            sqlite_where=text("sent_at IS NULL")))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("trace_lots.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))

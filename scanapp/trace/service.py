@@ -21,7 +21,7 @@ from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..gs1 import normalize_gtin
 from ..products.models import Product
 from ..regions import PROVINCES
-from . import codes
+from . import codes, portal
 from .access import (
     bump_version,
     lot_visibility,
@@ -414,6 +414,7 @@ def update_lot(session: Session, principal: Principal, lot_id: int, data: dict) 
         setattr(lot, key, value)
     _check_lot_dates(lot)
     lot.updated_at = utcnow()
+    portal.enqueue(session, [lot.id])
     bump_version(session)
     session.commit()
     return lot

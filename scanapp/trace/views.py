@@ -13,6 +13,7 @@ from ..extensions import Blueprint
 from ..gs1 import normalize_gtin
 from ..scan.limits import per_address
 from . import events, export, public, queries, recall, service
+from .cli import register_commands
 from .schemas import (
     CertificateCreateSchema,
     CertificateQuerySchema,
@@ -46,6 +47,8 @@ from .schemas import (
 
 blp = Blueprint("trace", __name__, url_prefix="/api/v1/trace",
                 description="Origin traceability: parties, places, certificates, lots")
+
+register_commands(blp.cli)
 
 READERS = (Role.ADMIN, Role.BRAND, Role.INSPECTOR)
 WRITERS = (Role.ADMIN, Role.BRAND)
