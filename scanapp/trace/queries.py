@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..auth.service import Principal
 from ..errors import PermissionDenied
@@ -26,6 +26,13 @@ from .models import Certificate, LineageEdge, Location, Lot, LotEvent, Party
 from .public import ORIGIN_KINDS
 
 VN = dt.timezone(dt.timedelta(hours=7))
+# A lineage document touches hundreds of lots and events: their related rows come in one
+# query per relationship, not one per row.
+LOT_LOADS = (selectinload(Lot.product), selectinload(Lot.party),
+             selectinload(Lot.location))
+EVENT_LOADS = (selectinload(LotEvent.location), selectinload(LotEvent.source_party),
+               selectinload(LotEvent.dest_party), selectinload(LotEvent.dest_location),
+               selectinload(LotEvent.source_location).selectinload(Location.party))
 
 
 def _when(value: dt.datetime | None) -> str | None:
@@ -118,7 +125,8 @@ def _lots(session: Session, ids) -> dict[int, Lot]:
     found: dict[int, Lot] = {}
     ids = list(ids)
     for chunk in range(0, len(ids), 500):
-        for lot in session.scalars(select(Lot).where(Lot.id.in_(ids[chunk:chunk + 500]))):
+        for lot in session.scalars(select(Lot).where(Lot.id.in_(ids[chunk:chunk + 500]))
+                                   .options(*LOT_LOADS)):
             found[lot.id] = lot
     return found
 
@@ -128,7 +136,7 @@ def _events_of(session: Session, lot_ids: list[int]) -> dict[int, list[LotEvent]
     for chunk in range(0, len(lot_ids), 500):
         for event in session.scalars(select(LotEvent).where(
                 LotEvent.lot_id.in_(lot_ids[chunk:chunk + 500]))
-                .order_by(LotEvent.event_time, LotEvent.id)):
+                .options(*EVENT_LOADS).order_by(LotEvent.event_time, LotEvent.id)):
             out.setdefault(event.lot_id, []).append(event)
     return out
 
@@ -157,14 +165,16 @@ def lineage_backward(session: Session, principal: Principal, lot_id: int) -> dic
     events = _events_of(session, list(depths))
     edges = lineage.edges_among(session, list(depths) + [lot.id])
     upstream = sorted(lots.values(), key=lambda x: (depths[x.id], x.id))
+    made_from_something = {edge.output_lot_id for edge in edges}
     return {
         "lot": lot_brief(lot),
         "upstream": [{**lot_brief(x), "depth": depths[x.id],
                       "stages": [_movement(e) for e in events.get(x.id, [])]}
                      for x in upstream],
+        # Lots grown at a farm-like place, and any lot nothing was made into (a root).
         "farm_lots": [lot_brief(x) for x in upstream
-                      if x.location is not None and x.location.kind in ORIGIN_KINDS
-                      or not any(e.output_lot_id == x.id for e in edges)],
+                      if (x.location is not None and x.location.kind in ORIGIN_KINDS)
+                      or x.id not in made_from_something],
         "places": _unique([_place(x.location) for x in [lot, *upstream] if x.location]),
         "certificates": _certificates(session, {lot.id: lot, **lots}),
         "edges": [{"input": e.input_lot_id, "output": e.output_lot_id,
