@@ -52,6 +52,34 @@ def register_commands(group: AppGroup) -> None:
             except DomainError as exc:
                 raise click.ClickException(exc.message) from None
 
+    @group.command("stamp")
+    @click.argument("uri")
+    def stamp(uri: str) -> None:
+        """Backward from a stamp: its signature checked, its lot, the lineage to the farms."""
+        from ..serials.codec import InvalidSerial, get_codec
+        from ..serials.stamps import parse_stamp_uri
+
+        try:
+            ref = parse_stamp_uri(uri)
+            get_codec(current_app).verify(ref.serial, ref.gtin, ref.lot)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        except InvalidSerial as exc:
+            raise click.ClickException(f"not a genuine stamp ({exc.reason})") from None
+        if not ref.lot:
+            raise click.ClickException("this stamp carries no lot (AI 10)")
+        with session_scope() as session:
+            try:
+                found = service.find_lot(session, SYSTEM, ref.gtin, ref.lot)
+                back = queries.lineage_backward(session, SYSTEM, found.id)
+            except DomainError as exc:
+                raise click.ClickException(exc.message) from None
+            _echo({"stamp": {"gtin": ref.gtin, "lot": ref.lot, "serial": ref.serial},
+                   "lot": back["lot"], "farm_lots": back["farm_lots"],
+                   "places": back["places"], "certificates": back["certificates"],
+                   "upstream": [{k: x[k] for k in ("gtin", "lot", "product", "depth")}
+                                for x in back["upstream"]]})
+
     @group.command("portal-document")
     @click.argument("gtin")
     @click.argument("lot")

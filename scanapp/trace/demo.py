@@ -246,13 +246,36 @@ def _scan(app: Flask, uris: list[str]) -> None:
                                      source="consumer"))
 
 
+def first_stamp(app: Flask, lot: str) -> str | None:
+    """The URI of the first stamp of the demo's range on ``lot`` (boxes of long nhãn)."""
+    from ..serials.codec import get_codec
+    from ..serials.models import SerialRange
+    from ..serials.stamps import stamp_uri
+
+    with session_scope(app) as session:
+        found = session.scalar(select(SerialRange).where(SerialRange.gtin == BOX_GTIN,
+                                                         SerialRange.lot == lot)
+                               .order_by(SerialRange.id).limit(1))
+        if found is None:
+            return None
+        serial = get_codec(app).encode(found.start_seq, found.gtin, found.lot,
+                                       key_id=found.key_id)
+        return stamp_uri(app.config["PUBLIC_BASE_URL"], found.gtin, serial, found.lot,
+                         found.expiry)
+
+
 def _lines(app: Flask, info: dict) -> list[str]:
     base = app.config["PUBLIC_BASE_URL"]
+    stamp = first_stamp(app, BOX_LOT)
+    recalled = first_stamp(app, "LN2609H")
     return [
         "",
         "  Trace demo (Hưng Yên longan, docs/TRACEABILITY.md):",
         f"    boxes of long nhãn: GTIN {BOX_GTIN}, lot {BOX_LOT} (active), lot LN2609H "
         f"(recalled with farm lot {RECALLED_LOT})",
+        f"    a stamp of lot {BOX_LOT}: {stamp}",
+        f"    a stamp of the recalled lot LN2609H: {recalled}",
+        f"    flask --app scanapp trace stamp '{stamp}'",
         f"    flask --app scanapp trace lineage {BOX_GTIN} {BOX_LOT}",
         f"    flask --app scanapp trace lineage {FRESH_GTIN} NH2607A --forward",
         f"    curl {base}/api/v1/trace/public/lots/{BOX_GTIN}/{BOX_LOT}",

@@ -24,3 +24,23 @@ def test_the_longan_demo_traces_both_ways_and_shows_the_recall(app, admin, anony
     assert view["origin"]["planting_area_code"] == "VN-HYLN-0012"
     assert {c["scheme"] for c in view["certificates"]} == {"vietgap", "ocop",
                                                            "food_safety_facility"}
+
+
+def test_trace_commands_follow_a_stamp_back_and_a_farm_lot_forward(app):
+    import json
+
+    seed_demo(app, echo=lambda *a, **k: None)
+    stamp = demo.first_stamp(app, demo.BOX_LOT)
+    runner = app.test_cli_runner()
+    back = runner.invoke(args=["trace", "stamp", stamp])
+    assert back.exit_code == 0, back.output
+    found = json.loads(back.output)
+    assert sorted(x["lot"] for x in found["farm_lots"]) == ["NH2607A", "NH2607B"]
+    forward = runner.invoke(args=["trace", "lineage", demo.FRESH_GTIN, demo.RECALLED_LOT,
+                                  "--forward"])
+    assert forward.exit_code == 0, forward.output
+    downstream = json.loads(forward.output)["downstream"]
+    assert {x["lot"]: x["status"] for x in downstream} == {"LNK2609": "recalled",
+                                                          "LN2609H": "recalled"}
+    forged = runner.invoke(args=["trace", "stamp", stamp[:-12] + "0000000000?17=270802"])
+    assert forged.exit_code != 0
