@@ -224,6 +224,8 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
         range_id=rng.id, status=ident.status,
         market_regions=rng.market_regions or (product.market_regions if product else ()),
         settings=dict(product.fraud_settings) if product else {})
+    # Before the store's critical section: a cold lot's summary is built from the database.
+    trace = trace_summary(app, ident)
     with parts.store.serialised():
         obs = _observe(parts, ref.serial, place, windows)
         if obs.counts:
@@ -238,8 +240,7 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
         assessment = fraud.assess(facts, obs.history, range_facts)
         verdict, reasons = _verdict(ident.status, assessment)
         result = ScanResult(verdict, reasons, ident, obs.history, repeat=obs.is_repeat,
-                            degraded=obs.degraded, risk=assessment.risk,
-                            trace=trace_summary(app, ident))
+                            degraded=obs.degraded, risk=assessment.risk, trace=trace)
         if obs.is_repeat:
             parts.metrics.inc("scanapp_scan_reloads_total")
         else:

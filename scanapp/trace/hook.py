@@ -25,7 +25,14 @@ from ..epcis import mapping
 from ..epcis.capture import Problem
 from ..products.models import Product
 from . import codes, lineage, portal
-from .access import bump_version, manages_location, may_write_gtin, org_party
+from .access import (
+    bump_version,
+    lot_visibility,
+    manages_location,
+    may_write_gtin,
+    org_party,
+    reads_all,
+)
 from .models import LineageEdge, Location, Lot, LotEvent, Party
 from .recall import is_recall, mark_recalled, may_recall
 
@@ -302,6 +309,19 @@ class TraceCaptureHook:
             elif kind == "location":
                 if find_location(session, codes.parse_location(ident)) is None:
                     problem("unknown_location", f"location {ident} is not registered", where)
+
+    # -- reading (the EPCIS query binding) --------------------------------------------------
+    def visible_event_filter(self, session: Session, principal):
+        """Events a caller may read besides its own and its brands': those about lots it may
+        see (made, shipped or received them: one step back and forward), all of them for the
+        brand of a product in the event."""
+        if reads_all(principal):
+            return None
+        from ..epcis.models import EpcisEvent
+
+        visible = select(LotEvent.event_id).join(Lot, Lot.id == LotEvent.lot_id).where(
+            lot_visibility(principal))
+        return EpcisEvent.event_id.in_(visible)
 
     # -- apply ----------------------------------------------------------------------------
     def apply(self, session: Session, principal, event: dict, stored) -> None:

@@ -110,3 +110,23 @@ def test_receipt_only_at_own_location_and_printer_cannot_record(chain, printer, 
         "location_id": chain["farm"]["id"], "gtin": chain["fresh"], "lot": "P",
         "quantity": 1}).status_code == 403
     json.dumps(problem)
+
+
+def test_partners_may_read_the_events_of_lots_they_handled(chain, app):
+    """The hook's optional visible_event_filter for the EPCIS query binding."""
+    from sqlalchemy import select
+
+    from scanapp.auth.models import Role
+    from scanapp.auth.service import Principal
+    from scanapp.db import session_scope
+    from scanapp.epcis.models import EpcisEvent
+    from scanapp.trace.hook import TraceCaptureHook
+
+    distributor = chain["distributor"]
+    who = Principal(key_id=distributor.key_id, org_id=distributor.org_id,
+                    org_name=distributor.org_name, role=Role.BRAND)
+    with app.app_context(), session_scope(app) as session:
+        clause = TraceCaptureHook().visible_event_filter(session, who)
+        steps = sorted(session.scalars(select(EpcisEvent.biz_step).where(clause)))
+    # The dried lot's transformation, shipment and receipt; not the farm lots' harvests.
+    assert steps == ["commissioning", "receiving", "shipping"]
