@@ -30,11 +30,14 @@ no trace while the good ones stay. The caller commits (``capture_service`` for t
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import insert, select
+from psycopg import errors as psycopg_errors
+from sqlalchemy import String, any_, insert, select, text
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,7 +89,8 @@ class CaptureResult:
     problems: list[Problem] = field(default_factory=list)
     # eventIDs whose identical event was stored before: not stored twice, not an error.
     already_stored: list[str] = field(default_factory=list)
-    # The rows stored, in document order (for the caller's own follow-up, e.g. Location).
+    # The rows stored, in document order, when they were stored as ORM objects (with hooks,
+    # or on SQLite); empty on PostgreSQL's bulk path without hooks (use stored_ids).
     stored: list[EpcisEvent] = field(default_factory=list)
 
     @property
@@ -153,7 +157,8 @@ def index_entries(event: dict, index: int | None = None, strict: bool = True
     return [(role, value, gtin) for (role, value), gtin in entries.items()], problems
 
 
-def _term(value, terms: frozenset[str], web_prefix: str, urn_prefix: str) -> str | None:
+def vocabulary_term(value, terms: frozenset[str], web_prefix: str,
+                    urn_prefix: str) -> str | None:
     """A CBV term bare (as scanapp stores its own), any other vocabulary as given."""
     if not isinstance(value, str):
         return None
@@ -189,6 +194,10 @@ def _prepare(event, index: int, namespaces: dict[str, str], now: dt.datetime,
                                           "an event is a JSON object")]
     body = dict(event)
     body.pop("recordTime", None)  # the repository sets it
+    if namespaces and "@context" not in body:
+        # The document's prefixes travel with the event, so its extension fields keep
+        # their meaning when it is served alone or in another document.
+        body["@context"] = [dict(namespaces)]
     event_id = body.get("eventID")
     if not event_id:
         event_id = body["eventID"] = eventhash.event_hash_id(body, namespaces)
@@ -218,11 +227,15 @@ def _stored_hashes(session: Session, event_ids: list[str],
                    namespaces: dict[str, str]) -> dict[str, str]:
     """eventID -> content hash of the events already stored under these eventIDs."""
     found: dict[str, str] = {}
+    postgres = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(event_ids), _DB_CHUNK):
         chunk = event_ids[start:start + _DB_CHUNK]
+        # One array parameter on PostgreSQL: an IN list of 500 placeholders costs the driver
+        # more to parse than the query costs the server.
+        match = EpcisEvent.event_id == any_(array(chunk, type_=String)) if postgres \
+            else EpcisEvent.event_id.in_(chunk)
         for event_id, body in session.execute(
-                select(EpcisEvent.event_id, EpcisEvent.body)
-                .where(EpcisEvent.event_id.in_(chunk))):
+                select(EpcisEvent.event_id, EpcisEvent.body).where(match)):
             found[event_id] = eventhash.event_hash_id(body, namespaces)
     return found
 
@@ -236,38 +249,90 @@ def _brands(session: Session, gtins: set[str]) -> dict[str, int]:
                                 .where(Product.gtin.in_(sorted(gtins)))).all())
 
 
+def _allocate_ids(session: Session, count: int) -> list[int | None]:
+    """Primary keys for ``count`` events, taken from the sequence in one query (PostgreSQL).
+
+    With their ids known, the ORM inserts a document's events as one pipelined executemany
+    instead of a multi-row INSERT ... RETURNING, whose 14,000 placeholders the driver parses
+    in Python (measured: most of a 1,000-event document's client time). SQLite assigns ids
+    itself."""
+    if count == 0 or session.get_bind().dialect.name != "postgresql":
+        return [None] * count
+    return list(session.scalars(text(
+        "SELECT nextval(pg_get_serial_sequence('epcis_events', 'id')) "
+        "FROM generate_series(1, :n)"), {"n": count}))
+
+
 def _row(item: _Prepared, principal: Principal | None, brands: dict[str, int],
-         now: dt.datetime) -> EpcisEvent:
+         now: dt.datetime, pk: int | None = None) -> EpcisEvent:
+    return EpcisEvent(**_row_values(item, principal, brands, now, pk))
+
+
+def _row_values(item: _Prepared, principal: Principal | None, brands: dict[str, int],
+                now: dt.datetime, pk: int | None = None) -> dict:
     body = item.body
     body["recordTime"] = mapping.format_time(now)
     gtins = {gtin for _role, _value, gtin in item.entries if gtin}
     brand_ids = {brands[g] for g in gtins if g in brands}
-    return EpcisEvent(
-        event_id=item.event_id, kind="captured", event_type=body["type"],
+    return dict(
+        id=pk, event_id=item.event_id, kind="captured", event_type=body["type"],
         action=body.get("action"),
-        biz_step=_term(body.get("bizStep"), mapping.CBV_BIZSTEPS, "BizStep-",
-                       "urn:epcglobal:cbv:bizstep:"),
-        disposition=_term(body.get("disposition"), mapping.CBV_DISPOSITIONS, "Disp-",
-                          "urn:epcglobal:cbv:disp:"),
+        biz_step=vocabulary_term(body.get("bizStep"), mapping.CBV_BIZSTEPS, "BizStep-",
+                                 "urn:epcglobal:cbv:bizstep:"),
+        disposition=vocabulary_term(body.get("disposition"), mapping.CBV_DISPOSITIONS,
+                                    "Disp-", "urn:epcglobal:cbv:disp:"),
         gtin=next(iter(gtins)) if len(gtins) == 1 else None,
         brand_org_id=next(iter(brand_ids)) if len(brand_ids) == 1 else None,
         source="capture",
         captured_by_org_id=principal.org_id if principal is not None else None,
-        event_time=item.event_time, record_time=now, body=body)
+        event_time=item.event_time, record_time=now, body=body,
+        printer_org_id=None, range_id=None)
 
 
-def _write_index_and_outbox(session: Session, stored: list[tuple[EpcisEvent, _Prepared]],
-                            now: dt.datetime) -> None:
+_EVENT_COLUMNS = ("id", "event_id", "kind", "event_type", "action", "biz_step", "disposition",
+                  "gtin", "brand_org_id", "printer_org_id", "range_id", "event_time",
+                  "record_time", "body", "source", "captured_by_org_id")
+
+
+def _write_index_and_outbox(session: Session, stored: list, now: dt.datetime) -> None:
+    """Bulk rows after the last event: the events themselves on the bulk path (dicts), the
+    index and outbox rows always."""
     if not stored:
         return
-    session.flush()  # the events' ids, for the rows that point at them
-    index_rows = [{"event_pk": row.id, "role": role, "identifier": value, "gtin": gtin}
-                  for row, item in stored for role, value, gtin in item.entries]
+    bulk = isinstance(stored[0][0], dict)
+    if not bulk:
+        session.flush()  # the events' ids, for the rows that point at them
+    pks = [row["id"] if bulk else row.id for row, _item in stored]
+    index_rows = [{"event_pk": pk, "role": role, "identifier": value, "gtin": gtin}
+                  for pk, (_row, item) in zip(pks, stored, strict=True)
+                  for role, value, gtin in item.entries]
+    outbox_rows = [{"event_pk": pk, "created_at": now, "attempts": 0,
+                    "next_attempt_at": now} for pk in pks]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # COPY: one stream for thousands of rows, where executemany sent a statement a row
+        # (measured: 0.4 s against a few ms for a 1,000-event document's 9,000 rows).
+        cursor = connection.connection.driver_connection.cursor()
+        if bulk:
+            _copy(cursor, "epcis_events", _EVENT_COLUMNS, [
+                {**row, "body": json.dumps(row["body"], ensure_ascii=False)}
+                for row, _item in stored])
+        _copy(cursor, "epcis_event_identifiers", ("event_pk", "role", "identifier", "gtin"),
+              index_rows)
+        _copy(cursor, "epcis_outbox", ("event_pk", "created_at", "attempts",
+                                       "next_attempt_at"), outbox_rows)
+        return
     if index_rows:
-        session.execute(insert(EpcisEventIdentifier), index_rows)
-    session.execute(insert(EpcisOutbox), [
-        {"event_pk": row.id, "created_at": now, "attempts": 0, "next_attempt_at": now}
-        for row, _item in stored])
+        connection.execute(insert(EpcisEventIdentifier.__table__), index_rows)
+    connection.execute(insert(EpcisOutbox.__table__), outbox_rows)
+
+
+def _copy(cursor, table: str, columns: tuple[str, ...], rows: list[dict]) -> None:
+    if not rows:
+        return
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in columns))
 
 
 def capture_events(session: Session, principal: Principal | None, events: list[dict], *,
@@ -292,12 +357,15 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
     stored_hashes = _stored_hashes(session, list(dict.fromkeys(p.event_id for p in prepared)),
                                    namespaces)
     fresh: list[_Prepared] = []
-    seen: dict[str, str] = {}
+    # Remembered, so that the same event twice in one document is stored once; its hash is
+    # only computed when its eventID comes again.
+    seen: dict[str, _Prepared] = {}
     for item in prepared:
-        known = stored_hashes.get(item.event_id) or seen.get(item.event_id)
+        known = stored_hashes.get(item.event_id)
+        if known is None and item.event_id in seen:
+            known = eventhash.event_hash_id(seen[item.event_id].body, namespaces)
         if known is None:
-            # Remembered, so that the same event twice in one document is stored once.
-            seen[item.event_id] = eventhash.event_hash_id(item.body, namespaces)
+            seen[item.event_id] = item
             fresh.append(item)
             continue
         if known == eventhash.event_hash_id(item.body, namespaces):
@@ -311,16 +379,24 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
 
     brands = _brands(session, {g for item in fresh for _r, _v, g in item.entries if g})
     document_savepoint = None if proceed else session.begin_nested()
-    stored: list[tuple[EpcisEvent, _Prepared]] = []
+    stored: list = []
+    pks = _allocate_ids(session, len(fresh))
+    # Without hooks nothing needs the ORM objects: on PostgreSQL the events go by COPY with
+    # the index rows (about 60 us an event less than building and flushing ORM objects).
+    bulk = not hooks and pks[:1] != [None]
     try:
-        for item in fresh:
-            stored_one = _run_one(session, principal, item, hooks, brands, now, proceed,
+        for item, pk in zip(fresh, pks, strict=True):
+            if bulk:
+                stored.append((_row_values(item, principal, brands, now, pk), item))
+                continue
+            stored_one = _run_one(session, principal, item, pk, hooks, brands, now, proceed,
                                   result)
             if stored_one is not None:
                 stored.append((stored_one, item))
         if proceed or not result.problems:
             _write_index_and_outbox(session, stored, now)
-    except IntegrityError:
+    # COPY goes around SQLAlchemy: a duplicate eventID surfaces as the driver's own error.
+    except (IntegrityError, psycopg_errors.UniqueViolation):
         # Another request stored one of these eventIDs between our check and our insert.
         if document_savepoint is not None:
             document_savepoint.rollback()
@@ -337,12 +413,13 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
             return CaptureResult(problems=result.problems,
                                  already_stored=result.already_stored)
         document_savepoint.commit()
-    result.stored = [row for row, _item in stored]
-    result.stored_ids = [row.event_id for row in result.stored]
+    result.stored = [row for row, _item in stored if not isinstance(row, dict)]
+    result.stored_ids = [item.event_id for _row, item in stored]
     return result
 
 
-def _run_one(session: Session, principal, item: _Prepared, hooks: Sequence[CaptureHook],
+def _run_one(session: Session, principal, item: _Prepared, pk: int | None,
+             hooks: Sequence[CaptureHook],
              brands: dict[str, int], now: dt.datetime, proceed: bool,
              result: CaptureResult) -> EpcisEvent | None:
     """check -> store -> apply for one event; None when it is not stored."""
@@ -355,7 +432,7 @@ def _run_one(session: Session, principal, item: _Prepared, hooks: Sequence[Captu
         if savepoint is not None:
             savepoint.rollback()
         return None
-    row = _row(item, principal, brands, now)
+    row = _row(item, principal, brands, now, pk)
     session.add(row)
     for hook in hooks:
         hook.apply(session, principal, item.body, row)

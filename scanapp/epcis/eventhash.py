@@ -150,13 +150,12 @@ def _quantity_element(element: dict) -> str:
 
 
 def _typed(field: str, element: dict) -> str:
+    # The value, then its type: bizTransaction=http://...type=https://ref.gs1.org/cbv/BTT-po
     name, web_prefix, urn_prefix = _TYPED[field]
-    parts = []
+    text = name + (f"={_identifier(str(element[name]))}" if name in element else "")
     if "type" in element:
-        parts.append("type=" + _vocabulary(str(element["type"]), web_prefix, urn_prefix))
-    if name in element:
-        parts.append(f"{name}=" + _identifier(str(element[name])))
-    return name + "".join(parts)
+        text += "type=" + _vocabulary(str(element["type"]), web_prefix, urn_prefix)
+    return text
 
 
 def _field(name: str, value, namespaces: dict[str, str]) -> str:

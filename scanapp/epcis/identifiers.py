@@ -27,6 +27,7 @@ Digital Link does not carry; ``to_urn`` takes it as an argument.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
@@ -233,7 +234,14 @@ def parse(value: str) -> GS1Id | None:
     """The GS1 key in ``value`` (URN or Digital Link), or None for a non-GS1 identifier.
 
     Raises ``InvalidIdentifier`` for a value in a GS1 form that is not valid."""
-    text = (value or "").strip()
+    return _parse_cached(value or "")
+
+
+# A document names the same lots, places and parties over and over, and capture parses each
+# identifier twice (index and event hash): results are immutable, so they are remembered.
+@functools.lru_cache(maxsize=65_536)
+def _parse_cached(value: str) -> GS1Id | None:
+    text = value.strip()
     if text[:8].lower() == "urn:epc:":
         return _parse_urn(text)
     if text.startswith(("http://", "https://")):

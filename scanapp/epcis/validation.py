@@ -97,6 +97,11 @@ def standalone_event_problems(event) -> list[Problem]:
                      event_id if isinstance(event_id, str) else None, "")
 
 
+def root_problems(instance) -> list[Problem]:
+    """Anything the root schema accepts: an EPCISDocument, an EPCISQueryDocument, an event."""
+    return _problems(_validator(ROOT_ID), instance, None, None, "")
+
+
 def document_problems(document) -> list[Problem]:
     """A whole document: the envelope, then each event (for tests and emitted documents)."""
     problems = envelope_problems(document)

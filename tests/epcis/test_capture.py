@@ -161,3 +161,19 @@ def test_lifecycle_events_are_indexed_too(app, publisher, brand_product):
                                            EpcisEventIdentifier.gtin)))
     gtin = brand_product["gtin"]
     assert ("epcClass", f"https://id.gs1.org/01/{gtin}/10/L7", gtin) in index
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+def test_an_event_stored_concurrently_fails_the_document_cleanly(app, principal, monkeypatch,
+                                                                 hooked):
+    from scanapp.epcis import capture as capture_module
+
+    capture(app, principal, [object_event(eventID="urn:uuid:race")])
+    # As if another request stored it between our duplicate check and our insert.
+    monkeypatch.setattr(capture_module, "_stored_hashes", lambda *args: {})
+    hooks = [RecordingHook()] if hooked else []
+    result = capture(app, principal, [object_event(action="ADD"),
+                                      object_event(eventID="urn:uuid:race")], hooks=hooks)
+    assert [p.code for p in result.problems] == ["concurrent_capture"]
+    assert result.stored_ids == []
+    assert count(app, EpcisEvent) == 1 and count(app, EpcisEventIdentifier) == 2

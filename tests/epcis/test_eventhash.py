@@ -55,3 +55,14 @@ def test_extensions_expand_with_the_context():
     event = {**_event(), "example:myField": "v"}
     text = prehash(event, {"example": "http://ns.example.com/epcis/"})
     assert "{http://ns.example.com/epcis/}myField=v" in text
+
+
+def test_agrees_with_the_reference_implementation_on_its_single_event_vector():
+    # GS1 Germany's reference implementation (RalphTro/epcis-event-hash-generator,
+    # tests/examples/epcisDocWithSingleEvent) gives this id for example 9.6.1's first event
+    # with eventTime 2022-02-16T20:33:31.116-06:00 and no eventID.
+    event = _event()
+    del event["eventID"]
+    event["eventTime"] = "2022-02-16T20:33:31.116000-06:00"
+    assert event_hash_id(event) == ("ni:///sha-256;3e0f2437f4cb5e8a1b832b769c0eed1bf3e1421f"
+                                    "14061132e9800ded03f10182?ver=CBV2.0")
