@@ -265,16 +265,47 @@ class Code(str):
     """A card value that is a code, not words: it may wrap anywhere on a narrow screen."""
 
 
+def _trace_fields(doc: dict | None) -> dict:
+    """One flat view of the two shapes the trace package gives: the scan answer's summary
+    (``lot`` dates) and the public lot document (Circular 02/2024's ten items)."""
+    if not doc:
+        return {}
+    lot = doc.get("lot") if isinstance(doc.get("lot"), dict) else {}
+    times = doc.get("production_time") or {}
+    shelf = doc.get("shelf_life") if isinstance(doc.get("shelf_life"), dict) else {}
+    producer = dict(doc.get("producer") or {})
+    if doc.get("address") and not producer.get("address"):
+        producer["address"] = doc["address"]
+    codes = doc.get("trace_codes")
+    if isinstance(codes, dict):
+        codes = [c for c in [codes.get("lot_uri"), *(codes.get("upstream") or [])] if c]
+    return {
+        "production_date": lot.get("production_date") or times.get("production_date"),
+        "harvest_start": lot.get("harvest_start") or times.get("harvest_start"),
+        "harvest_end": lot.get("harvest_end") or times.get("harvest_end"),
+        "expiry_date": lot.get("expiry_date") or shelf.get("expiry_date"),
+        "best_before": lot.get("best_before") or shelf.get("best_before"),
+        "shelf_life_days": shelf.get("shelf_life_days") or doc.get("shelf_life_days"),
+        "producer": producer, "origin": doc.get("origin") or {},
+        "standards": doc.get("standards") or [], "trace_codes": codes or [],
+        "certificates": doc.get("certificates") or [], "stages": doc.get("stages") or [],
+        "images": doc.get("images") or [],
+        "hotline": (doc.get("brand") or {}).get("consumer_hotline")
+        if isinstance(doc.get("brand"), dict) else None,
+    }
+
+
 def product_card(product: ProductInfo, lang: str, lot: str | None, expiry, serial: str | None,
                  trace: dict | None) -> dict:
-    """What the card shows, every row optional: a row with nothing entered is left out."""
+    """What the card shows, every row optional: a row with nothing entered is left out, so
+    a brand that entered little gets a short, true card."""
     text = TEXT[lang]
     today = utcnow().astimezone(VN_TZ).date()
+    f = _trace_fields(trace)
     rows: list[tuple[str, str]] = []
-    lot_doc = (trace or {}).get("lot") or {}
     name = (product.name_en or product.name) if lang == "en" else product.name
     rows.append((text["brand"], product.brand))
-    producer = _pick(trace, "producer") or {}
+    producer = f.get("producer") or {}
     if producer.get("name"):
         rows.append((text["producer"], producer["name"]))
     address = producer.get("address") or ""
@@ -288,40 +319,32 @@ def product_card(product: ProductInfo, lang: str, lot: str | None, expiry, seria
         rows.append((text["lot"], Code(lot)))
     if serial:
         rows.append((text["serial"], Code(serial)))
-    produced = _pick(lot_doc, "production_date")
-    if produced:
-        rows.append((text["produced"], format_date(produced, lang)))
-    if lot_doc.get("harvest_start"):
-        harvest = format_date(lot_doc["harvest_start"], lang)
-        if lot_doc.get("harvest_end") and lot_doc["harvest_end"] != lot_doc["harvest_start"]:
-            harvest += " – " + format_date(lot_doc["harvest_end"], lang)
+    if f.get("production_date"):
+        rows.append((text["produced"], format_date(f["production_date"], lang)))
+    if f.get("harvest_start"):
+        harvest = format_date(f["harvest_start"], lang)
+        if f.get("harvest_end") and f["harvest_end"] != f["harvest_start"]:
+            harvest += " – " + format_date(f["harvest_end"], lang)
         rows.append((text["harvest"], harvest))
-    expiry = expiry or _pick(lot_doc, "expiry_date")
+    expiry = expiry or f.get("expiry_date")
     if expiry:
         rows.append((text["expiry"], format_date(expiry, lang)))
-    if lot_doc.get("best_before"):
-        rows.append((text["best_before"], format_date(lot_doc["best_before"], lang)))
-    shelf = _pick(trace, "shelf_life_days", "shelf_life")
-    if isinstance(shelf, int):
-        rows.append((text["shelf_life"], text["days"].format(n=shelf)))
-    elif isinstance(shelf, str):
-        rows.append((text["shelf_life"], shelf))
-    standards = _pick(trace, "standards")
-    if standards:
-        rows.append((text["standards"], ", ".join(standards) if isinstance(standards, list)
-                     else str(standards)))
-    origin = _pick(trace, "origin") or {}
+    if f.get("best_before"):
+        rows.append((text["best_before"], format_date(f["best_before"], lang)))
+    if isinstance(f.get("shelf_life_days"), int):
+        rows.append((text["shelf_life"], text["days"].format(n=f["shelf_life_days"])))
+    if f.get("standards"):
+        rows.append((text["standards"], ", ".join(f["standards"])))
+    origin = f.get("origin") or {}
     if origin.get("name") or origin.get("province_name"):
         rows.append((text["origin"], ", ".join(
             part for part in (origin.get("name"), origin.get("province_name")) if part)))
     if origin.get("planting_area_code"):
         rows.append((text["planting_area"], Code(origin["planting_area_code"])))
-    codes = _pick(trace, "trace_codes")
-    if codes:
-        rows.append((text["trace_codes"], Code(", ".join(codes) if isinstance(codes, list)
-                                               else str(codes))))
+    if f.get("trace_codes"):
+        rows.append((text["trace_codes"], Code(" ".join(f["trace_codes"]))))
     certificates = []
-    for cert in (trace or {}).get("certificates") or []:
+    for cert in f.get("certificates") or []:
         status = _cert_status(cert, today)
         parts = [cert.get("number") or ""]
         if cert.get("issuer"):
@@ -334,29 +357,34 @@ def product_card(product: ProductInfo, lang: str, lot: str | None, expiry, seria
     # Valid ones first: they are what a buyer looks for; expired ones stay, marked.
     certificates.sort(key=lambda c: c["status"] != "valid")
     stages = []
-    for stage in (trace or {}).get("stages") or []:
+    for stage in f.get("stages") or []:
         place = stage.get("place") or {}
         province = PROVINCES.get(place.get("province") or "")
-        where = ", ".join(p for p in (place.get("name"), province.name if province and
-                                      lang == "vi" else province.name_en if province
-                                      else None) if p)
-        stages.append({"step": stage.get("step_name") or _step_name(stage.get("step"), lang),
+        province_name = (province.name if lang == "vi" else province.name_en) \
+            if province else None
+        step = stage.get("step_name") if lang == "vi" and stage.get("step_name") \
+            else _step_name(stage.get("step"), lang)
+        stages.append({"step": step,
                        "when": format_date(stage.get("time"), lang) if stage.get("time")
-                       else "", "where": where, "actor": stage.get("actor") or ""})
+                       else "",
+                       "where": ", ".join(p for p in (place.get("name"), province_name) if p),
+                       "actor": stage.get("actor") or ""})
     description = product.description_en if lang == "en" and product.description_en \
         else product.description_vi
-    images = _pick(trace, "images") or ([product.image_url] if product.image_url else [])
+    images = f.get("images") or ([product.image_url] if product.image_url else [])
     return {"name": name, "rows": rows, "certificates": certificates, "stages": stages,
             "description": description, "image": images[0] if images else None,
             "map": origin_map(origin, lang) if origin else None}
 
 
 STEP_NAMES = {
-    "vi": {"commissioning": "Sản xuất", "harvesting": "Thu hoạch", "growing": "Trồng trọt",
+    "vi": {"commissioning": "Sản xuất", "harvesting": "Thu hoạch", "harvest": "Thu hoạch",
+           "holding": "Tạm giữ", "sampling": "Lấy mẫu kiểm nghiệm", "growing": "Trồng trọt",
            "processing": "Chế biến", "packing": "Đóng gói", "shipping": "Xuất hàng",
            "receiving": "Nhận hàng", "storing": "Lưu kho", "retail_selling": "Bán lẻ",
            "inspecting": "Kiểm tra", "transforming": "Chế biến"},
-    "en": {"commissioning": "Production", "harvesting": "Harvest", "growing": "Growing",
+    "en": {"commissioning": "Production", "harvesting": "Harvest", "harvest": "Harvest",
+           "holding": "Held", "sampling": "Sampled for testing", "growing": "Growing",
            "processing": "Processing", "packing": "Packing", "shipping": "Shipped",
            "receiving": "Received", "storing": "Storage", "retail_selling": "Retail",
            "inspecting": "Inspection", "transforming": "Processing"},
@@ -472,11 +500,17 @@ def render_page(item: ItemPath, product: ProductInfo, record: bool = False):
         result_json = {**result.to_json(), "_recorded": record}
         outcome = outcome_of(result_json)
         rng = result.identified.range
-        trace = None
-        if outcome != "counterfeit":
-            trace = lot_trace(item.gtin, rng.lot if rng else item.lot)
-            card = product_card(product, lang, rng.lot if rng else item.lot,
-                                rng.expiry if rng else None, item.serial, trace)
+        lot = rng.lot if rng else item.lot
+        # The scan answer's trace summary (cached in process) says whether the lot was
+        # recalled in the trace records; the card's full document is read only for a page.
+        trace = result_json.get("trace") if outcome != "counterfeit" else None
+        if trace and trace.get("recall") and outcome in (
+                "genuine", "repeat", "expired", "suspicious", "not_activated"):
+            outcome = "recalled"
+        fragment = record and request.headers.get(FRAGMENT_HEADER)
+        if outcome != "counterfeit" and not fragment and not _wants_json():
+            card = product_card(product, lang, lot, rng.expiry if rng else None, item.serial,
+                                lot_trace(item.gtin, lot) or trace)
         recall = recall_of(result, trace) if outcome != "counterfeit" else None
         if recall:
             recall["text"] = " ".join(explain({"reasons": []}, "recalled", lang, recall))
