@@ -86,6 +86,8 @@ def format_date(value, lang: str) -> str:
     """``29/11/2026`` in Vietnamese; ``29 Nov 2026`` in English (no day/month ambiguity)."""
     if value is None:
         return ""
+    if isinstance(value, str) and "T" in value:
+        value = _as_vn(value) or value  # a moment: its date in Vietnam, not in UTC
     if isinstance(value, str):
         try:
             value = dt.date.fromisoformat(value[:10])
@@ -167,9 +169,11 @@ def explain(result: dict, outcome: str, lang: str, recall: dict | None) -> list[
         lines.append(text["recall_by"].format(by=recall.get("by") or "?", when=when))
         if recall.get("reason"):
             lines.append(text["recall_reason"].format(reason=recall["reason"].rstrip(".")))
-    for reason in result.get("reasons", []):
+    for reason in dict.fromkeys(result.get("reasons", [])):  # once each, in order
         rule = RULES_BY_ID.get(reason)
-        if rule is None or (reason == "recalled" and recall):
+        # The recall rule's words are for inspectors ("still being sold"); the page's
+        # summary and banner already say the lot is recalled.
+        if rule is None or reason == "recalled":
             continue
         lines.append(rule.explanation_vi if lang == "vi" else rule.explanation_en)
     if outcome == "expired" and result.get("expiry"):
@@ -419,9 +423,17 @@ def origin_map(origin: dict, lang: str) -> dict | None:
             return None
         lat, lon = province.lat, province.lon
     place = origin.get("name") or origin.get("province_name") or ""
-    return {"w": MAP_W, "h": MAP_H, "dots": [_project(p.lat, p.lon) for p in
-                                             PROVINCES.values()],
-            "at": _project(float(lat), float(lon)),
+    # Three cities everyone knows, for orientation (labels to the right, in the margin).
+    towns = []
+    for code in ("01", "48", "79"):
+        town = PROVINCES.get(code)
+        if town is not None:
+            x, y = _project(town.lat, town.lon)
+            towns.append({"x": max(x + 6, 100), "y": y + 3,
+                          "name": town.name if lang == "vi" else town.name_en})
+    return {"w": MAP_W + 70, "h": MAP_H, "dots": [_project(p.lat, p.lon) for p in
+                                                  PROVINCES.values()],
+            "at": _project(float(lat), float(lon)), "towns": towns,
             "label": TEXT[lang]["map_label"].format(place=place)}
 
 

@@ -308,3 +308,36 @@ def test_pin_check_on_the_page(browser, live_server, issue_stamps, artifacts_dir
     finally:
         context.close()
 
+
+
+def test_product_card_shows_the_lots_journey_and_a_trace_recall(
+        browser, live_server, app, artifacts_dir, stack):
+    from scanapp.demo import seed_demo
+    from scanapp.trace import demo
+
+    seed_demo(app, echo=lambda *a, **k: None)
+    for lang in ("vi", "en"):
+        context = _context(browser, lang)
+        page = context.new_page()
+        errors = _watch(page)
+        try:
+            page.goto(live_server + "/" + demo.first_stamp(app, demo.BOX_LOT).split("/", 3)[3])
+            page.wait_for_selector("#verdict[data-recorded]")
+            card = page.inner_text("#product-card")
+            assert ("Nhà sản xuất" if lang == "vi" else "Producer") in card
+            assert "VN-HYLN-0012" in card  # the planting-area code
+            assert page.locator("#journey li").count() >= 4
+            assert "VietGAP" in page.inner_text("#certificates")
+            assert page.locator("#origin-map svg circle").count() > 30  # offline map
+            page.screenshot(path=str(artifacts_dir / f"page-card-{lang}-{stack.name}.png"),
+                            full_page=True)
+            # The lot recalled in the trace records (a farm lot failed a lab test).
+            page.goto(live_server + "/" + demo.first_stamp(app, "LN2609H").split("/", 3)[3])
+            page.wait_for_selector("#verdict[data-recorded]")
+            assert page.get_attribute("#verdict", "data-verdict") == "recalled"
+            assert ("thuốc bảo vệ thực vật" in page.inner_text("#recall-banner"))
+            page.screenshot(path=str(artifacts_dir / f"page-trace-recall-{lang}-{stack.name}"
+                                                     ".png"), full_page=True)
+            assert errors == []
+        finally:
+            context.close()
