@@ -80,6 +80,8 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "RATELIMIT_SCAN": _env("RATELIMIT_SCAN", "120/minute"),
         "RATELIMIT_DEVICE": _env("RATELIMIT_DEVICE", "60/minute"),
         "RATELIMIT_DEVICE_ON_SCANS": _bool(_env("RATELIMIT_DEVICE_ON_SCANS", "0")),
+        # Consumer reports filed per address (the stamp page's form and the public API).
+        "RATELIMIT_REPORT": _env("RATELIMIT_REPORT", "10/hour;30/day"),
         # Write fraud flags after the answer (production) or inside the request.
         "SCAN_FLAGS_IN_BACKGROUND": _bool(_env("SCAN_FLAGS_IN_BACKGROUND",
                                                "1" if production else "0")),
