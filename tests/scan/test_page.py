@@ -276,3 +276,54 @@ def test_colours_meet_wcag_aa():
                              ("#1a56db", "#ffffff"), ("#8c1d18", "#ffffff"),
                              ("#0d5a2c", "#e6f4ea"), ("#8c1d18", "#fce8e6")):
         assert _contrast(text, background) >= 4.5, (text, background)
+
+
+def _product(**fields):
+    from scanapp.scan.catalog import ProductInfo
+
+    return ProductInfo(**{"id": 1, "gtin": "08934567890120", "name": "Nhãn lồng sấy",
+                          "name_en": None, "description_vi": None, "description_en": None,
+                          "image_url": None, "brand": "HTX Tiên Lữ", "market_regions": (),
+                          **fields})
+
+
+def test_card_with_nothing_entered_says_nothing_false():
+    card = pages.product_card(_product(), "vi", None, None, None, None)
+    labels = [label for label, _ in card["rows"]]
+    assert labels == ["Thương hiệu", "Mã GTIN"]
+    assert not card["stages"] and not card["certificates"] and card["map"] is None
+    assert card["image"] is None and card["description"] is None
+
+
+def test_card_marks_expired_certificates_and_draws_the_journey():
+    trace = {
+        "producer": {"name": "HTX Tiên Lữ", "address": "Xã Hải Triều",
+                     "province_name": "Hưng Yên"},
+        "origin": {"name": "Vùng trồng Hải Triều", "province": "33", "lat": 20.65,
+                   "lon": 106.05,
+                   "planting_area_code": "VN-HYLN-0012"},
+        "production_time": {"production_date": "2026-08-02", "harvest_start": "2026-07-20",
+                            "harvest_end": "2026-07-22"},
+        "shelf_life": {"expiry_date": "2027-08-02", "shelf_life_days": 365},
+        "standards": ["TCVN 12850:2019"],
+        "certificates": [
+            {"scheme": "vietgap", "scheme_name": "VietGAP", "number": "VG-1",
+             "valid_from": "2020-01-01", "valid_to": "2021-12-31", "status": "valid"},
+            {"scheme": "ocop", "scheme_name": "OCOP 4 sao", "number": "OC-2",
+             "valid_from": "2025-01-01", "valid_to": "2099-12-31", "status": "valid"}],
+        "stages": [{"step": "harvest", "time": "2026-07-20T08:00+07:00",
+                    "place": {"name": "Vùng trồng Hải Triều", "province": "33"},
+                    "actor": "HTX Tiên Lữ"}],
+    }
+    card = pages.product_card(_product(image_url="https://cdn.example.vn/n.jpg"), "en",
+                              "LN2608H", None, "0ABC", trace)
+    rows = dict(card["rows"])
+    assert rows["Producer"] == "HTX Tiên Lữ" and rows["Address"] == "Xã Hải Triều, Hưng Yên"
+    assert rows["Harvested"] == "20 Jul 2026 – 22 Jul 2026" and rows["Shelf life"] == "365 days"
+    assert rows["Use by"] == "2 Aug 2027" and rows["Planting area code"] == "VN-HYLN-0012"
+    assert [(c["name"], c["status"]) for c in card["certificates"]] == [
+        ("OCOP 4 sao", "valid"), ("VietGAP", "expired")]
+    assert card["stages"] == [{"step": "Harvest", "when": "20 Jul 2026",
+                               "where": "Vùng trồng Hải Triều, Hung Yen",
+                               "actor": "HTX Tiên Lữ"}]
+    assert card["map"]["at"] and len(card["map"]["dots"]) == 34

@@ -180,6 +180,11 @@ def test_javascript_off_shows_the_verdict_and_the_button_records(
         assert _count(app) == 1
         page.screenshot(path=str(artifacts_dir / f"page-nojs-after-{stack.name}.png"),
                         full_page=True)
+        # The report form is a plain form: it works without JavaScript too.
+        page.click("#report summary")
+        page.fill("#r-where", "Tạp hóa Minh Anh, Cầu Giấy")
+        page.click("#report-form button[type=submit]")
+        page.wait_for_selector("#report-thanks")
     finally:
         context.close()
 
@@ -285,6 +290,23 @@ def test_usable_at_320_px_and_200_percent_text(browser, live_server, issue_stamp
             .map(e => [e.id || e.tagName, e.getBoundingClientRect().height])
             .filter(([, h]) => h < 44)""")
         assert small == []
+        # No word of the verdict or its explanation is split across lines.
+        split = page.evaluate("""() => {
+            const out = [];
+            const found = '#verdict-title, #verdict-detail, #why li';
+            for (const el of document.querySelectorAll(found)) {
+              const node = el.firstChild; if (!node || node.nodeType !== 3) continue;
+              let at = 0;
+              for (const word of node.textContent.split(' ')) {
+                const r = document.createRange();
+                r.setStart(node, at); r.setEnd(node, at + word.length);
+                const lines = new Set([...r.getClientRects()].map(b => Math.round(b.top)));
+                if (word && lines.size > 1) out.push(word);
+                at += word.length + 1;
+              }
+            }
+            return out; }""")
+        assert split == []
         page.screenshot(path=str(artifacts_dir / f"page-320px-200pct-{stack.name}.png"),
                         full_page=True)
     finally:
