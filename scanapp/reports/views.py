@@ -143,6 +143,25 @@ def submit_form():
                            view={"outcome": outcome, "tone": "bad"}), 201
 
 
+@pages_bp.errorhandler(429)
+def _too_many_reports(exc):
+    """Over the report limit: the form again, everything typed kept, saying when to retry."""
+    lang = request.form.get("lang") if request.form.get("lang") in ("vi", "en") \
+        else choose_lang()
+    try:
+        retry = int(exc.limit.limit.get_expiry())
+    except Exception:  # noqa: BLE001 - any limit object: an hour is the usual window
+        retry = 3600
+    minutes = max(1, -(-retry // 60))
+    text = TEXT[lang]
+    return render_template(
+        "reports/form_page.html", lang=lang, t=text, values=request.form, report=None,
+        errors={"_": text["report"]["too_many"].format(minutes=minutes)},
+        code=request.form.get("code", ""),
+        view={"outcome": request.form.get("outcome") or "genuine", "tone": "bad"}), \
+        429, {"Retry-After": str(retry)}
+
+
 @pages_bp.get("/inspect/reports/<int:report_id>")
 def inspect_report(report_id: int):
     if not _inspector():

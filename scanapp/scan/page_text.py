@@ -187,6 +187,8 @@ TEXT: dict[str, dict] = {
                    "nhập vẫn được giữ nguyên.",
             "photo_again": "Vui lòng chọn lại ảnh (nếu muốn gửi kèm).",
             "too_big": "Ảnh lớn hơn 8 MB. Hãy chọn ảnh nhỏ hơn hoặc gửi không kèm ảnh.",
+            "too_many": "Có quá nhiều báo cáo từ mạng của bạn. Vui lòng gửi lại sau khoảng "
+                        "{minutes} phút; những gì bạn đã nhập vẫn được giữ nguyên.",
         },
     },
     "en": {
@@ -264,7 +266,7 @@ TEXT: dict[str, dict] = {
         "scans_one": "This is the first check of this code.",
         "scans_none": "Nobody has checked this code before you.",
         "first_scan": "First check: {at}{where}.",
-        "last_scan": "Check before that: {at}{where}.",
+        "last_scan": "Previous check: {at}{where}.",
         "where": " in {province}",
         "ago": " ({ago} ago)",
         "units": {"minute": "{n} min", "hour": "{n} h", "day": "{n} days"},
@@ -337,6 +339,8 @@ TEXT: dict[str, dict] = {
                    "typed is kept.",
             "photo_again": "Please choose the photo again (if you want to attach one).",
             "too_big": "The photo is larger than 8 MB. Choose a smaller one or send without.",
+            "too_many": "Too many reports came from your network. Please send it again in "
+                        "about {minutes} minutes; everything you typed is kept.",
         },
     },
 }

@@ -175,6 +175,10 @@ def test_filing_is_rate_limited(app_factory, issue_stamps):
     limited = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_REPORT="2/hour")
     stamp = issue_stamps(1)[0]
     client = limited.test_client()
-    codes = [client.post("/v/report", data=_form(stamp), content_type="multipart/form-data",
-                         headers=HTML).status_code for _ in range(3)]
-    assert codes == [201, 201, 429]
+    answers = [client.post("/v/report", data=_form(stamp), content_type="multipart/form-data",
+                           headers=HTML) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    refused = answers[-1]
+    html = refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) > 0 and "Vui lòng gửi lại sau khoảng" in html
+    assert 'value="Chợ Đồng Xuân, sạp 12"' in html  # nothing typed is lost

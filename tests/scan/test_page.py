@@ -327,3 +327,20 @@ def test_card_marks_expired_certificates_and_draws_the_journey():
                                "where": "Vùng trồng Hải Triều, Hung Yen",
                                "actor": "HTX Tiên Lữ"}]
     assert card["map"]["at"] and len(card["map"]["dots"]) == 34
+
+
+def test_the_brands_hotline_is_on_every_page_of_its_product(brand, client, product,
+                                                             issue_stamps, app):
+    from scanapp.db import session_scope
+    from scanapp.products.models import Product
+
+    with session_scope(app) as session:
+        session.get(Product, product["id"]).consumer_hotline = "1800 6868"
+        session.commit()
+    stamps = issue_stamps(2)
+    brand.post(f"/api/v1/ranges/{stamps[1].range_id}/recall",
+               json={"serials": [stamps[1].serial], "reason": "test"})
+    for stamp in stamps:  # genuine (in the card) and recalled (with what to do)
+        html = client.get(stamp.path, headers=HTML).get_data(as_text=True)
+        assert html.count('href="tel:18006868"') == 1
+    assert "Gọi đường dây nóng của thương hiệu để được đổi trả." in html
