@@ -590,7 +590,8 @@ def _finish(response, lang: str):
 # -- error outcomes as pages --------------------------------------------------------------------
 
 def outcome_page(outcome: str, *, gtin: str | None = None, retry_after: float | None = None,
-                 status: int | None = None, headers: dict | None = None):
+                 status: int | None = None, headers: dict | None = None,
+                 detail: str | None = None):
     lang = choose_lang()
     fill = {}
     if outcome == "unknown_product":
@@ -602,7 +603,9 @@ def outcome_page(outcome: str, *, gtin: str | None = None, retry_after: float | 
             units["minute"].format(n=math.ceil(seconds / 60))
         at = utcnow().astimezone(VN_TZ) + dt.timedelta(seconds=seconds)
         fill = {"wait": wait, "at": f"{at:%H:%M}"}
-    view = _view(outcome, lang, facts=[], fill=fill)
+    # A technical detail (why the link is not valid) for whoever helps the buyer.
+    facts = [TEXT[lang]["technical"].format(detail=detail)] if detail else []
+    view = _view(outcome, lang, facts=facts, fill=fill)
     if retry_after is not None:
         view["retry_url"] = request.full_path.rstrip("?")
     status = status or OUTCOMES[outcome]["status"]
@@ -637,7 +640,7 @@ def register_error_pages(bp, too_many) -> None:
                                   headers=getattr(exc, "headers", None))
         if isinstance(exc, InvalidDigitalLink | InvalidInput):
             return outcome_page("malformed", status=400 if isinstance(
-                exc, InvalidDigitalLink) else 422)
+                exc, InvalidDigitalLink) else 422, detail=exc.message)
         if isinstance(exc, RateLimited):
             return outcome_page("rate_limited", retry_after=float(exc.headers["Retry-After"]),
                                 headers=exc.headers)
