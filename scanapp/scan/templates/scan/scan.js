@@ -42,7 +42,14 @@
       { "Accept": "text/html", "X-Scan-Fragment": "1" }, function (status, html) {
         if (status !== 200 || !html) return; /* the standing shown stays; nothing lost */
         var box = $("result");
-        if (box.innerHTML !== html) box.innerHTML = html;
+        if (box.innerHTML === html) return;
+        var before = $("verdict").getAttribute("data-title");
+        box.innerHTML = html;
+        var after = $("verdict").getAttribute("data-title");
+        /* The tab title starts with the verdict: keep it in step. */
+        if (before && after && document.title.indexOf(before) === 0) {
+          document.title = after + document.title.slice(before.length);
+        }
       });
   }
   if (root.getAttribute("data-record")) {
