@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, db, health, redis_client
+from . import cli, db, health, redis_client, trace
 from .config import load_settings
 from .errors import register_errorhandlers
 from .extensions import api
@@ -29,6 +29,8 @@ FEATURE_VIEWS = (
     "scanapp.epcis.views",
     "scanapp.epcis.rest",
     "scanapp.fraud.views",
+    "scanapp.trace.views",
+    "scanapp.reports.views",
 )
 
 
@@ -43,6 +45,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_security(app)
     register_commands(app)
+    trace.init_app(app)
     prepare_database(app)
     return app
 

@@ -97,6 +97,8 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         # every further check of that code until the oldest of them is PIN_LOCKOUT_S old.
         "PIN_LOCKOUT_FAILURES": int(_env("PIN_LOCKOUT_FAILURES", "10")),
         "PIN_LOCKOUT_S": int(_env("PIN_LOCKOUT_S", "3600")),
+        # Consumer reports filed per address (the stamp page's form and the public API).
+        "RATELIMIT_REPORT": _env("RATELIMIT_REPORT", "10/hour;30/day"),
         # Write fraud flags after the answer (production) or inside the request.
         "SCAN_FLAGS_IN_BACKGROUND": _bool(_env("SCAN_FLAGS_IN_BACKGROUND",
                                                "1" if production else "0")),

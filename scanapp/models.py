@@ -10,6 +10,7 @@ from .fraud.models import (  # noqa: F401
     WebhookDelivery,
 )
 from .products.models import PrinterAuthorisation, Product  # noqa: F401
+from .reports.models import ConsumerReport  # noqa: F401
 from .scan.models import PinCheck, ScanEvent  # noqa: F401
 from .serials.models import (  # noqa: F401
     CodeChecksum,
@@ -18,4 +19,15 @@ from .serials.models import (  # noqa: F401
     SerialOverride,
     SerialRange,
     SigningKey,
+)
+from .trace.models import (  # noqa: F401
+    Certificate,
+    LineageEdge,
+    Location,
+    Lot,
+    LotEvent,
+    Party,
+    PortalOutbox,
+    TracePartner,
+    TraceState,
 )

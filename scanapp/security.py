@@ -204,6 +204,10 @@ def _body_limit() -> int | None:
 def check_request_body():
     """Refuse bodies that are too big, too deep or not text."""
     limit = _body_limit()
+    # An endpoint may allow more (a report's photo): BODY_LIMITS maps endpoint -> bytes.
+    own = current_app.config.get("BODY_LIMITS", {}).get(request.endpoint)
+    if own:
+        limit = own
     if limit:
         # werkzeug then stops reading a chunked body at this size too.
         request.max_content_length = limit

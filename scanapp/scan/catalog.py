@@ -36,6 +36,8 @@ class ProductInfo:
     brand: str
     market_regions: tuple[str, ...]
     fraud_settings: dict = field(default_factory=dict)
+    # The brand's consumer hotline (a products column from the trace migration; None before).
+    consumer_hotline: str | None = None
 
     def to_json(self) -> dict:
         return {"gtin": self.gtin, "name": self.name, "name_en": self.name_en,
@@ -114,12 +116,17 @@ class Catalog:
         return info
 
     def _load(self, where) -> ProductInfo | None:
+        # Read with getattr: the column arrives with the trace package's products migration.
+        hotline = getattr(Product, "consumer_hotline", None)
+        columns = [Product.id, Product.gtin, Product.name, Product.name_en,
+                   Product.description_vi, Product.description_en, Product.image_url,
+                   Product.market_regions, Product.fraud_settings,
+                   Organisation.name.label("brand")]
+        if hotline is not None:
+            columns.append(hotline.label("consumer_hotline"))
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(Product.id, Product.gtin, Product.name, Product.name_en,
-                       Product.description_vi, Product.description_en, Product.image_url,
-                       Product.market_regions, Product.fraud_settings,
-                       Organisation.name.label("brand"))
+                select(*columns)
                 .join(Organisation, Organisation.id == Product.brand_org_id).where(where)).first()
         if row is None:
             return None
@@ -127,4 +134,5 @@ class Catalog:
                            description_vi=row.description_vi,
                            description_en=row.description_en, image_url=row.image_url,
                            brand=row.brand, market_regions=tuple(row.market_regions or ()),
-                           fraud_settings=dict(row.fraud_settings or {}))
+                           fraud_settings=dict(row.fraud_settings or {}),
+                           consumer_hotline=getattr(row, "consumer_hotline", None) or None)

@@ -131,7 +131,9 @@ class Verification(MethodView):
 resolver_bp = FlaskBlueprint("resolver", __name__, template_folder="templates",
                              static_folder="static", static_url_path="/scan-static")
 resolver_bp.after_request(_cors)
-resolver_bp.register_error_handler(429, too_many)
+# Browsers get a page for every outcome (malformed link, unknown product, 429, outage);
+# API clients keep the JSON error shape.
+pages.register_error_pages(resolver_bp, too_many)
 
 
 @resolver_bp.route("/01/<path:rest>", methods=["GET", "HEAD", "OPTIONS"],

@@ -11,6 +11,7 @@ from ..auth.models import Role
 from ..db import get_session
 from ..errors import InvalidInput, NotFound
 from ..extensions import Blueprint
+from ..products.models import Product
 from ..quotas import spend_downloads
 from . import authorisations, downloads, keys, qr, service
 from .cli import serials_cli
@@ -235,8 +236,11 @@ class RangeLabels(MethodView):
         first = target.start_seq + offset
         labels = [(serial, stamp_uri(base, target.gtin, serial, target.lot, target.expiry))
                   for _seq, serial in encoder.serials(first, first + count)]
+        product = get_session().get(Product, target.product_id)
         pdf = qr.label_sheet(labels, query["cols"], query["rows"], query["margin_mm"],
-                             title=f"scanapp range {target.id} labels")
+                             title=f"scanapp range {target.id} labels",
+                             product_name=product.name if product else None,
+                             lot=target.lot, expiry=target.expiry, pin=target.pin_enabled)
         name = downloads.filename(target, "pdf").replace(".pdf", f"-labels-{offset}.pdf")
         return Response(pdf, mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
