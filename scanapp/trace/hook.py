@@ -6,8 +6,9 @@ writes the derived rows (lots, lot events, lineage edges) in the capture's trans
 Both follow the contract in scanapp/epcis/capture.py; this module is registered on the app
 by ``scanapp.trace.init_app`` (the epcis package never imports trace).
 
-Events about GTINs that no product of scanapp carries are another system's business: an
-admin may store them (nothing is derived), anybody else is refused.
+Events about GTINs that no product of scanapp carries are another system's goods (scanapp
+acting as an EPCIS repository): they are stored as sent and nothing is derived from them,
+but they may not name another organisation's registered locations.
 """
 
 from __future__ import annotations
@@ -191,11 +192,11 @@ class TraceCaptureHook:
                     "events only", f"{base}/bizStep")
         products = {p.gtin: p for p in session.scalars(
             select(Product).where(Product.gtin.in_(parsed.gtins)))} if parsed.gtins else {}
-        if principal.is_admin and parsed.gtins and not products:
-            return problems  # another system's products: stored as is, nothing derived
-        if not parsed.gtins and not principal.is_admin:
-            problem("no_trace_subject", "the event names no product of scanapp (a lot as "
-                    "/01/{gtin}/10/{lot} or an item as /01/{gtin}/21/{serial})", base)
+        if not products:
+            # No product registered here: another system's goods (the EPCIS repository
+            # role). Stored as sent, nothing derived; it may not borrow others' places.
+            self._check_foreign_places(session, principal, parsed, problem)
+            return problems
         for where, value in parsed.bad_quantities:
             problem("invalid_quantity", f"quantity {value} must be more than zero", where)
         received = received_lots(session, principal)
@@ -269,6 +270,19 @@ class TraceCaptureHook:
                     found[(lot.gtin, lot.lot)] = lot
         return found
 
+    def _check_foreign_places(self, session, principal, parsed: Parsed, problem) -> None:
+        if principal.is_admin:
+            return
+        named = [(parsed.location, parsed.raw_location, parsed.location_field)]
+        named += [(codes.parse_location(ident), ident, where)
+                  for kind, ident, where in parsed.sources + parsed.destinations
+                  if kind == "location"]
+        for sgln, raw, where in named:
+            location = find_location(session, sgln)
+            if location is not None and not manages_location(principal, location):
+                problem("forbidden", f"{raw} is {location.party.name}'s registered location; "
+                        "you record events only at your own", where)
+
     def _check_recall(self, session, principal, parsed: Parsed, problem) -> None:
         existing = self._existing_lots(session, parsed)
         for ref in parsed.lots:
@@ -284,7 +298,9 @@ class TraceCaptureHook:
     def _check_location(self, session, principal, parsed: Parsed, inspector: bool,
                         problem) -> None:
         if parsed.raw_location is None:
-            if not principal.is_admin:
+            # A lot's stage must say where it happened; an event about single items only
+            # (no lot, nothing derived) may leave the place out, as EPCIS allows.
+            if not principal.is_admin and parsed.lots:
                 problem("missing_location", "name the place of the event (bizLocation, an "
                         "/414/{gln} identifier of a location you registered)", None)
             return
