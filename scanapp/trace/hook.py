@@ -173,6 +173,8 @@ class TraceCaptureHook:
 
     # -- check ----------------------------------------------------------------------------
     def check(self, session: Session, principal, event: dict, index: int) -> list[Problem]:
+        if index == 0:  # a new document: answers cached for the previous one may be stale
+            session.info.pop("trace.hook_cache", None)
         parsed = parse_event(event, index)
         problems: list[Problem] = []
         event_id = event.get("eventID")
@@ -199,16 +201,18 @@ class TraceCaptureHook:
             return problems
         for where, value in parsed.bad_quantities:
             problem("invalid_quantity", f"quantity {value} must be more than zero", where)
-        received = received_lots(session, principal)
+        received: set[tuple[str, str]] | None = None
         for gtin in sorted(parsed.gtins):
             product = products.get(gtin)
             if product is None:
                 problem("unknown_gtin", f"GTIN {gtin} is not a product registered here",
                         base)
                 continue
-            if inspector or may_write_gtin(session, principal, product):
+            if inspector or _may_write(session, principal, product):
                 continue
             # Goods shipped to you are yours to receive, store and pass on.
+            if received is None:
+                received = received_lots(session, principal)
             refs = [r for r in parsed.lots if r.gtin == gtin]
             if not refs or any((r.gtin, r.lot) not in received for r in refs):
                 problem("forbidden", f"GTIN {gtin} is not a product you own, were "
@@ -446,11 +450,36 @@ def received_lots(session: Session, principal) -> set[tuple[str, str]]:
     return {(gtin, lot) for gtin, lot in rows}
 
 
+def _cache(session: Session) -> dict:
+    # Positive answers only, for one document (dropped when the next document starts): a
+    # document of a thousand events at the same place asks once. A "no" is asked again,
+    # since the place or the authorisation may be registered a moment later.
+    return session.info.setdefault("trace.hook_cache", {})
+
+
+def _may_write(session: Session, principal, product: Product) -> bool:
+    key = ("write", principal.org_id, product.id)
+    cache = _cache(session)
+    if key in cache:
+        return True
+    allowed = may_write_gtin(session, principal, product)
+    if allowed:
+        cache[key] = True
+    return allowed
+
+
 def find_location(session: Session, sgln: tuple[str, str] | None) -> Location | None:
     if sgln is None:
         return None
-    return session.scalar(select(Location).where(Location.gln == sgln[0],
-                                                 Location.extension == sgln[1]))
+    cache = _cache(session)
+    found = cache.get(("location", sgln))
+    if found is not None:
+        return found
+    found = session.scalar(select(Location).where(Location.gln == sgln[0],
+                                                  Location.extension == sgln[1]))
+    if found is not None:
+        cache[("location", sgln)] = found
+    return found
 
 
 _ILMD_DATES = {
