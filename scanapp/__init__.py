@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, db, health, redis_client
+from . import cli, db, health, redis_client, trace
 from .config import load_settings
 from .errors import register_errorhandlers
 from .extensions import api
@@ -27,7 +27,9 @@ FEATURE_VIEWS = (
     "scanapp.scan.views",
     "scanapp.serials.views",
     "scanapp.epcis.views",
+    "scanapp.epcis.rest",
     "scanapp.fraud.views",
+    "scanapp.trace.views",
 )
 
 
@@ -42,6 +44,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_security(app)
     register_commands(app)
+    trace.init_app(app)
     prepare_database(app)
     return app
 

@@ -97,6 +97,10 @@ from .fraud.demo import seed_fraud  # noqa: E402  (after the serials step: it us
 
 DEMO_HOOKS.append(seed_fraud)
 
+from .trace.demo import seed_trace  # noqa: E402  (the longan chain, with its own stamps)
+
+DEMO_HOOKS.append(seed_trace)
+
 from .epcis.demo import show_epcis  # noqa: E402  (last: it counts the events the others made)
 
 DEMO_HOOKS.append(show_epcis)

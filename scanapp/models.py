@@ -1,7 +1,13 @@
 """Imports every feature's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from .auth.models import ApiKey, Organisation  # noqa: F401
-from .epcis.models import EpcisEvent, EpcisOutbox, EpcisScanDay  # noqa: F401
+from .epcis.models import (  # noqa: F401
+    EpcisCaptureJob,
+    EpcisEvent,
+    EpcisEventIdentifier,
+    EpcisOutbox,
+    EpcisScanDay,
+)
 from .fraud.models import CaseEvent, FieldInspection, Flag, WebhookDelivery  # noqa: F401
 from .products.models import PrinterAuthorisation, Product  # noqa: F401
 from .scan.models import PinCheck, ScanEvent  # noqa: F401
@@ -11,4 +17,15 @@ from .serials.models import (  # noqa: F401
     SerialOverride,
     SerialRange,
     SigningKey,
+)
+from .trace.models import (  # noqa: F401
+    Certificate,
+    LineageEdge,
+    Location,
+    Lot,
+    LotEvent,
+    Party,
+    PortalOutbox,
+    TracePartner,
+    TraceState,
 )

@@ -150,6 +150,8 @@ class ScanResult:
     risk: int = 0
     scan_id: int | None = None
     extra: dict = field(default_factory=dict)
+    # The lot's origin summary (scanapp.trace), from that package's in-process cache.
+    trace: dict | None = None
 
     def to_json(self) -> dict:
         ident, history = self.identified, self.history
@@ -173,6 +175,7 @@ class ScanResult:
             "expiry": expiry.isoformat() if expiry else None,
             "expired": bool(expiry and expiry < utcnow().date()),
             "pin_enabled": bool(rng and rng.pin_enabled and ident.genuine),
+            "trace": self.trace,
         }
 
 
@@ -221,6 +224,8 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
         range_id=rng.id, status=ident.status,
         market_regions=rng.market_regions or (product.market_regions if product else ()),
         settings=dict(product.fraud_settings) if product else {})
+    # Before the store's critical section: a cold lot's summary is built from the database.
+    trace = trace_summary(app, ident)
     with parts.store.serialised():
         obs = _observe(parts, ref.serial, place, windows)
         if obs.counts:
@@ -235,7 +240,7 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
         assessment = fraud.assess(facts, obs.history, range_facts)
         verdict, reasons = _verdict(ident.status, assessment)
         result = ScanResult(verdict, reasons, ident, obs.history, repeat=obs.is_repeat,
-                            degraded=obs.degraded, risk=assessment.risk)
+                            degraded=obs.degraded, risk=assessment.risk, trace=trace)
         if obs.is_repeat:
             parts.metrics.inc("scanapp_scan_reloads_total")
         else:
@@ -390,7 +395,17 @@ def current_verification(app: Flask, ref: StampRef) -> ScanResult:
     verdict, reasons = ("authentic", []) if ident.status == "activated" else \
         (_VERDICT.get(ident.status or "", "not_activated"),
          [_VERDICT.get(ident.status or "", "not_activated")])
-    return ScanResult(verdict, reasons, ident, history, degraded=degraded)
+    return ScanResult(verdict, reasons, ident, history, degraded=degraded,
+                      trace=trace_summary(app, ident))
+
+
+def trace_summary(app: Flask, ident: Identified) -> dict | None:
+    """The lot's trace summary from the provider scanapp.trace registered on the app (an
+    in-process cache: no database read per scan); None without a lot or trace data."""
+    provider = app.extensions.get("scanapp.trace.summary")
+    if provider is None or ident.range is None or not ident.range.lot:
+        return None
+    return provider.get(ident.range.gtin, ident.range.lot)
 
 
 # -- scratch-off PINs -----------------------------------------------------------------------
