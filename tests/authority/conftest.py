@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from tests.conftest import Actor, gtin14
-from tests.trace.conftest import gln, ok
+from tests.trace.conftest import chain, gln, longan, ok, places, stamps  # noqa: F401
 
 __all__ = ["gln", "ok"]
 
