@@ -3,21 +3,24 @@ province's policy. Thin: each view calls one service function."""
 
 from __future__ import annotations
 
+from flask import Response, current_app
 from flask.views import MethodView
 
 from ..auth.access import current_principal, requires
 from ..auth.models import Role
 from ..db import get_session
+from ..errors import PermissionDenied
 from ..extensions import Blueprint
 from ..products.schemas import ProductSchema
 from ..trace.schemas import LocationSchema, LotSchema, PartySchema
-from . import findings, review, rules, scope
+from . import findings, report, review, rules, scope, stats
 from .schemas import (
     AnswerSchema,
     ApproveSchema,
     FindingActionSchema,
     FindingQuerySchema,
     FindingSchema,
+    PeriodSchema,
     PolicySchema,
     RejectSchema,
     ReviewDetailSchema,
@@ -189,3 +192,44 @@ def finding_case(data, finding_id: int):
 def finding_dismiss(data, finding_id: int):
     """Dismiss a finding (explained, not a violation)"""
     return findings.dismiss(get_session(), current_principal(), finding_id, data.get("note"))
+
+
+def _statistics(args) -> dict:
+    session = get_session()
+    found = scope.scope_of(session, current_principal())
+    province = args.get("province")
+    if province:
+        if not found.covers(province):
+            raise PermissionDenied("that province is outside your scope")
+        found = scope.Scope(province)
+    return stats.statistics(session, found, stats.Period.of(args.get("start"), args.get("end")))
+
+
+@blp.route("/statistics")
+@requires(*AUTHORITIES)
+@blp.arguments(PeriodSchema, location="query")
+def statistics(args):
+    """Implementation figures for a period (Vietnam dates; default: this year so far)"""
+    return _statistics(args)
+
+
+@blp.route("/report.pdf")
+@requires(*AUTHORITIES)
+@blp.arguments(PeriodSchema, location="query")
+def report_pdf(args):
+    """The report for a period as PDF"""
+    body = report.pdf(_statistics(args), current_app.config.get("AUTHORITY_PDF_FONT"))
+    return Response(body, mimetype="application/pdf", headers={
+        "Content-Disposition": 'attachment; filename="bao-cao-truy-xuat.pdf"'})
+
+
+@blp.route("/report.xlsx")
+@requires(*AUTHORITIES)
+@blp.arguments(PeriodSchema, location="query")
+def report_xlsx(args):
+    """The report for a period as XLSX"""
+    return Response(report.xlsx(_statistics(args)), mimetype=XLSX, headers={
+        "Content-Disposition": 'attachment; filename="bao-cao-truy-xuat.xlsx"'})
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -59,7 +59,7 @@ def hy_chain(brand, firm) -> dict:
     cert = ok(brand.post("/api/v1/trace/certificates", json={
         "scheme": "vietgap", "number": "VG-33-0099", "issuer": "Sở NN&MT Hưng Yên",
         "subject_type": "location", "subject_id": farm["id"],
-        "valid_from": str(today - dt.timedelta(days=30)),
+        "valid_from": "2026-01-01",
         "valid_to": str(today + dt.timedelta(days=300))}))
     ok(brand.post("/api/v1/trace/events/harvest", json={
         "location_id": farm["id"], "gtin": product["gtin"], "lot": "NH2501", "quantity": 500,
