@@ -7,9 +7,9 @@ from html import escape
 GREEN, RED, GREY, BLUE = "#1b7f3b", "#b3261e", "#9aa0a6", "#1a56a8"
 
 
-def target_bars(rows: list[tuple[str, float | None, float]], width: int = 560) -> str:
+def target_bars(rows: list[tuple[str, float | None, float]], width: int = 640) -> str:
     """One horizontal bar per (label, actual %, target %), with the target as a mark."""
-    bar_x, bar_w, row_h = 230, width - 290, 34
+    bar_x, bar_w, row_h = 230, width - 350, 34
     height = row_h * len(rows) + 10
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="Chỉ tiêu và kết quả">']
@@ -46,8 +46,8 @@ def column_chart(series: list[tuple[str, int]], title: str, width: int = 560,
              f'<line x1="10" x2="{width - 10}" y1="{base}" y2="{base}" stroke="{GREY}"/>']
     for i, (label, value) in enumerate(series):
         h = (base - top - 14) * value / peak
-        x = 10 + i * slot + slot * 0.2
-        w = slot * 0.6
+        w = min(slot * 0.6, 80.0)
+        x = 10 + i * slot + (slot - w) / 2
         parts.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{w:.1f}" height="{h:.1f}" '
                      f'fill="{color}"/>')
         parts.append(f'<text x="{x + w / 2:.1f}" y="{base - h - 4:.1f}" font-size="12" '

@@ -14,6 +14,7 @@ from ..extensions import Blueprint
 from ..products.schemas import ProductSchema
 from ..trace.schemas import LocationSchema, LotSchema, PartySchema
 from . import findings, report, review, rules, scope, stats
+from .pages import pages_bp
 from .schemas import (
     AnswerSchema,
     ApproveSchema,
@@ -32,6 +33,7 @@ blp = Blueprint("authority", __name__, url_prefix="/api/v1/authority",
                 description="Provincial authorities: scoped views, review before publication, "
                             "data-quality findings, statistics")
 
+PLAIN_BLUEPRINTS = (pages_bp,)
 AUTHORITIES = (Role.AUTHORITY, Role.ADMIN)
 LIMIT = 500
 
