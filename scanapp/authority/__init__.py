@@ -14,6 +14,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from . import cli, review, rules, scope
+    from .demo import seed_authority
 
     review.init_app(app)
     cli.init_app(app)
@@ -22,3 +23,4 @@ def init_app(app: Flask) -> None:
     app.extensions["scanapp.authority.assign_scope"] = (
         lambda session, org, province: scope.assign_scope(session, org,
                                                           scope.parse_province(province)))
+    app.extensions.setdefault("scanapp.demo_hooks", []).append(seed_authority)
