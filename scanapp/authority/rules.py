@@ -1,8 +1,10 @@
 """Data-quality rules over traceability data, each named, with Vietnamese and English text.
 
-They run on every capture (``QualityHook``, registered per app; it never rejects an event:
-a rule that fires produces a finding, not a problem) and nightly over everything
-(``flask --app scanapp authority check``). A finding is keyed by a fingerprint, so a rule
+They run nightly over everything (``flask --app scanapp authority check``) and, those
+that look at the lots an event touched, on every capture (``QualityHook``, registered per
+app; it never rejects an event: a rule that fires produces a finding, not a problem).
+``shared_code``, ``identical_diary`` and ``label_not_trace`` compare across all parties,
+diaries or a product's whole history, so they are nightly only. A finding is keyed by a fingerprint, so a rule
 that keeps firing on the same thing does not fill the queue twice.
 
 The rules, and the criticism of today's stamps each answers (issue 21):
@@ -333,10 +335,14 @@ def gtin_prefix(session: Session, lot_ids: set[int] | None) -> list[Hit]:
 RULES: tuple[Rule, ...] = (
     Rule("cert_invalid_at_event", "Chứng nhận hết hạn hoặc chưa hiệu lực tại thời điểm sự kiện",
          "Certificate expired or not yet valid at the event's time", cert_invalid_at_event),
+    # These two compare across every party / every diary: a capture must not pay a scan of
+    # the whole database, so they run nightly (and on demand with 'authority check').
     Rule("shared_code", "Mã vùng trồng hoặc GLN dùng chung giữa các cơ sở không liên quan",
-         "Planting-area code or GLN used by unrelated parties", shared_code),
+         "Planting-area code or GLN used by unrelated parties", shared_code,
+         on_capture=False),
     Rule("identical_diary", "Nhật ký sản xuất giống hệt nhau giữa nhiều nông hộ",
-         "Identical diary values across lots of different farms", identical_diary),
+         "Identical diary values across lots of different farms", identical_diary,
+         on_capture=False),
     Rule("label_not_trace", "Có tem nhưng không có sự kiện sau sản xuất (chỉ là nhãn)",
          "Stamps but no events after commissioning (a label, not a trace)", label_not_trace,
          on_capture=False),

@@ -92,10 +92,12 @@ def test_identical_diaries_across_farms(app, make_actor):
         farms.append((actor, place["id"], gtin))
     for actor, place, gtin in farms[:2]:
         _harvest_with_diary(app, actor, place, gtin, "D1")
-    assert not any(r == "identical_diary" for r, _ in _rules_fired(app))
+    assert _nightly(app, "identical_diary") == []
     actor, place, gtin = farms[2]
     _harvest_with_diary(app, actor, place, gtin, "D1")
-    assert ("identical_diary", "capture") in _rules_fired(app)
+    found = _nightly(app, "identical_diary")
+    assert len(found) == 1 and "3 lots of 3 different farms" in found[0][1]
+    assert "Abamectin 1.8EC" in found[0][1]
 
 
 def test_stamps_but_no_trace(app, hy_chain):
