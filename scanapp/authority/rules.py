@@ -4,8 +4,8 @@ They run nightly over everything (``flask --app scanapp authority check``) and, 
 that look at the lots an event touched, on every capture (``QualityHook``, registered per
 app; it never rejects an event: a rule that fires produces a finding, not a problem).
 ``shared_code``, ``identical_diary`` and ``label_not_trace`` compare across all parties,
-diaries or a product's whole history, so they are nightly only. A finding is keyed by a fingerprint, so a rule
-that keeps firing on the same thing does not fill the queue twice.
+diaries or a product's whole history, so they are nightly only. A finding is keyed by a
+fingerprint, so a rule that keeps firing on the same thing does not fill the queue twice.
 
 The rules, and the criticism of today's stamps each answers (issue 21):
 - ``cert_invalid_at_event``: a certificate of the lot, product, place or party was expired
