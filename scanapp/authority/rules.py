@@ -4,7 +4,8 @@ They run nightly over everything (``flask --app scanapp authority check``) and, 
 that look at the lots an event touched, on every capture (``QualityHook``, registered per
 app; it never rejects an event: a rule that fires produces a finding, not a problem).
 ``shared_code``, ``identical_diary`` and ``label_not_trace`` compare across all parties,
-diaries or a product's whole history, so they are nightly only. A finding is keyed by a
+diaries or a product's whole history, and ``gtin_prefix`` is about master data, so they are
+nightly only. A finding is keyed by a
 fingerprint, so a rule that keeps firing on the same thing does not fill the queue twice.
 
 The rules, and the criticism of today's stamps each answers (issue 21):
@@ -350,8 +351,9 @@ RULES: tuple[Rule, ...] = (
          "Impossible time order", impossible_order),
     Rule("output_exceeds_input", "Đầu ra vượt đầu vào quá mức cho phép",
          "Outputs exceed inputs beyond the tolerance", output_exceeds_input),
+    # Master data, not events: nightly is soon enough and keeps it off the capture path.
     Rule("gtin_prefix", "GTIN không thuộc mã doanh nghiệp của chủ nhãn",
-         "GTIN not under the brand's company prefix", gtin_prefix),
+         "GTIN not under the brand's company prefix", gtin_prefix, on_capture=False),
 )
 RULES_BY_NAME = {rule.name: rule for rule in RULES}
 
