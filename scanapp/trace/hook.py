@@ -386,38 +386,37 @@ class TraceCaptureHook:
             "result": event.get("scanapp:inspectionResult"),
             "note": event.get("scanapp:note"),
             "harvest": any("harvest" in key for key in ilmd) or None}.items() if v}
-        for ref in parsed.lots:
-            lot = lots.get((ref.gtin, ref.lot))
-            if lot is None:
-                continue
-            session.add(LotEvent(
-                lot_id=lot.id, event_id=stored.event_id, event_pk=stored.id,
-                event_type=parsed.event_type, biz_step=parsed.biz_step, role=ref.role,
-                event_time=when, location_id=location.id if location else None,
-                org_id=principal.org_id,
-                source_party_id=source_party.id if source_party else None,
-                source_location_id=source_loc.id if source_loc else None,
-                dest_party_id=dest_party.id if dest_party else None,
-                dest_location_id=dest_loc.id if dest_loc else None,
-                quantity=ref.quantity, unit=ref.uom, document=parsed.document,
-                details=details))
+        # Derived rows go in as one executemany each: a recall or a big document names
+        # hundreds of lots, and ORM objects would cost a unit-of-work pass per row.
+        rows = [{
+            "lot_id": lots[(ref.gtin, ref.lot)].id, "event_id": stored.event_id,
+            "event_pk": stored.id, "event_type": parsed.event_type,
+            "biz_step": parsed.biz_step, "role": ref.role, "event_time": when,
+            "location_id": location.id if location else None, "org_id": principal.org_id,
+            "source_party_id": source_party.id if source_party else None,
+            "source_location_id": source_loc.id if source_loc else None,
+            "dest_party_id": dest_party.id if dest_party else None,
+            "dest_location_id": dest_loc.id if dest_loc else None,
+            "quantity": ref.quantity, "unit": ref.uom, "document": parsed.document,
+            "details": details} for ref in _unique_refs(parsed.lots) if (ref.gtin, ref.lot) in lots]
+        if rows:
+            session.execute(LotEvent.__table__.insert(), rows)
         if parsed.event_type == "TransformationEvent":
             outputs = [r for r in parsed.lots if r.role == "output" and (r.gtin, r.lot) in lots]
-            for ref in parsed.lots:
-                if ref.role != "input" or (ref.gtin, ref.lot) not in lots:
-                    continue
-                for out in outputs:
-                    session.add(LineageEdge(
-                        input_lot_id=lots[(ref.gtin, ref.lot)].id,
-                        output_lot_id=lots[(out.gtin, out.lot)].id,
-                        quantity=ref.quantity, unit=ref.uom, event_id=stored.event_id,
-                        event_pk=stored.id, event_time=when))
+            edges = [{"input_lot_id": lots[(ref.gtin, ref.lot)].id,
+                      "output_lot_id": lots[(out.gtin, out.lot)].id,
+                      "quantity": ref.quantity, "unit": ref.uom, "event_id": stored.event_id,
+                      "event_pk": stored.id, "event_time": when, "created_at": utcnow()}
+                     for ref in parsed.lots if ref.role == "input" and (ref.gtin, ref.lot) in lots
+                     for out in outputs]
+            if edges:
+                session.execute(LineageEdge.__table__.insert(), edges)
         session.flush()
         portal.enqueue(session, [lot.id for lot in lots.values()])
         if is_recall(event):
             summary = mark_recalled(
-                session, principal, sorted(lots), str(event.get(mapping.ext("recallReason"))
-                                                      or "recall")[:500],
+                session, principal, sorted(lots), [lot.id for lot in lots.values()],
+                str(event.get(mapping.ext("recallReason")) or "recall")[:500],
                 session.info.get("trace.recall_root"))
             session.info["trace.recall_summary"] = summary
         bump_version(session)
@@ -435,6 +434,18 @@ class TraceCaptureHook:
         if party is None and location is not None:
             party = location.party
         return party, location
+
+
+def _unique_refs(refs: list[LotRef]) -> list[LotRef]:
+    """One row per (lot, role): a lot named twice in one list is one stage."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for ref in refs:
+        key = (ref.gtin, ref.lot, ref.role)
+        if key not in seen:
+            seen.add(key)
+            out.append(ref)
+    return out
 
 
 def received_lots(session: Session, principal) -> set[tuple[str, str]]:
