@@ -70,6 +70,8 @@ class Parsed:
     destinations: list[tuple[str, str, str]] = field(default_factory=list)
     document: str | None = None
     bad_quantities: list[tuple[str, str]] = field(default_factory=list)
+    # (gtin, lot) -> Lot found by check, reused by apply (None: not looked up yet)
+    existing: dict | None = None
 
     def creates(self, ref: LotRef) -> bool:
         return ref.role == "output" or (ref.role == "object" and self.action == "ADD")
@@ -176,6 +178,9 @@ class TraceCaptureHook:
         if index == 0:  # a new document: answers cached for the previous one may be stale
             session.info.pop("trace.hook_cache", None)
         parsed = parse_event(event, index)
+        # Kept for apply (same event object, right after a clean check): a recall names a
+        # thousand lots, parsed and looked up once.
+        _cache(session)[("parsed", id(event))] = parsed
         problems: list[Problem] = []
         event_id = event.get("eventID")
         base = f"/epcisBody/eventList/{index}"
@@ -227,6 +232,7 @@ class TraceCaptureHook:
 
     def _check_lots(self, session, parsed: Parsed, products, problem) -> None:
         existing = self._existing_lots(session, parsed)
+        parsed.existing = existing
         for ref in parsed.lots:
             if ref.gtin not in products:
                 continue
@@ -288,7 +294,8 @@ class TraceCaptureHook:
                         "you record events only at your own", where)
 
     def _check_recall(self, session, principal, parsed: Parsed, problem) -> None:
-        existing = self._existing_lots(session, parsed)
+        existing = parsed.existing if parsed.existing is not None else \
+            self._existing_lots(session, parsed)
         for ref in parsed.lots:
             lot = existing.get((ref.gtin, ref.lot))
             if lot is not None and not may_recall(principal, lot):
@@ -345,7 +352,7 @@ class TraceCaptureHook:
 
     # -- apply ----------------------------------------------------------------------------
     def apply(self, session: Session, principal, event: dict, stored) -> None:
-        parsed = parse_event(event, 0)
+        parsed = _cache(session).pop(("parsed", id(event)), None) or parse_event(event, 0)
         if not parsed.lots:
             return
         products = {p.gtin: p for p in session.scalars(
@@ -358,7 +365,8 @@ class TraceCaptureHook:
                                                                         principal.org_id)
         when = parsed.time or utcnow()
         ilmd = event.get("ilmd") or {}
-        existing = self._existing_lots(session, parsed)
+        existing = parsed.existing if parsed.existing is not None else \
+            self._existing_lots(session, parsed)
         source_party, source_loc = self._ends(session, parsed.sources)
         dest_party, dest_loc = self._ends(session, parsed.destinations)
         lots: dict[tuple[str, str], Lot] = {}
