@@ -1,13 +1,7 @@
 """Imports every feature's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from .auth.models import ApiKey, Organisation  # noqa: F401
-from .epcis.models import (  # noqa: F401
-    EpcisCaptureJob,
-    EpcisEvent,
-    EpcisEventIdentifier,
-    EpcisOutbox,
-    EpcisScanDay,
-)
+from .epcis.models import EpcisEvent, EpcisOutbox, EpcisScanDay  # noqa: F401
 from .fraud.models import CaseEvent, FieldInspection, Flag, WebhookDelivery  # noqa: F401
 from .products.models import PrinterAuthorisation, Product  # noqa: F401
 from .scan.models import PinCheck, ScanEvent  # noqa: F401
