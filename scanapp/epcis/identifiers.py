@@ -88,8 +88,8 @@ class GS1Id:
     extension: str | None = None
     sscc: str | None = None
 
-    @property
-    def uri(self) -> str:
+    @functools.cached_property
+    def uri(self) -> str:  # parsed ids are cached, so each one's URI is built once
         if self.kind == "sgtin":
             return f"{CANONICAL_HOST}/01/{self.gtin}/21/{_enc(self.serial or '')}"
         if self.kind == "lgtin":

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from ..auth.access import current_principal, requires
 from ..auth.models import Role
 from ..db import get_session
-from ..errors import DomainError, status_for
+from ..errors import DomainError, http_exception_response, status_for
 from ..extensions import Blueprint, Schema
 from . import binding
 from .schemas import Instant
@@ -53,8 +53,38 @@ EXCEPTION_TYPES = {
     503: "epcisException:ImplementationException",
 }
 TITLES = {400: "Invalid request", 401: "Unauthorised request", 403: "Access forbidden",
-          404: "Resource not found", 409: "Resource already exists",
-          413: "Capture payload too large", 415: "Unsupported media type"}
+          404: "Resource not found", 406: "Not acceptable", 409: "Resource already exists",
+          413: "Capture payload too large", 415: "Unsupported media type",
+          429: "Too many requests", 500: "Implementation exception",
+          503: "Service unavailable"}
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 7807 problem details, as every error under /epcis is answered."""
+
+    type = ma.fields.String(required=True, metadata={
+        "description": "GS1 exception type, e.g. epcisException:ValidationException"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    instance = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "scanapp's machine code"})
+    problems = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "every problem found: index, event_id, field (JSON pointer), code, "
+                       "message"})
+
+
+COMMON_ERRORS = (400, 401, 403, 404, 406, 413, 429, 500, 503)
+
+
+def problems_documented(*extra: int):
+    """Document the problem+json answers of an operation (schemathesis checks them)."""
+    def decorator(view):
+        for status in sorted(set(COMMON_ERRORS + extra)):
+            view = blp.alt_response(status, schema=ProblemSchema, content_type=PROBLEM,
+                                    description=TITLES.get(status, "Error"))(view)
+        return view
+    return decorator
 
 
 def _base_headers() -> dict[str, str]:
@@ -67,8 +97,8 @@ def _base_headers() -> dict[str, str]:
 def _limits() -> tuple[int, int]:
     """(events per document, bytes): the binding's own limit, never above the app's body
     limit (which scanapp.security enforces before any view runs)."""
-    events = int(setting(current_app, "EPCIS_CAPTURE_MAX_EVENTS"))
-    size = int(setting(current_app, "EPCIS_CAPTURE_MAX_BYTES"))
+    events = binding.capture_limit(current_app.config, "EPCIS_CAPTURE_MAX_EVENTS")
+    size = binding.capture_limit(current_app.config, "EPCIS_CAPTURE_MAX_BYTES")
     app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
     return events, min(size, app_limit) if app_limit else size
 
@@ -141,12 +171,28 @@ def _http_problem(exc: HTTPException):
     return problem_response(status, exc.description or exc.name)
 
 
+@blp.app_errorhandler(404)
+@blp.app_errorhandler(405)
+def _unrouted(exc: HTTPException):
+    """URLs under /epcis that match no route never reach the blueprint's handlers: answer
+    them as problems too; every other path keeps the app's own error shape."""
+    if request.path == blp.url_prefix or request.path.startswith(blp.url_prefix + "/"):
+        headers = {"Allow": exc.get_response().headers["Allow"]} \
+            if exc.code == 405 and "Allow" in exc.get_response().headers else None
+        return problem_response(exc.code or 404, exc.description or exc.name,
+                                headers=headers)
+    return http_exception_response(exc)
+
+
 @blp.after_request
 def _epcis_headers(response):
     """GS1 headers on every answer, and problem+json for errors raised before the view
     (the app's body limit, rate limits) that came back in scanapp's plain error shape."""
     response.headers.update({k: v for k, v in _base_headers().items()
                              if k not in response.headers})
+    if request.method == "OPTIONS" and request.path.startswith(f"{blp.url_prefix}/capture"):
+        # Discovery (the binding's OPTIONS): a client learns the limits before sending.
+        response.headers.update(_limit_headers())
     if response.status_code >= 400 and response.mimetype == "application/json":
         body = response.get_json(silent=True)
         if isinstance(body, dict) and {"status", "code", "message"} <= body.keys():
@@ -157,6 +203,21 @@ def _epcis_headers(response):
                     converted.headers[name] = response.headers[name]
             return converted
     return response
+
+
+@blp.before_request
+def _negotiate():
+    """The binding's content and version negotiation: JSON(-LD) answers, EPCIS 2.0 only."""
+    asked = request.headers.get("GS1-EPCIS-Version")
+    if asked and not asked.strip().startswith("2.0"):
+        return problem_response(406, f"this repository speaks EPCIS 2.0, not {asked}",
+                                code="unsupported_version")
+    accept = request.accept_mimetypes
+    if accept and not any(accept[m] for m in ("application/json", "application/ld+json",
+                                              PROBLEM)):
+        return problem_response(406, "answers are application/json or application/ld+json "
+                                "(JSON-LD); XML is not offered", code="not_acceptable")
+    return None
 
 
 @blp.record_once
@@ -244,6 +305,7 @@ def _events_answer(args: dict, extra: dict | None = None):
 @blp.route("/capture")
 class Capture(MethodView):
     @requires(*CAPTURE_ROLES)
+    @problems_documented(415)
     @blp.doc(parameters=[{
         "in": "header", "name": "GS1-Capture-Error-Behaviour", "required": False,
         "schema": {"type": "string", "enum": ["rollback", "proceed"], "default": "rollback"},
@@ -255,11 +317,6 @@ class Capture(MethodView):
             "description": "an EPCISDocument (or EPCISQueryDocument) in JSON-LD"})
     @blp.response(202, description="captured; Location names the capture job, whose "
                   "success and errors say what was stored")
-    @blp.alt_response(400, description="malformed JSON, not an EPCIS 2.0 document, or (with "
-                      "rollback) any problem in an event: every problem is listed in "
-                      "'problems' and nothing is stored (application/problem+json)")
-    @blp.alt_response(413, description="more events or bytes than GS1-EPCIS-Capture-Limit / "
-                      "GS1-EPCIS-Capture-File-Size-Limit")
     def post(self):
         """Capture an EPCISDocument (processed before the answer; the job is kept)"""
         behaviour = (request.headers.get("GS1-Capture-Error-Behaviour") or "rollback")
@@ -284,6 +341,7 @@ class Capture(MethodView):
                      {"Location": location, **_limit_headers()})
 
     @requires(*CAPTURE_ROLES)
+    @problems_documented()
     @blp.arguments(PageSchema, location="query", unknown=ma.RAISE)
     @blp.response(200, description="the organisation's capture jobs, newest first "
                   "(an admin sees all); next page in the Link header")
@@ -297,6 +355,7 @@ class Capture(MethodView):
 @blp.route("/capture/<string:capture_id>")
 class CaptureJob(MethodView):
     @requires(*CAPTURE_ROLES)
+    @problems_documented()
     @blp.response(200, description="running, success, captureErrorBehaviour and errors")
     def get(self, capture_id: str):
         """One capture job"""
@@ -307,12 +366,11 @@ class CaptureJob(MethodView):
 @blp.route("/events")
 class Events(MethodView):
     @requires(*CAPTURE_ROLES)
+    @problems_documented(409, 415)
     @blp.doc(requestBody={"required": True, "content": {
         "application/ld+json": {"schema": {"type": "object"}}},
         "description": "one EPCIS event with its own @context"})
     @blp.response(201, description="stored; Location names the event")
-    @blp.alt_response(409, description="an event with this eventID is already stored")
-    @blp.alt_response(400, description="not a valid EPCIS 2.0 event; problems listed")
     def post(self):
         """Capture one event"""
         event = _json_body()
@@ -326,6 +384,7 @@ class Events(MethodView):
         return _json(stored.body, 201, {"Location": location})
 
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, content_type="application/ld+json",
                   description="an EPCISQueryDocument with one page of events; the next page "
@@ -338,6 +397,7 @@ class Events(MethodView):
 @blp.route("/events/<path:event_id>")
 class Event(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.response(200, content_type="application/ld+json",
                   description="an EPCISQueryDocument with the one event")
     def get(self, event_id: str):
@@ -350,6 +410,7 @@ class Event(MethodView):
 @blp.route("/epcs/<path:epc>/events")
 class EpcEvents(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, content_type="application/ld+json",
                   description="events naming this EPC anywhere (MATCH_anyEPC)")
@@ -361,8 +422,93 @@ class EpcEvents(MethodView):
 @blp.route("/eventTypes")
 class EventTypes(MethodView):
     @requires(*READ_ROLES)
+    @problems_documented()
     @blp.response(200, description="the five EPCIS 2.0 event types this repository stores")
     def get(self):
         """Event types"""
-        return _json({"@context": [binding.mapping.EPCIS_CONTEXT], "type": "Collection",
-                      "member": list(binding.mapping.EVENT_TYPES)})
+        return _collection(binding.mapping.EVENT_TYPES)
+
+
+def _collection(members) -> object:
+    return _json({"@context": [binding.mapping.EPCIS_CONTEXT], "type": "Collection",
+                  "member": list(members)})
+
+
+@blp.route("/eventTypes/<string:event_type>/events")
+class EventTypeEvents(MethodView):
+    @requires(*READ_ROLES)
+    @problems_documented()
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events of this type (eventType)")
+    def get(self, args, event_type: str):
+        """Events of one type"""
+        return _events_answer(args, {"eventType": event_type})
+
+
+@blp.route("/bizSteps")
+class BizSteps(MethodView):
+    @requires(*READ_ROLES)
+    @problems_documented()
+    @blp.response(200, description="the CBV 2.0 business steps (bare words)")
+    def get(self):
+        """Business steps"""
+        return _collection(sorted(binding.mapping.CBV_BIZSTEPS))
+
+
+@blp.route("/bizSteps/<string:biz_step>/events")
+class BizStepEvents(MethodView):
+    @requires(*READ_ROLES)
+    @problems_documented()
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events with this bizStep (EQ_bizStep)")
+    def get(self, args, biz_step: str):
+        """Events of one business step"""
+        return _events_answer(args, {"EQ_bizStep": biz_step})
+
+
+@blp.route("/dispositions")
+class Dispositions(MethodView):
+    @requires(*READ_ROLES)
+    @problems_documented()
+    @blp.response(200, description="the CBV 2.0 dispositions (bare words)")
+    def get(self):
+        """Dispositions"""
+        return _collection(sorted(binding.mapping.CBV_DISPOSITIONS))
+
+
+@blp.route("/dispositions/<string:disposition>/events")
+class DispositionEvents(MethodView):
+    @requires(*READ_ROLES)
+    @problems_documented()
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events with this disposition (EQ_disposition)")
+    def get(self, args, disposition: str):
+        """Events of one disposition"""
+        return _events_answer(args, {"EQ_disposition": disposition})
+
+
+@blp.route("/bizLocations/<path:location>/events")
+class BizLocationEvents(MethodView):
+    @requires(*READ_ROLES)
+    @problems_documented()
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events at this business location (EQ_bizLocation)")
+    def get(self, args, location: str):
+        """Events at one business location (SGLN URN or Digital Link, percent-encoded)"""
+        return _events_answer(args, {"EQ_bizLocation": location.replace("|", "%7C")})
+
+
+@blp.route("/readPoints/<path:read_point>/events")
+class ReadPointEvents(MethodView):
+    @requires(*READ_ROLES)
+    @problems_documented()
+    @blp.arguments(EventQueryArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, content_type="application/ld+json",
+                  description="events read at this point (EQ_readPoint)")
+    def get(self, args, read_point: str):
+        """Events at one read point (SGLN URN or Digital Link, percent-encoded)"""
+        return _events_answer(args, {"EQ_readPoint": read_point.replace("|", "%7C")})

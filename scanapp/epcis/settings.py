@@ -14,9 +14,6 @@
 - EPCIS_RETRY_BASE (5 s) and EPCIS_RETRY_MAX (3600 s): first retry delay, doubling per
   failure up to the maximum.
 - EPCIS_NAMESPACE ({PUBLIC_BASE_URL}/ns/epcis#): the IRI of the ``scanapp:`` extensions.
-- EPCIS_CAPTURE_MAX_EVENTS (10,000): events per captured document at most (413 beyond).
-- EPCIS_CAPTURE_MAX_BYTES (8,000,000): a captured document's size at most (413 beyond);
-  the app-wide MAX_CONTENT_LENGTH applies first, so the effective limit is the smaller.
 """
 
 from __future__ import annotations
@@ -37,8 +34,6 @@ DEFAULTS: dict[str, Any] = {
     "EPCIS_RETRY_BASE": 5.0,
     "EPCIS_RETRY_MAX": 3600.0,
     "EPCIS_NAMESPACE": None,
-    "EPCIS_CAPTURE_MAX_EVENTS": 10_000,
-    "EPCIS_CAPTURE_MAX_BYTES": 8_000_000,
 }
 
 

@@ -16,7 +16,7 @@ from ..extensions import Blueprint, limiter
 from ..serials.stamps import StampRef
 from . import pages, service
 from .digital_link import partially_compressed, uncompressed_parts
-from .limits import per_address, pin_per_device, too_many
+from .limits import per_address, pin_per_address, pin_per_device, too_many
 from .resolver import (
     JSONLD_CONTEXT,
     LINKSET_TYPE,
@@ -78,7 +78,7 @@ class Scans(MethodView):
 
 @blp.route("/scans/pin")
 class PinCheck(MethodView):
-    decorators = [per_address, pin_per_device]
+    decorators = [per_address, pin_per_address, pin_per_device]
 
     @blp.arguments(PinIn)
     @blp.response(200, PinOut)

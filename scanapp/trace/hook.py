@@ -70,6 +70,8 @@ class Parsed:
     destinations: list[tuple[str, str, str]] = field(default_factory=list)
     document: str | None = None
     bad_quantities: list[tuple[str, str]] = field(default_factory=list)
+    # (gtin, lot) -> Lot found by check, reused by apply (None: not looked up yet)
+    existing: dict | None = None
 
     def creates(self, ref: LotRef) -> bool:
         return ref.role == "output" or (ref.role == "object" and self.action == "ADD")
@@ -176,6 +178,9 @@ class TraceCaptureHook:
         if index == 0:  # a new document: answers cached for the previous one may be stale
             session.info.pop("trace.hook_cache", None)
         parsed = parse_event(event, index)
+        # Kept for apply (same event object, right after a clean check): a recall names a
+        # thousand lots, parsed and looked up once.
+        _cache(session)[("parsed", id(event))] = parsed
         problems: list[Problem] = []
         event_id = event.get("eventID")
         base = f"/epcisBody/eventList/{index}"
@@ -227,6 +232,7 @@ class TraceCaptureHook:
 
     def _check_lots(self, session, parsed: Parsed, products, problem) -> None:
         existing = self._existing_lots(session, parsed)
+        parsed.existing = existing
         for ref in parsed.lots:
             if ref.gtin not in products:
                 continue
@@ -288,7 +294,8 @@ class TraceCaptureHook:
                         "you record events only at your own", where)
 
     def _check_recall(self, session, principal, parsed: Parsed, problem) -> None:
-        existing = self._existing_lots(session, parsed)
+        existing = parsed.existing if parsed.existing is not None else \
+            self._existing_lots(session, parsed)
         for ref in parsed.lots:
             lot = existing.get((ref.gtin, ref.lot))
             if lot is not None and not may_recall(principal, lot):
@@ -345,7 +352,7 @@ class TraceCaptureHook:
 
     # -- apply ----------------------------------------------------------------------------
     def apply(self, session: Session, principal, event: dict, stored) -> None:
-        parsed = parse_event(event, 0)
+        parsed = _cache(session).pop(("parsed", id(event)), None) or parse_event(event, 0)
         if not parsed.lots:
             return
         products = {p.gtin: p for p in session.scalars(
@@ -358,7 +365,8 @@ class TraceCaptureHook:
                                                                         principal.org_id)
         when = parsed.time or utcnow()
         ilmd = event.get("ilmd") or {}
-        existing = self._existing_lots(session, parsed)
+        existing = parsed.existing if parsed.existing is not None else \
+            self._existing_lots(session, parsed)
         source_party, source_loc = self._ends(session, parsed.sources)
         dest_party, dest_loc = self._ends(session, parsed.destinations)
         lots: dict[tuple[str, str], Lot] = {}
@@ -386,38 +394,37 @@ class TraceCaptureHook:
             "result": event.get("scanapp:inspectionResult"),
             "note": event.get("scanapp:note"),
             "harvest": any("harvest" in key for key in ilmd) or None}.items() if v}
-        for ref in parsed.lots:
-            lot = lots.get((ref.gtin, ref.lot))
-            if lot is None:
-                continue
-            session.add(LotEvent(
-                lot_id=lot.id, event_id=stored.event_id, event_pk=stored.id,
-                event_type=parsed.event_type, biz_step=parsed.biz_step, role=ref.role,
-                event_time=when, location_id=location.id if location else None,
-                org_id=principal.org_id,
-                source_party_id=source_party.id if source_party else None,
-                source_location_id=source_loc.id if source_loc else None,
-                dest_party_id=dest_party.id if dest_party else None,
-                dest_location_id=dest_loc.id if dest_loc else None,
-                quantity=ref.quantity, unit=ref.uom, document=parsed.document,
-                details=details))
+        # Derived rows go in as one executemany each: a recall or a big document names
+        # hundreds of lots, and ORM objects would cost a unit-of-work pass per row.
+        rows = [{
+            "lot_id": lots[(ref.gtin, ref.lot)].id, "event_id": stored.event_id,
+            "event_pk": stored.id, "event_type": parsed.event_type,
+            "biz_step": parsed.biz_step, "role": ref.role, "event_time": when,
+            "location_id": location.id if location else None, "org_id": principal.org_id,
+            "source_party_id": source_party.id if source_party else None,
+            "source_location_id": source_loc.id if source_loc else None,
+            "dest_party_id": dest_party.id if dest_party else None,
+            "dest_location_id": dest_loc.id if dest_loc else None,
+            "quantity": ref.quantity, "unit": ref.uom, "document": parsed.document,
+            "details": details} for ref in _unique_refs(parsed.lots) if (ref.gtin, ref.lot) in lots]
+        if rows:
+            session.execute(LotEvent.__table__.insert(), rows)
         if parsed.event_type == "TransformationEvent":
             outputs = [r for r in parsed.lots if r.role == "output" and (r.gtin, r.lot) in lots]
-            for ref in parsed.lots:
-                if ref.role != "input" or (ref.gtin, ref.lot) not in lots:
-                    continue
-                for out in outputs:
-                    session.add(LineageEdge(
-                        input_lot_id=lots[(ref.gtin, ref.lot)].id,
-                        output_lot_id=lots[(out.gtin, out.lot)].id,
-                        quantity=ref.quantity, unit=ref.uom, event_id=stored.event_id,
-                        event_pk=stored.id, event_time=when))
+            edges = [{"input_lot_id": lots[(ref.gtin, ref.lot)].id,
+                      "output_lot_id": lots[(out.gtin, out.lot)].id,
+                      "quantity": ref.quantity, "unit": ref.uom, "event_id": stored.event_id,
+                      "event_pk": stored.id, "event_time": when, "created_at": utcnow()}
+                     for ref in parsed.lots if ref.role == "input" and (ref.gtin, ref.lot) in lots
+                     for out in outputs]
+            if edges:
+                session.execute(LineageEdge.__table__.insert(), edges)
         session.flush()
         portal.enqueue(session, [lot.id for lot in lots.values()])
         if is_recall(event):
             summary = mark_recalled(
-                session, principal, sorted(lots), str(event.get(mapping.ext("recallReason"))
-                                                      or "recall")[:500],
+                session, principal, sorted(lots), [lot.id for lot in lots.values()],
+                str(event.get(mapping.ext("recallReason")) or "recall")[:500],
                 session.info.get("trace.recall_root"))
             session.info["trace.recall_summary"] = summary
         bump_version(session)
@@ -435,6 +442,18 @@ class TraceCaptureHook:
         if party is None and location is not None:
             party = location.party
         return party, location
+
+
+def _unique_refs(refs: list[LotRef]) -> list[LotRef]:
+    """One row per (lot, role): a lot named twice in one list is one stage."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for ref in refs:
+        key = (ref.gtin, ref.lot, ref.role)
+        if key not in seen:
+            seen.add(key)
+            out.append(ref)
+    return out
 
 
 def received_lots(session: Session, principal) -> set[tuple[str, str]]:

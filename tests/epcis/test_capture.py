@@ -18,6 +18,8 @@ from scanapp.epcis.models import EpcisEvent, EpcisEventIdentifier, EpcisOutbox
 
 DATA = Path(__file__).parent.parent / "data" / "epcis" / "JSON"
 
+pytestmark = pytest.mark.usefixtures("binding_alone")
+
 
 def example_events(name: str = "Example_9.6.1-ObjectEvent.jsonld") -> list[dict]:
     return copy.deepcopy(json.loads((DATA / name).read_text())["epcisBody"]["eventList"])
@@ -177,3 +179,19 @@ def test_an_event_stored_concurrently_fails_the_document_cleanly(app, principal,
     assert [p.code for p in result.problems] == ["concurrent_capture"]
     assert result.stored_ids == []
     assert count(app, EpcisEvent) == 1 and count(app, EpcisEventIdentifier) == 2
+
+
+def test_values_the_store_cannot_hold_are_problems_not_errors(app, principal):
+    long_uri = "https://example.com/" + "x" * 300
+    events = [
+        {"type": "example:PartyEvent", "eventTime": "2026-11-01T08:00:00+07:00",
+         "eventTimeZoneOffset": "+07:00"},
+        object_event(bizStep=long_uri),
+        object_event(eventID="urn:uuid:" + "a" * 300),
+        object_event(readPoint={"id": long_uri}),
+    ]
+    result = capture(app, principal, events, proceed=True)
+    assert {(p.index, p.code) for p in result.problems} == {
+        (0, "unsupported_event_type"), (1, "identifier_too_long"),
+        (2, "identifier_too_long"), (3, "identifier_too_long")}
+    assert result.stored_ids == [] and count(app, EpcisEvent) == 0

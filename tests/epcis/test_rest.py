@@ -13,6 +13,8 @@ import pytest
 from tests.epcis.schema import assert_valid
 
 DATA = Path(__file__).parent.parent / "data" / "epcis" / "JSON"
+
+pytestmark = pytest.mark.usefixtures("binding_alone")
 LD = "application/ld+json"
 PROBLEM = "application/problem+json"
 
@@ -95,6 +97,7 @@ def test_gs1_examples_are_captured_and_queried_back(brand, admin):
     assert back[0]["@context"] == [{"example": "http://ns.example.com/epcis/"}]
     one = brand.get("/epcis/events/" + quote(first["eventID"], safe=""))
     assert one.status_code == 200
+    assert_valid(one.get_json())
     assert one.get_json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0][
         "eventID"] == first["eventID"]
     # The same document again is stored once: every event reported as already stored.
@@ -184,12 +187,6 @@ def test_single_event_201_then_409(brand):
 @pytest.fixture
 def chain(brand) -> dict:
     """A small supply chain: harvest, transformation, shipping, receiving."""
-    # The brand's own registered places (scanapp.trace's hook checks places when the GTIN
-    # is a registered product: an organisation records events only at its own locations).
-    for gln, kind in (("8934567000000", "farm"), ("8934567000017", "store")):
-        made = brand.post("/api/v1/trace/locations", json={"gln": gln, "name": kind,
-                                                            "kind": kind})
-        assert made.status_code == 201, made.get_json()
     dried = f"https://id.gs1.org/01/{GTIN_A}/10/D1"
     items = [f"urn:epc:id:sgtin:8934567.089012.S{i}" for i in range(3)]
     events = {
@@ -291,24 +288,16 @@ def test_who_may_capture_and_read(brand, other_brand, admin, inspector, printer,
     assert events_of(printer) == []
     hidden = other_brand.get("/epcis/events/urn:uuid:h")
     assert_problem(hidden, 404, "NoSuchResourceException")
-    # A brand sees events about its GTINs that another organisation captured: one it
-    # authorised (scanapp.trace's hook refuses anyone else), at that organisation's place.
+    # A brand sees events about its GTINs that another organisation captured.
     mine = f"https://id.gs1.org/01/{product['gtin']}/10/X9"
-    theirs = document(event(eventID="urn:uuid:theirs",
-                            quantityList=[{"epcClass": mine, "quantity": 1}],
-                            bizLocation={"id": "https://id.gs1.org/414/8934567000024"}))
-    assert post_doc(other_brand, theirs).status_code == 400
-    assert other_brand.post("/api/v1/trace/locations", json={
-        "gln": "8934567000024", "name": "B's plant", "kind": "factory"}).status_code == 201
-    assert brand.post("/api/v1/trace/partners", json={
-        "partner_org_id": other_brand.org_id}).status_code == 201
-    assert post_doc(other_brand, theirs).status_code == 202
+    assert post_doc(other_brand, document(event(
+        eventID="urn:uuid:theirs", quantityList=[{"epcClass": mine, "quantity": 1}]))
+    ).status_code == 202
     assert "urn:uuid:theirs" in [e["eventID"] for e in events_of(brand)]
     assert [e["eventID"] for e in events_of(other_brand)] == ["urn:uuid:theirs"]
     # Capture jobs are the capturing organisation's.
     jobs = other_brand.get("/epcis/capture").get_json()
-    # (other_brand's two: the refused one and the accepted one)
-    assert len(jobs) == 2 and len(admin.get("/epcis/capture").get_json()) == 3
+    assert len(jobs) == 1 and len(admin.get("/epcis/capture").get_json()) == 2
     assert_problem(other_brand.get(f"/epcis/capture/{jobs[0]['captureID']}x"), 404,
                    "NoSuchResourceException")
 
@@ -363,3 +352,79 @@ def test_copied_events_keep_the_examples_intact():
     # The test documents are GS1's, unchanged: the binding must accept them as they are.
     sent = example()
     assert copy.deepcopy(sent) == example()
+
+
+def test_the_binding_s_resource_views(brand, chain):
+    assert ids(events_of(brand, url="/epcis/eventTypes/AggregationEvent/events")) == ["p"]
+    assert ids(events_of(brand, url="/epcis/bizSteps/shipping/events")) == ["s"]
+    assert ids(events_of(brand, url="/epcis/dispositions/in_progress/events")) == ["r"]
+    place = quote("urn:epc:id:sgln:8934567.00001.0", safe="")
+    assert ids(events_of(brand, url=f"/epcis/bizLocations/{place}/events")) == ["r"]
+    assert ids(events_of(brand, url="/epcis/readPoints/" + quote(SHOP, safe="") + "/events")) \
+        == ["r"]
+    steps = brand.get("/epcis/bizSteps").get_json()
+    assert steps["type"] == "Collection" and "commissioning" in steps["member"]
+    assert "recalled" in brand.get("/epcis/dispositions").get_json()["member"]
+    assert_problem(brand.get("/epcis/eventTypes/PartyEvent/events"), 400,
+                   "QueryParameterException")
+
+
+def test_version_and_format_negotiation(brand):
+    old = brand.get("/epcis/events", headers={"GS1-EPCIS-Version": "1.2"})
+    assert_problem(old, 406, "NotAcceptableException")
+    xml = brand.get("/epcis/events", headers={"Accept": "application/xml"})
+    assert_problem(xml, 406, "NotAcceptableException")
+    assert brand.get("/epcis/events", headers={"Accept": "application/ld+json",
+                                                "GS1-EPCIS-Version": "2.0.0"}).status_code == 200
+
+
+def test_a_query_document_can_be_captured(brand, other_brand, admin, chain):
+    # One repository's answer is another's input: an EPCISQueryDocument is captured as is.
+    answer = admin.get("/epcis/events", query_string={"EQ_bizStep": "shipping"}).get_json()
+    answer["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0].pop("recordTime")
+    response = post_doc(admin, answer)
+    assert response.status_code == 202
+    # Already stored here: recognised, not stored twice.
+    assert response.get_json()["eventsAlreadyStored"] == 1
+
+
+def test_unrouted_urls_under_epcis_are_problems_too(brand, client):
+    assert_problem(brand.get("/epcis/nowhere"), 404, "NoSuchResourceException")
+    wrong_method = brand.delete("/epcis/events") if hasattr(brand, "delete") else \
+        brand.client.delete("/epcis/events", headers=brand._headers({}))
+    assert_problem(wrong_method, 405, "ValidationException")
+    assert "GET" in wrong_method.headers["Allow"]
+    # Elsewhere the app keeps its own error shape.
+    other = client.get("/api/v1/nowhere")
+    assert other.status_code == 404 and other.mimetype == "application/json"
+    assert other.get_json()["code"] == "not_found"
+
+
+def test_captured_events_reach_the_portal_in_valid_documents(app, app_factory, brand):
+    from scanapp.epcis import exporter
+    from tests.epcis.capture_server import CaptureServer, free_port
+
+    port = free_port()
+    server = CaptureServer(port).start()
+    try:
+        pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}",
+                              EPCIS_PUSH_THREAD=False)
+        assert post_doc(brand, example()).status_code == 202
+        result = exporter.push_pending(pushing)
+        assert result.sent == 2 and result.failed == 0
+        sent = server.received[0]
+        assert_valid(sent)  # extension fields keep their namespace in the pushed document
+        assert sorted(server.event_ids) == sorted(
+            e["eventID"] for e in example()["epcisBody"]["eventList"])
+    finally:
+        server.stop()
+
+
+def test_options_tells_the_versions_and_capture_limits(app, client):
+    app.config["EPCIS_CAPTURE_MAX_EVENTS"] = 1000
+    response = client.open("/epcis/capture", method="OPTIONS")
+    assert response.status_code in (200, 204)
+    assert "POST" in response.headers["Allow"]
+    assert response.headers["GS1-EPCIS-Version"] == "2.0.0"
+    assert response.headers["GS1-EPCIS-Capture-Limit"] == "1000"
+    assert int(response.headers["GS1-EPCIS-Capture-File-Size-Limit"]) > 0
