@@ -32,6 +32,14 @@ def test_pending_then_approve_reject_answer_approve(app, client, brand, hung_yen
     # Pending: the stamp still verifies, the page just shows less.
     scan = client.post("/api/v1/scans", json={"code": hy_chain["uris"][0]}).get_json()
     assert scan["verdict"] == "authentic"
+    assert scan["product"]["name"] == "Nhãn lồng Hưng Yên hộp 1 kg"
+    assert scan["product"]["image_url"] is None
+    stamp_page = client.get(hy_chain["uris"][0].replace("https://scan.example.vn", ""),
+                            headers={"Accept": "text/html"}).get_data(as_text=True)
+    # The page draws the scan answer above; its HTML carries none of the pending data.
+    assert "Nhãn lồng Hưng Yên hộp 1 kg" in stamp_page
+    for secret in ("nhan.jpg", "VG-33-0099", "VN-HYLN-0099", "Tiên Lữ"):
+        assert secret not in stamp_page, secret
     assert scan["trace"]["lot"]["code"] == "NH2501"
     assert scan["trace"]["producer"] is None and scan["trace"]["origin"] is None
     assert scan["trace"]["certificates"] == []
@@ -75,6 +83,8 @@ def test_pending_then_approve_reject_answer_approve(app, client, brand, hung_yen
     ok(hung_yen.post(f"/api/v1/authority/reviews/{cert['id']}/approve", json={}), 200)
     page = _public(client, hy_chain)
     assert [c["number"] for c in page["certificates"]] == ["VG-33-0099"]
+    scan = client.post("/api/v1/scans", json={"code": hy_chain["uris"][2]}).get_json()
+    assert [c["number"] for c in scan["trace"]["certificates"]] == ["VG-33-0099"]
     portal = _portal(app, hy_chain)
     assert portal["items"]["3_producer"] == "HTX Nhãn lồng Tiên Lữ"
     assert [c["number"] for c in portal["certifications"]] == ["VG-33-0099"]
