@@ -15,10 +15,17 @@ from .epcis.models import (  # noqa: F401
     EpcisOutbox,
     EpcisScanDay,
 )
-from .fraud.models import CaseEvent, FieldInspection, Flag, WebhookDelivery  # noqa: F401
+from .fraud.models import (  # noqa: F401
+    CaseEvent,
+    DashboardSession,
+    FieldInspection,
+    Flag,
+    WebhookDelivery,
+)
 from .products.models import PrinterAuthorisation, Product  # noqa: F401
 from .scan.models import PinCheck, ScanEvent  # noqa: F401
 from .serials.models import (  # noqa: F401
+    CodeChecksum,
     RangeTransition,
     SerialCounter,
     SerialOverride,
