@@ -231,6 +231,61 @@ def bench_recall(args, schema, prefix, app, principal, product) -> dict[str, flo
             "lots": result["lots_recalled"]}
 
 
+def bench_scan_cost(args, schema, prefix, app, principal, product, scans: int
+                    ) -> dict[str, float]:
+    """Wall and CPU time of a scan with the trace summary and without it (the provider
+    removed from the app), same range, warm caches, in process. (Redis round trips per scan
+    are asserted by tests/scan/test_round_trips.py; the summary adds none.)"""
+    from scanapp.scan.service import ScanRequest, verify_scan
+    from scanapp.serials import service as serials
+    from scanapp.serials.codec import get_codec
+    from scanapp.serials.models import SerialRange
+    from scanapp.serials.stamps import stamp_uri
+    from scanapp.trace import service
+
+    with app.app_context(), session_scope(app) as session:
+        service.create_lot(session, principal, {"gtin": product.gtin, "lot": "SCANLOT",
+                                                "quantity": 10, "unit": "KGM"})
+        issued, _ = serials.issue_range(session, principal, {
+            "gtin": product.gtin, "quantity": scans * 2, "lot": "SCANLOT"}, "bench-scan")
+        session.execute(sa.update(SerialRange).where(SerialRange.id == issued.id)
+                        .values(status="activated", updated_at=utcnow()))
+        session.commit()
+        codec = get_codec(app)
+        codes = [stamp_uri("https://scan.example.vn", issued.gtin,
+                           codec.encode(seq, issued.gtin, issued.lot, key_id=issued.key_id),
+                           issued.lot) for seq in range(issued.start_seq,
+                                                        issued.start_seq + scans * 2)]
+    worker = _app(args, schema, prefix + "-scan")
+    out: dict[str, float] = {}
+    with worker.app_context():
+        provider = worker.extensions["scanapp.trace.summary"]
+        for i in range(50):  # warm both paths: catalog, range index, summary cache
+            verify_scan(worker, ScanRequest(code=codes[-1 - i], device_id=f"w{i}"))
+        totals = {True: [0.0, 0.0], False: [0.0, 0.0]}
+        # Interleaved, so that load on the machine hits both the same way.
+        for i, code in enumerate(codes[:scans * 2 - 50]):
+            keep = i % 2 == 0
+            if keep:
+                worker.extensions["scanapp.trace.summary"] = provider
+            else:
+                worker.extensions.pop("scanapp.trace.summary", None)
+            cpu, wall = time.process_time(), time.perf_counter()
+            answer = verify_scan(worker, ScanRequest(code=code, device_id=f"d{i}"))
+            totals[keep][0] += time.perf_counter() - wall
+            totals[keep][1] += time.process_time() - cpu
+            assert (answer.trace is not None) == keep
+        n = (scans * 2 - 50) // 2
+        for keep, label in ((True, "with trace"), (False, "without trace")):
+            out[f"{label}: ms/scan (wall)"] = totals[keep][0] * 1000 / n
+            out[f"{label}: CPU ms/scan"] = totals[keep][1] * 1000 / n
+        worker.extensions["scanapp.trace.summary"] = provider
+    for hook in worker.extensions.get("scanapp.shutdown_hooks", []):
+        hook()
+    get_engine(worker).dispose()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
@@ -240,6 +295,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--recall-lots", type=int, default=1000)
     parser.add_argument("--stamps-per-lot", type=int, default=10_000)
+    parser.add_argument("--scans", type=int, default=2000)
     args = parser.parse_args()
     schema = f"trace_bench_{secrets.token_hex(4)}"
     prefix = f"trace-bench-{secrets.token_hex(4)}"
@@ -263,6 +319,8 @@ def main() -> None:
         timings = bench_lineage(app, principal, worlds, args.samples)
         print(f"recall fan-out to {args.recall_lots} lots", flush=True)
         rec = bench_recall(args, schema, prefix, app, principal, product)
+        print("scan cost with and without the trace summary", flush=True)
+        cost = bench_scan_cost(args, schema, prefix, app, principal, product, args.scans)
         print()
         print(f"| measure ({args.events:,} events stored, {args.samples} samples) "
               "| p50 ms | p95 ms | max ms |")
@@ -275,6 +333,11 @@ def main() -> None:
               f"stamp ranges, {rec['stamps']:,} stamps: marked and committed in "
               f"{rec['mark_s'] * 1000:.0f} ms; another worker's scan answered 'recalled' "
               f"{rec['visible_s'] * 1000:.0f} ms after the commit")
+        print()
+        print("| scan, in process (" + f"{args.scans} scans each) | value |")
+        print("| --- | --- |")
+        for name, value in cost.items():
+            print(f"| {name} | {value:.2f} |")
     finally:
         for hook in app.extensions.get("scanapp.shutdown_hooks", []):
             hook()

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, db, health, redis_client, trace
+from . import authority, cli, db, health, redis_client, trace
 from .config import load_settings
 from .errors import register_errorhandlers
 from .extensions import api
@@ -31,6 +31,7 @@ FEATURE_VIEWS = (
     "scanapp.fraud.views",
     "scanapp.trace.views",
     "scanapp.reports.views",
+    "scanapp.authority.views",
 )
 
 
@@ -46,6 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_security(app)
     register_commands(app)
     trace.init_app(app)
+    authority.init_app(app)
     prepare_database(app)
     return app
 

@@ -70,7 +70,8 @@ def seed_demo(app: Flask, echo: Callable[..., None] = print) -> dict:
         keys = _load_keys(app)
         product = _ensure_product(app)
         info: dict = {"keys": keys, "product_id": product.id, "gtin": product.gtin}
-        for hook in DEMO_HOOKS:
+        # Packages nothing may import (scanapp/authority) add their steps per app.
+        for hook in DEMO_HOOKS + app.extensions.get("scanapp.demo_hooks", []):
             info.update(hook(app, info) or {})
     base = app.config["PUBLIC_BASE_URL"]
     echo("")

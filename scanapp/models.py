@@ -1,7 +1,20 @@
 """Imports every feature's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from .auth.models import ApiKey, Organisation  # noqa: F401
-from .epcis.models import EpcisEvent, EpcisOutbox, EpcisScanDay  # noqa: F401
+from .authority.models import (  # noqa: F401
+    AuthorityScope,
+    Finding,
+    ProvincePolicy,
+    ReviewItem,
+    ReviewLog,
+)
+from .epcis.models import (  # noqa: F401
+    EpcisCaptureJob,
+    EpcisEvent,
+    EpcisEventIdentifier,
+    EpcisOutbox,
+    EpcisScanDay,
+)
 from .fraud.models import (  # noqa: F401
     CaseEvent,
     DashboardSession,
@@ -31,3 +44,4 @@ from .trace.models import (  # noqa: F401
     TracePartner,
     TraceState,
 )
+from .trace.publication import Withheld  # noqa: F401

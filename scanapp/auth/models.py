@@ -16,6 +16,9 @@ class Role(enum.StrEnum):
     BRAND = "brand"
     PRINTER = "printer"
     INSPECTOR = "inspector"
+    # A provincial (or national) authority: reviews and supervises traceability data of
+    # its province; its scope lives in scanapp/authority.
+    AUTHORITY = "authority"
 
 
 class Organisation(Base):

@@ -61,6 +61,18 @@ def trace_lots_table():
     return Base.metadata.tables.get(TRACE_LOTS)
 
 
+# Trace's publication filter (scanapp/trace/publication.py), found by name the same way.
+TRACE_WITHHELD = "trace_withheld"
+
+
+def _withheld(conn, product_id: int) -> bool:
+    table = Base.metadata.tables.get(TRACE_WITHHELD)
+    if table is None:
+        return False
+    return conn.execute(select(table.c.subject_id).where(
+        table.c.subject_type == "product", table.c.subject_id == product_id)).first() is not None
+
+
 def traceability_installed() -> bool:
     return trace_lots_table() is not None
 
@@ -128,8 +140,16 @@ class Catalog:
             row = conn.execute(
                 select(*columns)
                 .join(Organisation, Organisation.id == Product.brand_org_id).where(where)).first()
+            withheld = row is not None and _withheld(conn, row.id)
         if row is None:
             return None
+        if withheld:
+            # Under an authority's review: the stamp page shows the name (printed on the pack
+            # anyway) and the brand, not the text and image waiting for approval.
+            return ProductInfo(id=row.id, gtin=row.gtin, name=row.name, name_en=None,
+                               description_vi=None, description_en=None, image_url=None,
+                               brand=row.brand, market_regions=tuple(row.market_regions or ()),
+                               fraud_settings=dict(row.fraud_settings or {}))
         return ProductInfo(id=row.id, gtin=row.gtin, name=row.name, name_en=row.name_en,
                            description_vi=row.description_vi,
                            description_en=row.description_en, image_url=row.image_url,

@@ -7,6 +7,7 @@ python-stdnum's ``vn.mst`` (weights 31, 29, 23, 19, 17, 13, 7, 5, 3; mod 11).
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import quote, unquote
 
@@ -101,10 +102,8 @@ def parse_lot(value: str) -> tuple[str, str] | None:
                          value)
     if match is None:
         return None
-    try:
-        return normalize_gtin(match.group(1)), unquote(match.group(2))
-    except InvalidInput:
-        return None
+    gtin = _valid_gtin(match.group(1))
+    return (gtin, unquote(match.group(2))) if gtin else None
 
 
 def parse_item_gtin(value: str) -> str | None:
@@ -130,7 +129,9 @@ def parse_class_gtin(value: str) -> str | None:
     return _valid_gtin(match.group(1)) if match else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _valid_gtin(value: str) -> str | None:
+    # Cached: a document names the same few GTINs thousands of times.
     try:
         return normalize_gtin(value)
     except InvalidInput:

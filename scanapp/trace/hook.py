@@ -6,8 +6,9 @@ writes the derived rows (lots, lot events, lineage edges) in the capture's trans
 Both follow the contract in scanapp/epcis/capture.py; this module is registered on the app
 by ``scanapp.trace.init_app`` (the epcis package never imports trace).
 
-Events about GTINs that no product of scanapp carries are another system's business: an
-admin may store them (nothing is derived), anybody else is refused.
+Events about GTINs that no product of scanapp carries are another system's goods (scanapp
+acting as an EPCIS repository): they are stored as sent and nothing is derived from them,
+but they may not name another organisation's registered locations.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class Parsed:
     destinations: list[tuple[str, str, str]] = field(default_factory=list)
     document: str | None = None
     bad_quantities: list[tuple[str, str]] = field(default_factory=list)
+    # (gtin, lot) -> Lot found by check, reused by apply (None: not looked up yet)
+    existing: dict | None = None
 
     def creates(self, ref: LotRef) -> bool:
         return ref.role == "output" or (ref.role == "object" and self.action == "ADD")
@@ -172,7 +175,12 @@ class TraceCaptureHook:
 
     # -- check ----------------------------------------------------------------------------
     def check(self, session: Session, principal, event: dict, index: int) -> list[Problem]:
+        if index == 0:  # a new document: answers cached for the previous one may be stale
+            session.info.pop("trace.hook_cache", None)
         parsed = parse_event(event, index)
+        # Kept for apply (same event object, right after a clean check): a recall names a
+        # thousand lots, parsed and looked up once.
+        _cache(session)[("parsed", id(event))] = parsed
         problems: list[Problem] = []
         event_id = event.get("eventID")
         base = f"/epcisBody/eventList/{index}"
@@ -191,23 +199,25 @@ class TraceCaptureHook:
                     "events only", f"{base}/bizStep")
         products = {p.gtin: p for p in session.scalars(
             select(Product).where(Product.gtin.in_(parsed.gtins)))} if parsed.gtins else {}
-        if principal.is_admin and parsed.gtins and not products:
-            return problems  # another system's products: stored as is, nothing derived
-        if not parsed.gtins and not principal.is_admin:
-            problem("no_trace_subject", "the event names no product of scanapp (a lot as "
-                    "/01/{gtin}/10/{lot} or an item as /01/{gtin}/21/{serial})", base)
+        if not products:
+            # No product registered here: another system's goods (the EPCIS repository
+            # role). Stored as sent, nothing derived; it may not borrow others' places.
+            self._check_foreign_places(session, principal, parsed, problem)
+            return problems
         for where, value in parsed.bad_quantities:
             problem("invalid_quantity", f"quantity {value} must be more than zero", where)
-        received = received_lots(session, principal)
+        received: set[tuple[str, str]] | None = None
         for gtin in sorted(parsed.gtins):
             product = products.get(gtin)
             if product is None:
                 problem("unknown_gtin", f"GTIN {gtin} is not a product registered here",
                         base)
                 continue
-            if inspector or may_write_gtin(session, principal, product):
+            if inspector or _may_write(session, principal, product):
                 continue
             # Goods shipped to you are yours to receive, store and pass on.
+            if received is None:
+                received = received_lots(session, principal)
             refs = [r for r in parsed.lots if r.gtin == gtin]
             if not refs or any((r.gtin, r.lot) not in received for r in refs):
                 problem("forbidden", f"GTIN {gtin} is not a product you own, were "
@@ -222,6 +232,7 @@ class TraceCaptureHook:
 
     def _check_lots(self, session, parsed: Parsed, products, problem) -> None:
         existing = self._existing_lots(session, parsed)
+        parsed.existing = existing
         for ref in parsed.lots:
             if ref.gtin not in products:
                 continue
@@ -269,8 +280,22 @@ class TraceCaptureHook:
                     found[(lot.gtin, lot.lot)] = lot
         return found
 
+    def _check_foreign_places(self, session, principal, parsed: Parsed, problem) -> None:
+        if principal.is_admin:
+            return
+        named = [(parsed.location, parsed.raw_location, parsed.location_field)]
+        named += [(codes.parse_location(ident), ident, where)
+                  for kind, ident, where in parsed.sources + parsed.destinations
+                  if kind == "location"]
+        for sgln, raw, where in named:
+            location = find_location(session, sgln)
+            if location is not None and not manages_location(principal, location):
+                problem("forbidden", f"{raw} is {location.party.name}'s registered location; "
+                        "you record events only at your own", where)
+
     def _check_recall(self, session, principal, parsed: Parsed, problem) -> None:
-        existing = self._existing_lots(session, parsed)
+        existing = parsed.existing if parsed.existing is not None else \
+            self._existing_lots(session, parsed)
         for ref in parsed.lots:
             lot = existing.get((ref.gtin, ref.lot))
             if lot is not None and not may_recall(principal, lot):
@@ -284,7 +309,9 @@ class TraceCaptureHook:
     def _check_location(self, session, principal, parsed: Parsed, inspector: bool,
                         problem) -> None:
         if parsed.raw_location is None:
-            if not principal.is_admin:
+            # A lot's stage must say where it happened; an event about single items only
+            # (no lot, nothing derived) may leave the place out, as EPCIS allows.
+            if not principal.is_admin and parsed.lots:
                 problem("missing_location", "name the place of the event (bizLocation, an "
                         "/414/{gln} identifier of a location you registered)", None)
             return
@@ -325,7 +352,7 @@ class TraceCaptureHook:
 
     # -- apply ----------------------------------------------------------------------------
     def apply(self, session: Session, principal, event: dict, stored) -> None:
-        parsed = parse_event(event, 0)
+        parsed = _cache(session).pop(("parsed", id(event)), None) or parse_event(event, 0)
         if not parsed.lots:
             return
         products = {p.gtin: p for p in session.scalars(
@@ -338,7 +365,8 @@ class TraceCaptureHook:
                                                                         principal.org_id)
         when = parsed.time or utcnow()
         ilmd = event.get("ilmd") or {}
-        existing = self._existing_lots(session, parsed)
+        existing = parsed.existing if parsed.existing is not None else \
+            self._existing_lots(session, parsed)
         source_party, source_loc = self._ends(session, parsed.sources)
         dest_party, dest_loc = self._ends(session, parsed.destinations)
         lots: dict[tuple[str, str], Lot] = {}
@@ -366,38 +394,37 @@ class TraceCaptureHook:
             "result": event.get("scanapp:inspectionResult"),
             "note": event.get("scanapp:note"),
             "harvest": any("harvest" in key for key in ilmd) or None}.items() if v}
-        for ref in parsed.lots:
-            lot = lots.get((ref.gtin, ref.lot))
-            if lot is None:
-                continue
-            session.add(LotEvent(
-                lot_id=lot.id, event_id=stored.event_id, event_pk=stored.id,
-                event_type=parsed.event_type, biz_step=parsed.biz_step, role=ref.role,
-                event_time=when, location_id=location.id if location else None,
-                org_id=principal.org_id,
-                source_party_id=source_party.id if source_party else None,
-                source_location_id=source_loc.id if source_loc else None,
-                dest_party_id=dest_party.id if dest_party else None,
-                dest_location_id=dest_loc.id if dest_loc else None,
-                quantity=ref.quantity, unit=ref.uom, document=parsed.document,
-                details=details))
+        # Derived rows go in as one executemany each: a recall or a big document names
+        # hundreds of lots, and ORM objects would cost a unit-of-work pass per row.
+        rows = [{
+            "lot_id": lots[(ref.gtin, ref.lot)].id, "event_id": stored.event_id,
+            "event_pk": stored.id, "event_type": parsed.event_type,
+            "biz_step": parsed.biz_step, "role": ref.role, "event_time": when,
+            "location_id": location.id if location else None, "org_id": principal.org_id,
+            "source_party_id": source_party.id if source_party else None,
+            "source_location_id": source_loc.id if source_loc else None,
+            "dest_party_id": dest_party.id if dest_party else None,
+            "dest_location_id": dest_loc.id if dest_loc else None,
+            "quantity": ref.quantity, "unit": ref.uom, "document": parsed.document,
+            "details": details} for ref in _unique_refs(parsed.lots) if (ref.gtin, ref.lot) in lots]
+        if rows:
+            session.execute(LotEvent.__table__.insert(), rows)
         if parsed.event_type == "TransformationEvent":
             outputs = [r for r in parsed.lots if r.role == "output" and (r.gtin, r.lot) in lots]
-            for ref in parsed.lots:
-                if ref.role != "input" or (ref.gtin, ref.lot) not in lots:
-                    continue
-                for out in outputs:
-                    session.add(LineageEdge(
-                        input_lot_id=lots[(ref.gtin, ref.lot)].id,
-                        output_lot_id=lots[(out.gtin, out.lot)].id,
-                        quantity=ref.quantity, unit=ref.uom, event_id=stored.event_id,
-                        event_pk=stored.id, event_time=when))
+            edges = [{"input_lot_id": lots[(ref.gtin, ref.lot)].id,
+                      "output_lot_id": lots[(out.gtin, out.lot)].id,
+                      "quantity": ref.quantity, "unit": ref.uom, "event_id": stored.event_id,
+                      "event_pk": stored.id, "event_time": when, "created_at": utcnow()}
+                     for ref in parsed.lots if ref.role == "input" and (ref.gtin, ref.lot) in lots
+                     for out in outputs]
+            if edges:
+                session.execute(LineageEdge.__table__.insert(), edges)
         session.flush()
         portal.enqueue(session, [lot.id for lot in lots.values()])
         if is_recall(event):
             summary = mark_recalled(
-                session, principal, sorted(lots), str(event.get(mapping.ext("recallReason"))
-                                                      or "recall")[:500],
+                session, principal, sorted(lots), [lot.id for lot in lots.values()],
+                str(event.get(mapping.ext("recallReason")) or "recall")[:500],
                 session.info.get("trace.recall_root"))
             session.info["trace.recall_summary"] = summary
         bump_version(session)
@@ -417,6 +444,18 @@ class TraceCaptureHook:
         return party, location
 
 
+def _unique_refs(refs: list[LotRef]) -> list[LotRef]:
+    """One row per (lot, role): a lot named twice in one list is one stage."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for ref in refs:
+        key = (ref.gtin, ref.lot, ref.role)
+        if key not in seen:
+            seen.add(key)
+            out.append(ref)
+    return out
+
+
 def received_lots(session: Session, principal) -> set[tuple[str, str]]:
     """(gtin, lot) of the lots shipped to ``principal``'s organisation (to one of its
     parties or locations)."""
@@ -430,11 +469,36 @@ def received_lots(session: Session, principal) -> set[tuple[str, str]]:
     return {(gtin, lot) for gtin, lot in rows}
 
 
+def _cache(session: Session) -> dict:
+    # Positive answers only, for one document (dropped when the next document starts): a
+    # document of a thousand events at the same place asks once. A "no" is asked again,
+    # since the place or the authorisation may be registered a moment later.
+    return session.info.setdefault("trace.hook_cache", {})
+
+
+def _may_write(session: Session, principal, product: Product) -> bool:
+    key = ("write", principal.org_id, product.id)
+    cache = _cache(session)
+    if key in cache:
+        return True
+    allowed = may_write_gtin(session, principal, product)
+    if allowed:
+        cache[key] = True
+    return allowed
+
+
 def find_location(session: Session, sgln: tuple[str, str] | None) -> Location | None:
     if sgln is None:
         return None
-    return session.scalar(select(Location).where(Location.gln == sgln[0],
-                                                 Location.extension == sgln[1]))
+    cache = _cache(session)
+    found = cache.get(("location", sgln))
+    if found is not None:
+        return found
+    found = session.scalar(select(Location).where(Location.gln == sgln[0],
+                                                  Location.extension == sgln[1]))
+    if found is not None:
+        cache[("location", sgln)] = found
+    return found
 
 
 _ILMD_DATES = {

@@ -19,6 +19,7 @@ from ..regions import PROVINCES
 from ..serials.models import SerialRange
 from . import codes, lineage
 from .models import CERT_SCHEMES, Certificate, Location, Lot, LotEvent, Party
+from .publication import withheld_ids
 
 # Places where raw produce comes from: the "origin" a consumer asks about.
 ORIGIN_KINDS = ("growing_area", "farm", "pond", "barn")
@@ -67,8 +68,24 @@ def valid_certificates(session: Session, subjects: dict[str, set[int]],
         return []
     found = session.scalars(select(Certificate).where(or_(*clauses))
                             .order_by(Certificate.id)).all()
-    # Expired, revoked and not-yet-valid certificates are never shown to a consumer.
-    return [cert for cert in found if cert.state_on(today) == "valid"]
+    # Expired, revoked, not-yet-valid and withheld (under review) certificates are never
+    # shown to a consumer.
+    hidden = withheld_ids(session, "certificate", [cert.id for cert in found])
+    return [cert for cert in found if cert.state_on(today) == "valid" and cert.id not in hidden]
+
+
+def shown_party(session: Session, party: Party | None) -> Party | None:
+    """The party, unless its master data is withheld (under review)."""
+    if party is None or withheld_ids(session, "party", [party.id]):
+        return None
+    return party
+
+
+def shown_origin(session: Session, origin: Location | None) -> Location | None:
+    """The origin place, unless the party owning it is withheld (under review)."""
+    if origin is None or withheld_ids(session, "party", [origin.party_id]):
+        return None
+    return origin
 
 
 def cert_json(cert: Certificate) -> dict[str, Any]:
@@ -123,8 +140,9 @@ def scan_summary(session: Session, gtin14: str, lot_code: str, base_url: str
         return None
     upstream = lineage.ancestors(session, [lot.id])
     origin = origin_location(session, lot, upstream)
-    producer = lot.party
+    producer = shown_party(session, lot.party)
     certs = valid_certificates(session, _subjects(session, lot, upstream, origin))
+    origin = shown_origin(session, origin)
     return {
         "lot": {"code": lot.lot, "status": lot.status,
                 "production_date": _date(lot.production_date),
@@ -150,6 +168,9 @@ def stages(session: Session, lot_ids: list[int]) -> list[dict[str, Any]]:
         select(LotEvent, Lot.gtin, Lot.lot).join(Lot, Lot.id == LotEvent.lot_id)
         .where(LotEvent.lot_id.in_(lot_ids))
         .order_by(LotEvent.event_time, LotEvent.id).limit(MAX_STAGES)).all()
+    hidden = withheld_ids(session, "party", [e.location.party_id for e, _g, _l in rows
+                                             if e.location is not None]
+                          + [e.dest_party_id for e, _g, _l in rows])
     out = []
     for event, gtin, lot_code in rows:
         step = event.biz_step or event.event_type
@@ -160,6 +181,8 @@ def stages(session: Session, lot_ids: list[int]) -> list[dict[str, Any]]:
         elif step == "commissioning" and event.details.get("harvest"):
             step = "harvest"
         place = event.location
+        if place is not None and place.party_id in hidden:
+            place = None  # its party's master data waits for review: time and code only
         actor = place.party.name if place is not None else None
         out.append({
             "step": step, "step_name": STEP_NAMES.get(step, step),
@@ -171,7 +194,8 @@ def stages(session: Session, lot_ids: list[int]) -> list[dict[str, Any]]:
             "location_code": codes.location_uri(place.gln, place.extension) if place else None,
             "quantity": float(event.quantity) if event.quantity is not None else None,
             "unit": event.unit, "document": event.document,
-            "to": event.dest_party.name if event.dest_party else None,
+            "to": event.dest_party.name if event.dest_party
+            and event.dest_party_id not in hidden else None,
             "event_id": event.event_id,
         })
     return out
@@ -186,8 +210,12 @@ def public_lot_view(session: Session, gtin14: str, lot_code: str) -> dict[str, A
     product: Product = lot.product
     upstream = lineage.ancestors(session, [lot.id])
     origin = origin_location(session, lot, upstream)
-    producer = lot.party
+    producer = shown_party(session, lot.party)
     certs = valid_certificates(session, _subjects(session, lot, upstream, origin))
+    origin = shown_origin(session, origin)
+    # A product whose consumer-facing data waits for review keeps only its name (printed
+    # on the pack anyway); images, standards, hotline and the rest wait.
+    pending_product = bool(withheld_ids(session, "product", [product.id]))
     upstream_lots = session.execute(select(Lot.gtin, Lot.lot).where(
         Lot.id.in_(list(upstream)))).all() if upstream else []
     ranges = session.scalar(select(SerialRange.id).where(
@@ -195,8 +223,8 @@ def public_lot_view(session: Session, gtin14: str, lot_code: str) -> dict[str, A
     return {
         "gtin": gtin14, "lot": lot.lot, "status": lot.status,
         # (1) name, (2) images
-        "name": product.name, "name_en": product.name_en,
-        "images": [product.image_url] if product.image_url else [],
+        "name": product.name, "name_en": None if pending_product else product.name_en,
+        "images": [product.image_url] if product.image_url and not pending_product else [],
         # (3) producer or trader, (4) its address
         "producer": party_json(producer),
         "address": producer.address if producer else None,
@@ -214,14 +242,15 @@ def public_lot_view(session: Session, gtin14: str, lot_code: str) -> dict[str, A
         # (8) brand, trademark, code, serial
         "brand": {"name": product.brand.name, "product_code": gtin14,
                   "serialised": ranges is not None,
-                  "consumer_hotline": product.consumer_hotline},
+                  "consumer_hotline": None if pending_product else product.consumer_hotline},
         # (9) shelf life
         "shelf_life": {"expiry_date": _date(lot.expiry_date),
                        "best_before": _date(lot.best_before),
-                       "shelf_life_days": product.shelf_life_days},
+                       "shelf_life_days": None if pending_product else product.shelf_life_days},
         # (10) standards applied
-        "standards": list(product.standards or []),
-        "category": product.category, "country_of_origin": product.country_of_origin,
+        "standards": [] if pending_product else list(product.standards or []),
+        "category": None if pending_product else product.category,
+        "country_of_origin": None if pending_product else product.country_of_origin,
         "certificates": [cert_json(c) for c in certs],
         "recall": recall_json(session, lot),
     }

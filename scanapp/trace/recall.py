@@ -95,18 +95,21 @@ def _lots(session: Session, ids) -> list[Lot]:
 
 
 def mark_recalled(session: Session, principal: Principal, keys: list[tuple[str, str]],
-                  reason: str, root_id: int | None) -> dict[str, int]:
-    """Lots (gtin, lot) and their stamp ranges -> recalled, in bulk, in this transaction."""
+                  lot_ids: list[int], reason: str, root_id: int | None) -> dict[str, int]:
+    """Lots (their ids and (gtin, lot) keys) and their stamp ranges -> recalled, in bulk,
+    in this transaction."""
     now = utcnow()
     lots = stamps = ranges = 0
-    for chunk in range(0, len(keys), _CHUNK):
-        part = keys[chunk:chunk + _CHUNK]
+    for chunk in range(0, len(lot_ids), _CHUNK):
         lots += session.execute(
-            update(Lot).where(tuple_(Lot.gtin, Lot.lot).in_(part), Lot.status != "recalled")
+            update(Lot).where(Lot.id.in_(lot_ids[chunk:chunk + _CHUNK]),
+                              Lot.status != "recalled")
             .values(status="recalled", recall_reason=reason, recalled_at=now,
                     recalled_by_org_id=principal.org_id, recall_root_id=root_id,
                     updated_at=now)
             .execution_options(synchronize_session=False)).rowcount
+    for chunk in range(0, len(keys), _CHUNK):
+        part = keys[chunk:chunk + _CHUNK]
         hit = session.execute(
             select(SerialRange.id, SerialRange.status, SerialRange.quantity)
             .where(tuple_(SerialRange.gtin, SerialRange.lot).in_(part),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 
 from ..auth.access import current_principal, requires
@@ -12,7 +12,7 @@ from ..errors import NotFound
 from ..extensions import Blueprint
 from ..gs1 import normalize_gtin
 from ..scan.limits import per_address
-from . import events, export, public, queries, recall, service
+from . import events, export, page, public, queries, recall, service
 from .cli import register_commands
 from .schemas import (
     CertificateCreateSchema,
@@ -328,9 +328,15 @@ class PublicLot(MethodView):
     decorators = [per_address]
 
     @blp.response(200, TraceDocumentSchema)
+    @blp.alt_response(200, content_type="text/html", success=True,
+                      description="the same document as a page, when Accept asks for HTML")
     def get(self, gtin: str, lot: str):
         """Circular 02/2024's ten items for a lot, with certificates valid today and recall"""
-        return _public_lot(gtin, lot)
+        view = _public_lot(gtin, lot)
+        if request.accept_mimetypes.best_match(("application/json", "text/html")) \
+                == "text/html":
+            return Response(page.render_lot(view), mimetype="text/html")
+        return view
 
 
 @blp.route("/public/lots/<gtin>/<lot>/certificates")

@@ -130,3 +130,32 @@ def test_partners_may_read_the_events_of_lots_they_handled(chain, app):
         steps = sorted(session.scalars(select(EpcisEvent.biz_step).where(clause)))
     # The dried lot's transformation, shipment and receipt; not the farm lots' harvests.
     assert steps == ["commissioning", "receiving", "shipping"]
+
+
+def test_the_epcis_binding_is_held_to_the_same_rules_and_feeds_the_lineage(brand, longan,
+                                                                           places, admin):
+    farm = f"https://id.gs1.org/414/{places['farm']['gln']}"
+    lot = f"https://id.gs1.org/01/{longan['fresh']}/10/EP1"
+
+    def doc(*events):
+        return json.dumps({
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": "2026-11-01T00:00:00Z", "epcisBody": {"eventList": list(events)}})
+
+    base = {"eventTime": "2026-10-01T08:00:00+07:00", "eventTimeZoneOffset": "+07:00",
+            "bizLocation": {"id": farm}}
+    harvest = {"type": "ObjectEvent", "action": "ADD", "bizStep": "commissioning", **base,
+               "quantityList": [{"epcClass": lot, "quantity": 50, "uom": "KGM"}],
+               "ilmd": {"cbvmda:harvestStartDate": "2026-09-28"}}
+    bad_ship = {"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "shipping", **base,
+                "quantityList": [{"epcClass": lot.replace("EP1", "NOPE"), "quantity": 0}]}
+    refused = brand.post("/epcis/capture", data=doc(harvest, bad_ship),
+                         content_type="application/ld+json")
+    assert refused.status_code == 400
+    assert brand.get("/api/v1/trace/lots").get_json() == []  # rollback: nothing stored
+    accepted = brand.post("/epcis/capture", data=doc(harvest),
+                          content_type="application/ld+json")
+    assert accepted.status_code == 202, accepted.get_json()
+    made = admin.get(f"/api/v1/trace/lots?gtin={longan['fresh']}&lot=EP1").get_json()
+    assert made[0]["harvest_start"] == "2026-09-28"

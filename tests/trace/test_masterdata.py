@@ -122,3 +122,18 @@ def test_lots_need_an_owned_or_authorised_gtin(brand, other_brand, longan, place
     assert brand.patch(f"/api/v1/trace/lots/{lot_id}", json={"status": "recalled"}
                        ).status_code == 422
     assert len(admin.get("/api/v1/trace/lots").get_json()) == 2
+
+
+def test_products_carry_standards_category_origin_unit_shelf_life_and_hotline(brand, longan):
+    product = next(p for p in brand.get("/api/v1/products").get_json()
+                   if p["gtin"] == longan["dried"])
+    changed = brand.patch(f"/api/v1/products/{product['id']}", json={
+        "standards": ["TCVN 12850:2019", "HACCP"], "category": "Nông sản chế biến",
+        "country_of_origin": "VN", "unit": "hộp", "shelf_life_days": 365,
+        "consumer_hotline": "1800 6868"})
+    assert changed.status_code == 200, changed.get_json()
+    body = changed.get_json()
+    assert (body["standards"], body["shelf_life_days"], body["country_of_origin"]) == (
+        ["TCVN 12850:2019", "HACCP"], 365, "VN")
+    assert brand.patch(f"/api/v1/products/{product['id']}", json={
+        "country_of_origin": "Vietnam"}).status_code == 422

@@ -177,3 +177,28 @@ def test_public_lot_view_has_the_ten_items(brand, chain, anonymous, app):
     assert anonymous.get("/api/v1/trace/public/lots/123/NOPE").status_code == 422
     recall = ok(anonymous.get(f"/api/v1/trace/public/lots/{chain['dried']}/LN2408/recall"), 200)
     assert recall["recalled"] is False
+
+
+def test_public_lot_page_when_html_is_asked_for(chain, anonymous):
+    page = anonymous.get(f"/api/v1/trace/public/lots/{chain['dried']}/LN2408",
+                         headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert "Long nhãn Hưng Yên hộp 500 g" in text and "Vùng trồng nhãn Tiên Lữ" in text
+    assert "VN-HYLN-0012" in text
+    as_json = anonymous.get(f"/api/v1/trace/public/lots/{chain['dried']}/LN2408")
+    assert as_json.mimetype == "application/json"
+
+
+def test_a_stamp_whose_lot_has_no_trace_record_answers_trace_null(brand, chain, anonymous):
+    from scanapp.serials.stamps import stamp_uri
+
+    made = ok(brand.post("/api/v1/ranges", json={"gtin": chain["dried"], "quantity": 1,
+                                                 "lot": "NOTRACE"}))
+    for action in ("print", "activate"):
+        ok(brand.post(f"/api/v1/ranges/{made['id']}/{action}", json={}), 200)
+    csv_text = brand.get(f"/api/v1/ranges/{made['id']}/codes.csv").get_data(as_text=True)
+    serial = csv_text.splitlines()[1].split(",")[0]
+    uri = stamp_uri("https://scan.example.vn", chain["dried"], serial, "NOTRACE")
+    answer = anonymous.post("/api/v1/scans", json={"code": uri}).get_json()
+    assert answer["verdict"] == "authentic" and answer["trace"] is None
