@@ -25,6 +25,10 @@ from .facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 
 # Scans within this distance of where an item was first seen are at its point of sale.
 SHOP_KM = 1.0
+# A phone that scanned the item there and later this far away has taken it from the shop
+# (home, even a short walk from the market). Twice SHOP_KM, so that a family living by the
+# shop, one fix a little off, is not "back at the shop".
+SOLD_AWAY_KM = 2.0
 
 # Defaults for every tunable setting; per-product values override them.
 DEFAULT_SETTINGS: dict[str, float] = {
@@ -58,6 +62,9 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "max_parties": 4.0,
     "household_km": 10.0,
     "household_window_s": 7200.0,
+    # Unrelated parties that first scan the code at its point of sale after the buyer took
+    # it away from there (seen farther than SHOP_KM later): a genuine item is sold once.
+    "max_sold_again": 0.0,
     # Provinces in which an unrelated party first scanned the code (the shop's and the
     # buyer's family at home across the border, the parents' who were given it).
     "max_party_provinces": 3.0,
@@ -94,6 +101,7 @@ SETTING_BOUNDS: dict[str, tuple[float, float]] = {
     "household_window_s": (600.0, 86400.0),
     "max_carriers": (1.0, 10.0),
     "max_party_provinces": (1.0, 34.0),
+    "max_sold_again": (0.0, 10.0),
     "carry_km": (1.0, 100.0),
     "max_device_scans_day": (2.0, 200.0),
     "pin_household_km": (1.0, 100.0),
@@ -225,11 +233,19 @@ def parties(scan: ScanFacts, history: CodeHistory, s: Mapping[str, float]
     shelf, the buyer), as long as they are no more than ``max_parties`` + 1. Whoever
     scans it there *after* it was carried away is counted on their own: a genuine item
     does not come back to the shelf."""
+    return point_of_sale(scan, history, s)[0]
+
+
+def point_of_sale(scan: ScanFacts, history: CodeHistory, s: Mapping[str, float]
+                  ) -> tuple[list[list[ScanPlace]], list[list[ScanPlace]]]:
+    """The parties, and those of them that first scanned the code at its point of sale
+    after a buyer had taken it from there (see ``_group``)."""
     return _memo(s, "_parties", scan, history,
                  lambda: _group(trusted_places(scan, history, s), s))
 
 
-def _group(places: list[ScanPlace], s: Mapping[str, float]) -> list[list[ScanPlace]]:
+def _group(places: list[ScanPlace], s: Mapping[str, float]
+           ) -> tuple[list[list[ScanPlace]], list[list[ScanPlace]]]:
     parent = list(range(len(places)))
 
     def find(i: int) -> int:
@@ -258,21 +274,43 @@ def _group(places: list[ScanPlace], s: Mapping[str, float]) -> list[list[ScanPla
             km = _apart_km(place, other)
             if km is not None and km <= s["household_km"]:
                 union(i, j)
-    located = sorted((p for p in places if _has_point(p)), key=lambda p: p.at)
+    located = sorted((i for i, p in enumerate(places) if _has_point(p)),
+                     key=lambda i: places[i].at)
+    sold_at: dt.datetime | None = None
     if located:
-        origin = located[0]
-        departed = next((p.at for p in located
-                         if (_apart_km(p, origin) or 0.0) > s["carry_km"]), None)
-        shop = [i for i, p in enumerate(places)
-                if _has_point(p) and (departed is None or p.at < departed)
-                and (_apart_km(p, origin) or 0.0) <= SHOP_KM]
+        origin = places[located[0]]
+
+        def at_shop(p: ScanPlace) -> bool:
+            return (_apart_km(p, origin) or 0.0) <= SHOP_KM
+
+        departed = next((places[i].at for i in located
+                         if (_apart_km(places[i], origin) or 0.0) > s["carry_km"]), None)
+        # The buyer: the first party seen at the point of sale and later away from it
+        # (farther than SOLD_AWAY_KM). The item left the shop with their last scan there;
+        # nobody scans a sold item on that shelf again.
+        for i in located:
+            away = places[i]
+            if (_apart_km(away, origin) or 0.0) <= SOLD_AWAY_KM:
+                continue
+            there = [places[j].at for j in located
+                     if find(j) == find(i) and places[j].at < away.at and at_shop(places[j])]
+            if there:
+                sold_at = max(there)
+                break
+
+        def before_sale(p: ScanPlace) -> bool:
+            if sold_at is not None:
+                return p.at <= sold_at
+            return departed is None or p.at < departed
+
+        shop = [i for i in located if before_sale(places[i]) and at_shop(places[i])]
         roots = {find(i) for i in shop}
         # Only parties seen nowhere else join the point of sale.
         members = {root: [p for i, p in enumerate(places) if find(i) == root]
                    for root in roots}
         joining = [root for root, group in members.items()
-                   if all(not _has_point(p) or (_apart_km(p, origin) or 0.0) <= SHOP_KM
-                          and (departed is None or p.at < departed) for p in group)]
+                   if all(not _has_point(p) or at_shop(p) and before_sale(p)
+                          for p in group)]
         # A shelf sees an assistant, a few shoppers and the buyer; more unrelated phones
         # than a whole code may have (max_parties) besides the buyer's, at one spot, are
         # a stall selling copies, not a shelf.
@@ -282,7 +320,14 @@ def _group(places: list[ScanPlace], s: Mapping[str, float]) -> list[list[ScanPla
     groups: dict[int, list[ScanPlace]] = {}
     for i, place in enumerate(places):
         groups.setdefault(find(i), []).append(place)
-    return list(groups.values())
+    resold = []
+    if sold_at is not None:
+        for group in groups.values():
+            first = min((p for p in group if _has_point(p)), key=lambda p: p.at,
+                        default=None)
+            if first is not None and first.at > sold_at and at_shop(first):
+                resold.append(group)
+    return list(groups.values()), resold
 
 
 def carriers(groups: list[list[ScanPlace]], carry_km: float) -> int:
@@ -359,6 +404,13 @@ def many_parties(scan, history, rng, s) -> float:
     anywhere else (it still counts as a device)."""
     located = sum(1 for group in parties(scan, history, s) if any(map(_has_point, group)))
     return excess_strength(located, s["max_parties"])
+
+
+def sold_again(scan, history, rng, s) -> float:
+    """Unrelated parties that first scanned the code where it was sold, after its buyer
+    had taken it from there (their phone later scanned it elsewhere): a genuine item is
+    bought once, so a new phone at that stall on a later day holds a copy."""
+    return excess_strength(len(point_of_sale(scan, history, s)[1]), s["max_sold_again"])
 
 
 def scattered_parties(scan, history, rng, s) -> float:
@@ -537,6 +589,15 @@ RULES: tuple[Rule, ...] = (
          "Điện thoại của nhiều người không liên quan đã quét mã này vào những ngày khác "
          "nhau: một sản phẩm thật chỉ được xem ở cửa hàng rồi do một hộ gia đình mua.",
          ("max_parties", "household_km", "household_window_s"), many_parties),
+    # Alone it flags for inspectors (55 >= 50) but warns no consumer (55 < 60): a genuine
+    # item returned to the shop and sold again is rare, not impossible.
+    Rule("sold_again", 0.55, "Sold again where it was bought", "Lại được bán ở nơi đã bán",
+         "A new, unrelated phone scanned this code where it was sold, after its buyer had "
+         "taken it away: one item is sold once, so copies are being sold there.",
+         "Một điện thoại khác, không liên quan, quét mã này tại nơi đã bán sau khi người "
+         "mua đã mang sản phẩm đi: một sản phẩm chỉ được bán một lần, nên nơi này đang "
+         "bán hàng sao chép.",
+         ("max_sold_again",), sold_again),
     Rule("scattered_parties", 0.7, "Unrelated buyers in many provinces",
          "Người mua không liên quan ở nhiều tỉnh",
          "Unrelated people first scanned this code in several provinces: copies are being "

@@ -499,3 +499,74 @@ def test_a_coarse_fix_reaching_into_the_market_is_not_out_of_market():
     assert "out_of_market" not in fired(scan(coarse))
     precise = place(point=(21.18, 106.07), province="24", device="x")  # Bắc Ninh city
     assert "out_of_market" in fired(scan(precise))
+
+
+def _stall_buyer(day: int, name: str, home_km: float | None = 5.0) -> list[ScanPlace]:
+    """One buyer of a copy at the stall on a day; their phone scans it again at home."""
+    out = [place(-day * DAY, device=name, network=f"m-{name}",
+                 point=_near(MARKET_STALL, 0.02), province="01")]
+    if home_km is not None:
+        out.append(place(-day * DAY + 180, device=name, network=f"home-{name}",
+                         point=_near(MARKET_STALL, home_km), province="01"))
+    return out
+
+
+def test_a_new_phone_at_the_stall_after_the_buyer_took_it_home_is_a_copy():
+    # First buyer scans at the stall and, 3 hours later, at home 5 km away: the item
+    # left the stall. A second, unrelated phone scans "it" at the stall two days later.
+    now = place(0, device="second", network="m-second", point=MARKET_STALL, province="01")
+    result = assess(scan(now), _history(*_stall_buyer(2, "first")), rng())
+    assert result.reasons[0] == "sold_again"
+    assert result.flag  # inspectors see it at the third copy scan
+    assert not result.suspicious  # alone it warns no consumer (55 < 60)
+
+
+def test_a_short_walk_home_from_the_market_still_takes_the_item_away():
+    # Home 2.5 km from the stall: closer than carry_km (3), farther than SOLD_AWAY_KM.
+    now = place(0, device="second", network="m-second", point=MARKET_STALL, province="01")
+    result = assess(scan(now), _history(*_stall_buyer(2, "first", home_km=2.5)), rng())
+    assert "sold_again" in result.reasons
+
+
+def test_shoppers_at_the_shelf_before_the_buyer_are_not_sold_again():
+    # The shop_display pattern: assistant, three shoppers on three days, then the buyer who
+    # takes it home, and the family there. Nobody scans it at the shop after the sale.
+    shop = (10.7769, 106.7009)
+    shelf = [place(-6 * DAY, device="assistant", network="shop-wifi", point=shop,
+                   province="79")]
+    shelf += [place(-d * DAY, device=f"shopper{d}", network=f"m{d}",
+                    point=_near(shop, 0.02), province="79") for d in (5, 4, 3)]
+    buyer = place(-1 * DAY, device="buyer", network="mb", point=shop, province="79")
+    home = place(-1 * DAY + 120, device="buyer", network="home", point=_near(shop, 6),
+                 province="79")
+    now = place(0, device="wife", network="home-mobile", point=_near(shop, 6.02),
+                province="79")
+    result = assess(scan(now), _history(*shelf, buyer, home), rng())
+    assert result.reasons == () and not result.flag
+
+
+def test_a_family_living_by_the_shop_is_not_back_at_the_shop():
+    # The buyer lives 1.5 km from the shop (within SOLD_AWAY_KM): their home scan does not
+    # mark a sale, so a spouse on mobile data at home 0.9 km from the shop (a fix a little
+    # off) the next day is not a new buyer.
+    shop = (21.0285, 105.8542)
+    buyer = place(-DAY, device="buyer", network="mb", point=shop, province="01")
+    home = place(-DAY + 240, device="buyer", network="home", point=_near(shop, 1.5),
+                 province="01")
+    now = place(0, device="spouse", network="ms", point=_near(shop, 0.9), province="01")
+    assert "sold_again" not in assess(scan(now), _history(buyer, home), rng()).reasons
+
+
+def test_sold_again_needs_a_buyer_seen_away_and_is_tunable():
+    # Five phones at the stall, none ever seen elsewhere: nothing says the item left (a
+    # shelf looked at by shoppers); the point-of-sale grouping applies as before.
+    stall = [p for d in (9, 7, 5, 3) for p in _stall_buyer(d, f"v{d}", home_km=None)]
+    now = place(0, device="v0", network="m-v0", point=MARKET_STALL, province="01")
+    assert "sold_again" not in assess(scan(now), _history(*stall), rng()).reasons
+    # A brand allowing one resale (returns are common for its goods) raises the limit.
+    resold = _history(*_stall_buyer(2, "first"))
+    assert "sold_again" not in assess(scan(now), resold, rng(max_sold_again=1)).reasons
+    second = place(-DAY, device="second", network="m-second", point=MARKET_STALL,
+                   province="01")
+    twice = _history(*_stall_buyer(2, "first"), second)
+    assert "sold_again" in assess(scan(now), twice, rng(max_sold_again=1)).reasons
