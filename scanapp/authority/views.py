@@ -199,7 +199,9 @@ def finding_dismiss(data, finding_id: int):
 def _statistics(args) -> dict:
     session = get_session()
     found = scope.scope_of(session, current_principal())
-    province = args.get("province")
+    # Checked against the 34 units first: an unknown code is the caller's mistake (422),
+    # not a province to report on.
+    province = scope.parse_province(args.get("province")) if args.get("province") else None
     if province:
         if not found.covers(province):
             raise PermissionDenied("that province is outside your scope")

@@ -124,3 +124,13 @@ def test_report_pdf_and_xlsx(hung_yen, province_data, artifacts_dir, tmp_path):
     assert rows[("Hưng Yên", "Tỷ lệ doanh nghiệp có truy xuất")] == ("50 %", ">= 30 %")
     sectors = list(book["Theo lĩnh vực"].iter_rows(values_only=True))[1:]
     assert ("Hưng Yên", "trái cây", 1, 1, 1, 1, 1) in sectors
+
+
+def test_an_unknown_province_is_refused_not_a_server_error(hung_yen, admin):
+    # Found by fuzzing: a made-up code reached the report's province table and answered 500.
+    for who in (hung_yen, admin):
+        response = who.get("/api/v1/authority/statistics?province=Q%C2%98")
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert response.get_json()["code"] == "unknown_province"
+    outside = hung_yen.get("/api/v1/authority/statistics?province=01")
+    assert outside.status_code == 403
