@@ -37,6 +37,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_settings(app.instance_path, overrides))
     app.json.sort_keys = False
     app.json.ensure_ascii = False
+    load_regions(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -44,6 +45,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     prepare_database(app)
     return app
+
+
+def load_regions(app: Flask) -> None:
+    """Precise province boundaries, when the operator provides them: loaded at start-up so
+    a broken file stops the service with a clear message instead of a wrong map."""
+    from .config import ConfigError
+    from .regions.geo import GeoJSONError, load_configured
+
+    try:
+        load_configured(app.config["PROVINCES_GEOJSON"])
+    except GeoJSONError as exc:
+        raise ConfigError(f"SCANAPP_PROVINCES_GEOJSON: {exc}") from None
 
 
 def register_extensions(app: Flask) -> None:

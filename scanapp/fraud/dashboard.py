@@ -68,11 +68,6 @@ def _configure(state) -> None:
     if config.get("PRODUCTION"):
         # Production is served over https: the cookie must never travel in clear.
         config["SESSION_COOKIE_SECURE"] = True
-    # Precise province boundaries, when the operator provides them: loaded at start-up so
-    # that a broken file stops the service with a clear message instead of a wrong map.
-    from ..regions.geo import load_configured
-
-    load_configured(state.app.config.get("PROVINCES_GEOJSON"))
 
 
 # -- session and CSRF -----------------------------------------------------------------------

@@ -30,7 +30,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import secrets
 import signal
 import socket
@@ -60,28 +59,12 @@ EVENT_ID_HEADER = "X-Scanapp-Event-Id"
 EVENT_TYPE_HEADER = "X-Scanapp-Event"
 TIMESTAMP_HEADER = "X-Scanapp-Timestamp"
 
-DEFAULTS = {
-    "WEBHOOK_THREAD": True,
-    "WEBHOOK_BACKOFF_BASE_S": 2.0,
-    "WEBHOOK_BACKOFF_MAX_S": 3600.0,
-    "WEBHOOK_MAX_ATTEMPTS": 12,
-    "WEBHOOK_TIMEOUT_S": 5.0,
-    "WEBHOOK_POLL_S": 1.0,
-}
 CLAIM_S = 60  # a claimed row is left alone this long; longer than any delivery takes
 BATCH = 20
 
 
 def setting(app: Flask, name: str):
-    if name in app.config:
-        return app.config[name]
-    raw = os.environ.get("SCANAPP_" + name)
-    default = DEFAULTS[name]
-    if raw in (None, ""):
-        return default
-    if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    return type(default)(raw)
+    return app.config[name]
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -117,14 +100,8 @@ def resolves_to_private(host: str) -> bool:
 
 
 def _allow_private(app: Flask) -> bool:
-    # Brands must not make this service call into its own network (SSRF); tests and the
-    # embedded demo deliver to 127.0.0.1, so only production forbids it by default.
-    if "WEBHOOK_ALLOW_PRIVATE" in app.config:
-        return bool(app.config["WEBHOOK_ALLOW_PRIVATE"])
-    raw = os.environ.get("SCANAPP_WEBHOOK_ALLOW_PRIVATE", "")
-    if raw:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    return not app.config.get("PRODUCTION", False)
+    # Off by default in production only (scanapp/config.py says why).
+    return bool(app.config["WEBHOOK_ALLOW_PRIVATE"])
 
 
 def set_webhook(session: Session, principal: Principal, url: str | None,

@@ -1,8 +1,9 @@
 """Precise province lookup from boundary polygons (GeoJSON), with shapely and an STRtree.
 
-An operator points ``SCANAPP_PROVINCES_GEOJSON`` at a GeoJSON FeatureCollection of the 34
-province-level units (Polygon or MultiPolygon features, WGS 84 lon/lat). Each feature is
-matched to a unit by a code property (``code``, ``province_code``, ``ma_tinh``, ``MA_TINH``,
+An operator points ``SCANAPP_PROVINCES_GEOJSON`` (read by scanapp/config.py) at a GeoJSON
+FeatureCollection of the 34 province-level units (Polygon or MultiPolygon features, WGS 84
+lon/lat). Each feature is matched to a unit by a code property (``code``,
+``province_code``, ``ma_tinh``, ``MA_TINH``,
 ``ma``: the two-digit code) or else by a name property (``name``, ``ten_tinh``,
 ``NAME_1``, ``name_en``; Vietnamese or English, accents and "Tỉnh"/"Thành phố" prefixes
 ignored). A feature that matches no unit is an error at start-up, not a silent gap.
@@ -15,7 +16,6 @@ simplified coastline) falls back to the nearest-anchor lookup.
 from __future__ import annotations
 
 import json
-import os
 import unicodedata
 from pathlib import Path
 
@@ -25,7 +25,6 @@ from shapely.strtree import STRtree
 
 from . import PROVINCES, default_locator
 
-ENV_VAR = "SCANAPP_PROVINCES_GEOJSON"
 CODE_PROPERTIES = ("code", "province_code", "ma_tinh", "MA_TINH", "ma")
 NAME_PROPERTIES = ("name", "ten_tinh", "NAME_1", "name_vi", "name_en", "NAME")
 _PREFIXES = ("tinh ", "thanh pho ", "tp. ", "tp ", "province of ", "city of ")
@@ -122,10 +121,9 @@ class ProvincePolygons:
         return None
 
 
-def load_configured(path: str | None = None) -> ProvincePolygons | None:
-    """Load the operator's boundaries (argument or ``SCANAPP_PROVINCES_GEOJSON``) into the
-    shared locator; without either, the embedded anchors stay in use."""
-    path = path or os.environ.get(ENV_VAR) or None
+def load_configured(path: str | None) -> ProvincePolygons | None:
+    """Load the operator's boundaries (``PROVINCES_GEOJSON``) into the shared locator;
+    without a path the embedded anchors stay in use."""
     if not path:
         return None
     polygons = ProvincePolygons.from_file(path)

@@ -45,8 +45,6 @@ from .uri import parse_scanned
 
 log = logging.getLogger(__name__)
 
-# A page reload (or a second tap) by the same device this soon is the same scan.
-DEFAULT_RELOAD_WINDOW_S = 60.0
 SOURCES = ("consumer", "api", "inspector")
 _STANDING = {"activated": "genuine", "issued": "not_activated", "printed": "not_activated",
              "voided": "voided", "recalled": "recalled"}
@@ -80,21 +78,20 @@ def init_app(app: Flask) -> ScanComponents:
             key_ids=lambda: [key.id for key in get_codec(app).keys()])
     else:
         store = SqlScanStateStore(engine)
-    group = app.config.get("SCAN_GROUP_COMMIT")
+    group = app.config["SCAN_GROUP_COMMIT"]
     if group is None:  # production default: share commits between concurrent scans
         group = engine.dialect.name == "postgresql"
     sink = GroupCommitSink(engine) if group else DirectSink(engine)
     app.extensions.setdefault("scanapp.shutdown_hooks", []).append(sink.close)
     flag_writer = None
-    if app.config.get("SCAN_FLAGS_IN_BACKGROUND", app.config.get("PRODUCTION")):
+    if app.config["SCAN_FLAGS_IN_BACKGROUND"]:
         flag_writer = FlagWriter(app)
         app.extensions["scanapp.shutdown_hooks"].append(flag_writer.close)
     components = ScanComponents(
         hasher=Hasher(app.config["SECRET_KEY"]), store=store,
         fallback=SqlScanStateStore(engine, degraded=True), sink=sink,
         catalog=Catalog(engine), metrics=metrics,
-        reload_window_s=float(app.config.get("SCAN_RELOAD_WINDOW_S",
-                                             DEFAULT_RELOAD_WINDOW_S)),
+        reload_window_s=float(app.config["SCAN_RELOAD_WINDOW_S"]),
         limits=ScanLimits(app), flag_writer=flag_writer)
     app.extensions["scanapp.scan"] = components
     return components

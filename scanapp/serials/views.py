@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import flask
 from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
@@ -42,10 +41,6 @@ DOWNLOADERS = (Role.PRINTER, Role.BRAND, Role.ADMIN)
 # `flask --app scanapp serials ...`: Flask adds a blueprint's commands under its name.
 for _command in serials_cli.commands.values():
     blp.cli.add_command(_command)
-# ... and the benchmark also as `flask --app scanapp bench-serials`.
-_top_level_commands = flask.Blueprint("serials_commands", __name__, cli_group=None)
-_top_level_commands.cli.add_command(serials_cli.commands["bench"], "bench-serials")
-PLAIN_BLUEPRINTS = (_top_level_commands,)
 MAX_IDEMPOTENCY_KEY = 200
 
 

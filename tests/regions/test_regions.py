@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scanapp.config import load_settings
 from scanapp.regions import (
     PROVINCES,
     ProvinceLocator,
@@ -112,7 +113,7 @@ def test_operator_setting_switches_the_shared_locator(tmp_path, monkeypatch):
         feature({"code": "79"}, square(21.03, 105.85))]}))
     monkeypatch.setenv("SCANAPP_PROVINCES_GEOJSON", str(path))
     try:
-        assert load_configured() is not None
+        assert load_configured(load_settings(str(tmp_path))["PROVINCES_GEOJSON"]) is not None
         assert default_locator.uses_polygons
         assert default_locator.province_at(21.03, 105.85) == "79"
     finally:
@@ -120,9 +121,9 @@ def test_operator_setting_switches_the_shared_locator(tmp_path, monkeypatch):
     assert default_locator.province_at(21.03, 105.85) == "01"
 
 
-def test_no_setting_keeps_the_anchors(monkeypatch):
+def test_no_setting_keeps_the_anchors(monkeypatch, tmp_path):
     monkeypatch.delenv("SCANAPP_PROVINCES_GEOJSON", raising=False)
-    assert load_configured() is None
+    assert load_configured(load_settings(str(tmp_path))["PROVINCES_GEOJSON"]) is None
     assert not default_locator.uses_polygons
 
 

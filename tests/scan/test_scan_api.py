@@ -7,7 +7,6 @@ import pytest
 import sqlalchemy as sa
 
 from scanapp.db import get_engine
-from scanapp.scan import service as scan_service
 from scanapp.scan.models import ScanEvent
 from scanapp.serials.codec import get_codec
 from scanapp.serials.models import SerialRange
@@ -177,7 +176,7 @@ def test_a_reload_by_the_same_device_inside_the_window_is_not_a_new_scan(app, is
     clock.advance(5)
     _, other_phone = scan(stamp.uri, device_id="b")
     assert other_phone["repeat"] is False and other_phone["scan_count"] == 2
-    clock.advance(scan_service.DEFAULT_RELOAD_WINDOW_S + 1)
+    clock.advance(app.config["SCAN_RELOAD_WINDOW_S"] + 1)
     _, later = scan(stamp.uri, device_id="a")
     assert later["repeat"] is False and later["scan_count"] == 3
     rows = events(app)
