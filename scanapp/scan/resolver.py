@@ -18,14 +18,14 @@ from urllib.parse import quote
 from biip import ParseError
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 
-from ..errors import DomainError, NotFound
+from ..errors import MalformedRequest, NotFound
 
 GS1_VOC = "https://gs1.org/voc/"
 LINKSET_TYPE = "application/linkset+json"
 MAX_PATH = 512
 
 
-class InvalidDigitalLink(DomainError):
+class InvalidDigitalLink(MalformedRequest):
     """Not a syntactically valid GS1 Digital Link URI: answered with 400 (resolver rule)."""
 
     code = "invalid_digital_link"
