@@ -67,15 +67,15 @@ def run(quantity: int = 1_000_000, qr_count: int = 2000, app: Flask | None = Non
 
     from scanapp.db import session_scope
     from scanapp.serials import downloads, qr
-    from scanapp.serials.codec import get_codec
     from scanapp.serials.service import issue_range
     from scanapp.serials.stamps import stamp_uri
+    from scanapp.services import services
 
     app = app or current_app._get_current_object()
     results: dict = {}
     with app.app_context():
         principal = _bench_principal(app)
-        get_codec(app).active_key_id()  # key creation is a one-off, not part of issuing
+        services(app).codec.active_key_id()  # key creation is a one-off, not part of issuing
 
         with session_scope(app) as session:
             started = time.perf_counter()
@@ -92,7 +92,7 @@ def run(quantity: int = 1_000_000, qr_count: int = 2000, app: Flask | None = Non
         results["csv_cpu_rate"] = quantity / (time.process_time() - cpu)
         results["csv_mb"] = size / 1e6
 
-        encoder = get_codec(app).range_encoder(target.gtin, target.lot, target.key_id)
+        encoder = services(app).codec.range_encoder(target.gtin, target.lot, target.key_id)
         base = app.config["PUBLIC_BASE_URL"]
         uris = [stamp_uri(base, target.gtin, serial, target.lot)
                 for _seq, serial in encoder.serials(target.start_seq,

@@ -1,6 +1,7 @@
 """scanapp: issue, print and verify GS1 Digital Link traceability stamps.
 
-``create_app`` reads as the table of contents of the service.
+``create_app`` reads as the table of contents of the service: settings, extensions, the
+services (scanapp/bootstrap.py, the composition root), blueprints, error handlers, commands.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, db, health, redis_client
+from . import bootstrap, cli, db, health, redis_client, worker
 from .config import load_settings
 from .errors import register_errorhandlers
 from .extensions import api
@@ -39,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     load_regions(app)
     register_extensions(app)
+    bootstrap.init_app(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_security(app)
@@ -82,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     cli.init_app(app)
+    worker.init_app(app)
 
 
 def prepare_database(app: Flask) -> None:

@@ -155,7 +155,6 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         # EPCIS push to the portal (docs/EPCIS.md): none means events stay in the outbox.
         "EPCIS_CAPTURE_URL": _env("EPCIS_CAPTURE_URL"),
         "EPCIS_CAPTURE_AUTHORIZATION": _env("EPCIS_CAPTURE_AUTHORIZATION"),
-        "EPCIS_PUSH_THREAD": _env_bool("EPCIS_PUSH_THREAD", True),
         "EPCIS_PUSH_INTERVAL": _env_float("EPCIS_PUSH_INTERVAL", 5.0),
         "EPCIS_PUSH_BATCH": _env_int("EPCIS_PUSH_BATCH", 500, minimum=1),
         "EPCIS_PUSH_MAX_BYTES": _env_int("EPCIS_PUSH_MAX_BYTES", 4_000_000, minimum=1),
@@ -164,7 +163,6 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "EPCIS_RETRY_MAX": _env_float("EPCIS_RETRY_MAX", 3600.0),
         "EPCIS_NAMESPACE": _env("EPCIS_NAMESPACE"),  # none: {PUBLIC_BASE_URL}/ns/epcis#
         # Brand webhooks (fraud/webhooks.py).
-        "WEBHOOK_THREAD": _env_bool("WEBHOOK_THREAD", True),
         "WEBHOOK_BACKOFF_BASE_S": _env_float("WEBHOOK_BACKOFF_BASE_S", 2.0),
         "WEBHOOK_BACKOFF_MAX_S": _env_float("WEBHOOK_BACKOFF_MAX_S", 3600.0),
         "WEBHOOK_MAX_ATTEMPTS": _env_int("WEBHOOK_MAX_ATTEMPTS", 12, minimum=1),
@@ -173,6 +171,9 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         # Brands must not make this service call into its own network (SSRF); tests and the
         # embedded demo deliver to 127.0.0.1, so only production forbids it by default.
         "WEBHOOK_ALLOW_PRIVATE": _env_bool("WEBHOOK_ALLOW_PRIVATE", not production),
+        # prometheus_client's own variable (set by gunicorn.conf.py): metrics of every worker
+        # are summed from files in this directory (scanapp/metrics.py).
+        "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         "API_TITLE": "scanapp",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -201,6 +201,25 @@ def app_factory(stack, app):
 
 
 @pytest.fixture
+def run_worker(app):
+    """Run the worker process's relays (scanapp/worker.py) for an app, in this process;
+    stopped at teardown, before ``app`` wipes the tables."""
+    from scanapp.worker import Worker
+
+    started = []
+
+    def start(application=None):
+        worker = Worker(application or app)
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
 def app(stack):
     application = build_app(stack)
     yield application

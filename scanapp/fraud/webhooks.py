@@ -15,11 +15,10 @@
 Delivery is at least once: a receiver that answers 2xx after the worker's timeout may see
 the same event id again, which is what the id header is for.
 
-The worker runs as a daemon thread started lazily when a row is written (registered in
-``app.extensions["scanapp.shutdown_hooks"]``) and, in production, as ``flask --app scanapp
-worker``. Settings (app config, with environment defaults): ``WEBHOOK_THREAD`` (start the
-in-process thread; default on), ``WEBHOOK_BACKOFF_BASE_S`` (2), ``WEBHOOK_BACKOFF_MAX_S``
-(3600), ``WEBHOOK_MAX_ATTEMPTS`` (12), ``WEBHOOK_TIMEOUT_S`` (5), ``WEBHOOK_POLL_S`` (1).
+The relay runs in the worker process (``flask --app scanapp worker``, scanapp/worker.py),
+never in a web worker. Settings (scanapp/config.py): ``WEBHOOK_BACKOFF_BASE_S`` (2),
+``WEBHOOK_BACKOFF_MAX_S`` (3600), ``WEBHOOK_MAX_ATTEMPTS`` (12), ``WEBHOOK_TIMEOUT_S`` (5),
+``WEBHOOK_POLL_S`` (1).
 """
 
 from __future__ import annotations
@@ -31,23 +30,21 @@ import ipaddress
 import json
 import logging
 import secrets
-import signal
 import socket
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 
-import click
-from flask import Blueprint, Flask, current_app
+from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import events
 from ..auth.models import Organisation
 from ..auth.service import Principal
+from ..background import PollingWorker
 from ..db import session_scope, utcnow
 from ..errors import InvalidInput
 from .models import WebhookDelivery
@@ -151,10 +148,6 @@ def _enqueue_flag(session: Session, event: events.FlagRaised) -> None:
                         "escalated": event.escalated}}
     session.add(WebhookDelivery(event_id=event_id, event_type=kind, org_id=event.brand_org_id,
                                 payload=payload, attempts=0, next_attempt_at=utcnow()))
-    session.info["scanapp.webhook_enqueued"] = True
-
-
-events.subscribe(events.FlagRaised, _enqueue_flag)
 
 _WEBHOOK_ORGS = "scanapp.webhook_orgs"
 
@@ -268,103 +261,30 @@ def deliver_due(app: Flask) -> int:
     return delivered
 
 
-# -- the worker ------------------------------------------------------------------------------
+# -- the relay (runs in the worker process: ``flask --app scanapp worker``) -------------------
 
 
-class WebhookWorker:
+class WebhookRelay(PollingWorker):
+    """Delivers due outbox rows every ``WEBHOOK_POLL_S`` seconds. Rows are claimed with a
+    conditional UPDATE, so a second worker process (a rolling deploy) never sends one twice."""
+
+    name = "scanapp-webhooks"
+
     def __init__(self, app: Flask):
+        super().__init__()
         self.app = app
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="scanapp-webhooks", daemon=True)
-        self._thread.start()
+    def interval(self) -> float:
+        return float(setting(self.app, "WEBHOOK_POLL_S"))
 
-    def wake(self) -> None:
-        self._wake.set()
+    def max_backoff(self) -> float:
+        return float(setting(self.app, "WEBHOOK_BACKOFF_MAX_S"))
 
-    def run(self) -> None:
-        poll = float(setting(self.app, "WEBHOOK_POLL_S"))
-        while not self._stop.is_set():
-            try:
-                deliver_due(self.app)
-            except Exception:  # noqa: BLE001 - the database may be briefly away: keep going
-                log.exception("webhook worker pass failed")
-            self._wake.wait(poll)
-            self._wake.clear()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    def run_once(self) -> bool:
+        # A full batch delivered: there may be more due right now.
+        return deliver_due(self.app) >= BATCH
 
 
-_start_lock = threading.Lock()
-
-
-def ensure_worker(app: Flask) -> WebhookWorker | None:
-    """Start the in-process worker once per app (lazily: first outbox row or first wake)."""
-    if not setting(app, "WEBHOOK_THREAD"):
-        return None
-    worker = app.extensions.get("scanapp.webhook_worker")
-    if worker is not None:
-        return worker
-    with _start_lock:
-        worker = app.extensions.get("scanapp.webhook_worker")
-        if worker is None:
-            worker = WebhookWorker(app)
-            app.extensions["scanapp.webhook_worker"] = worker
-            app.extensions.setdefault("scanapp.shutdown_hooks", []).append(worker.stop)
-            worker.start()
-    return worker
-
-
-def kick(app: Flask, session: Session) -> None:
-    """After a commit that may have written outbox rows: make sure a worker will see them."""
-    if session.info.pop("scanapp.webhook_enqueued", False):
-        worker = ensure_worker(app)
-        if worker is not None:
-            worker.wake()
-
-
-# -- the production worker: ``flask --app scanapp worker`` ----------------------------------
-
-worker_cli = Blueprint("fraud_worker", __name__, cli_group=None)
-
-
-@worker_cli.cli.command("worker")
-@click.option("--once", is_flag=True, help="one delivery pass, then exit (cron, tests)")
-def worker_command(once: bool) -> None:
-    """Deliver brand webhooks from the outbox until stopped (SIGTERM/Ctrl-C)."""
-    app = current_app._get_current_object()
-    if once:
-        click.echo(f"delivered {deliver_due(app)}")
-        return
-    worker = WebhookWorker(app)
-    stop = threading.Event()
-
-    def _stop(*_args) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    worker.start()
-    click.echo("webhook worker running; Ctrl-C to stop")
-    stop.wait()
-    worker.stop()
-
-
-def resume_pending(app: Flask) -> None:
-    """Once per process: start the worker if earlier processes left undelivered rows."""
-    if app.extensions.get("scanapp.webhook_resumed") or not setting(app, "WEBHOOK_THREAD"):
-        return
-    app.extensions["scanapp.webhook_resumed"] = True
-    with session_scope(app) as session:
-        pending = session.scalar(select(WebhookDelivery.id).where(
-            WebhookDelivery.delivered_at.is_(None), WebhookDelivery.failed_at.is_(None))
-            .limit(1))
-    if pending is not None:
-        ensure_worker(app)
+def subscribe(bus: events.EventBus) -> None:
+    """Write an outbox row for each flag raised, in the flag's transaction."""
+    bus.subscribe(events.FlagRaised, _enqueue_flag)

@@ -18,25 +18,27 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import redis
-from flask import Flask, current_app
+from flask import Flask
 
 from ..db import get_engine, utcnow
 from ..errors import InvalidInput
 from ..fraud import engine as fraud
 from ..fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+from ..metrics import Metrics
 from ..redis_client import get_redis
 from ..regions import PROVINCES, cell_of, default_locator
-from ..serials.codec import InvalidSerial, get_codec
-from ..serials.lookup import RangeInfo, code_status, find_range
+from ..serials.codec import InvalidSerial, SerialCodec
+from ..serials.lookup import RangeInfo
 from ..serials.pins import check_pin as serial_pin_matches
 from ..serials.stamps import StampRef
+from ..services import services
 from .catalog import Catalog, ProductInfo
 from .flag_writer import FlagWriter
 from .limits import ScanLimits, Window
-from .metrics import Metrics
 from .privacy import Hasher, round_coord
 from .redis_store import BucketRebuilding, RedisScanStateStore
 from .sink import DirectSink, GroupCommitSink
@@ -64,43 +66,34 @@ class ScanComponents:
     metrics: Metrics
     reload_window_s: float
     limits: ScanLimits
+    # Writes flags: fraud.flags.on_scans_recorded, handed over by the composition root.
+    record_flags: Callable[[Sequence[tuple]], None]
     flag_writer: FlagWriter | None = None  # flags after the answer (production)
 
 
-def init_app(app: Flask) -> ScanComponents:
+def build_components(app: Flask, codec: SerialCodec, hasher: Hasher, metrics: Metrics,
+                     record_flags: Callable[[Sequence[tuple]], None]) -> ScanComponents:
+    """The scan path's parts, built once by the composition root (scanapp/bootstrap.py)."""
     engine = get_engine(app)
-    metrics = Metrics()
     client = get_redis(app)
     if client is not None:
         store: ScanStateStore = RedisScanStateStore(
             client, app.config["REDIS_PREFIX"], engine,
             on_rebuild=lambda: metrics.inc("scanapp_redis_bucket_rebuilds_total"),
-            key_ids=lambda: [key.id for key in get_codec(app).keys()])
+            key_ids=lambda: [key.id for key in codec.keys()])
     else:
         store = SqlScanStateStore(engine)
     group = app.config["SCAN_GROUP_COMMIT"]
     if group is None:  # production default: share commits between concurrent scans
         group = engine.dialect.name == "postgresql"
     sink = GroupCommitSink(engine) if group else DirectSink(engine)
-    app.extensions.setdefault("scanapp.shutdown_hooks", []).append(sink.close)
-    flag_writer = None
-    if app.config["SCAN_FLAGS_IN_BACKGROUND"]:
-        flag_writer = FlagWriter(app)
-        app.extensions["scanapp.shutdown_hooks"].append(flag_writer.close)
-    components = ScanComponents(
-        hasher=Hasher(app.config["SECRET_KEY"]), store=store,
+    flag_writer = FlagWriter(record_flags) if app.config["SCAN_FLAGS_IN_BACKGROUND"] else None
+    return ScanComponents(
+        hasher=hasher, store=store,
         fallback=SqlScanStateStore(engine, degraded=True), sink=sink,
         catalog=Catalog(engine), metrics=metrics,
         reload_window_s=float(app.config["SCAN_RELOAD_WINDOW_S"]),
-        limits=ScanLimits(app), flag_writer=flag_writer)
-    app.extensions["scanapp.scan"] = components
-    return components
-
-
-def components(app: Flask | None = None) -> ScanComponents:
-    app = app or current_app._get_current_object()
-    found = app.extensions.get("scanapp.scan")
-    return found if found is not None else init_app(app)
+        limits=ScanLimits(app), record_flags=record_flags, flag_writer=flag_writer)
 
 
 # -- inputs and outputs ---------------------------------------------------------------------
@@ -186,23 +179,24 @@ def place_json(place: ScanPlace | None) -> dict | None:
 
 def identify(app: Flask, ref: StampRef) -> Identified:
     """Signature, range and lifecycle of a parsed stamp; nothing is counted or written."""
+    found = services(app)
     try:
-        seq = get_codec(app).verify(ref.serial, ref.gtin, ref.lot)
+        seq = found.codec.verify(ref.serial, ref.gtin, ref.lot)
     except InvalidSerial as exc:
         return Identified(ref, counterfeit_reason=exc.reason)
-    info = find_range(seq, app)
+    info = found.ranges.find(seq)
     if info is None:
         return Identified(ref, seq=seq, counterfeit_reason="unknown_range")
     if info.gtin != ref.gtin or (info.lot or None) != (ref.lot or None):
         # The tag binds GTIN and lot, so only a leaked key could get here.
         return Identified(ref, seq=seq, range=info, counterfeit_reason="unknown_serial")
-    product = components(app).catalog.by_id(info.product_id)
-    return Identified(ref, seq=seq, range=info, status=code_status(info, seq, app),
+    product = found.scan.catalog.by_id(info.product_id)
+    return Identified(ref, seq=seq, range=info, status=found.ranges.status(info, seq),
                       product=product)
 
 
 def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
-    parts = components(app)
+    parts = services(app).scan
     ref = parse_scanned(req.code)
     place, client_hash = _place(parts, req)
     windows = _limit_windows(parts, req, place, client_hash)
@@ -252,8 +246,7 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
             parts.flag_writer.submit(result.scan_id, facts, obs.history, range_facts,
                                      assessment)
         else:
-            fraud.on_scan_recorded(app, result.scan_id, facts, obs.history, range_facts,
-                                   assessment)
+            parts.record_flags([(result.scan_id, facts, obs.history, range_facts, assessment)])
     return result
 
 
@@ -374,7 +367,7 @@ def _record_counterfeit(app: Flask, parts: ScanComponents, ident: Identified, pl
 
 def current_verification(app: Flask, ref: StampRef) -> ScanResult:
     """The verdict and counters of a code without recording a scan (safe GET)."""
-    parts = components(app)
+    parts = services(app).scan
     ident = identify(app, ref)
     if not ident.genuine:
         return ScanResult("counterfeit", [ident.counterfeit_reason or "bad_signature"], ident,
@@ -408,7 +401,7 @@ def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
               client_address: str | None, user_agent: str = "") -> PinResult:
     """A correct PIN claims the code (first time: ``valid``; again: ``already_claimed``,
     a fraud signal); a wrong one is counted (``wrong_pin``), also a signal."""
-    parts = components(app)
+    parts = services(app).scan
     ref = parse_scanned(code)
     ident = identify(app, ref)
     if not ident.genuine:
@@ -439,4 +432,4 @@ def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
 
 
 __all__ = ["verify_scan", "identify", "current_verification", "check_pin", "ScanRequest",
-           "ScanResult", "components"]
+           "ScanResult", "build_components"]

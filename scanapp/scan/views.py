@@ -11,7 +11,9 @@ from flask.views import MethodView
 
 from ..errors import NotFound
 from ..extensions import Blueprint, limiter
+from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..serials.stamps import StampRef
+from ..services import services
 from . import pages, service
 from .limits import per_address, pin_per_device, too_many
 from .resolver import (
@@ -116,7 +118,7 @@ def resolve(rest: str):
     if request.method == "OPTIONS":
         return Response(status=204, headers={"Allow": "GET, HEAD, OPTIONS"})
     item = parse_item_path("/01/" + rest)
-    product = service.components().catalog.by_gtin(item.gtin)
+    product = services().scan.catalog.by_gtin(item.gtin)
     if product is None:
         raise NotFound(f"no product with GTIN {item.gtin} is registered here",
                        code="unknown_gtin")
@@ -170,7 +172,7 @@ def stamp_page(rest: str):
     """The verification page (default link). POST is the no-JavaScript fallback: the form
     records the scan (without location) and the answer is rendered on the server."""
     item = parse_item_path("/01/" + rest)
-    product = service.components().catalog.by_gtin(item.gtin)
+    product = services().scan.catalog.by_gtin(item.gtin)
     if product is None:
         raise NotFound(f"no product with GTIN {item.gtin} is registered here",
                        code="unknown_gtin")
@@ -187,9 +189,8 @@ def gs1resolver():
 @resolver_bp.get("/metrics")
 @limiter.exempt
 def metrics():
-    body = service.components().metrics.render()
-    return Response(body, mimetype="text/plain", headers={"Cache-Control": "no-store"},
-                    content_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(services().metrics.render(), content_type=METRICS_CONTENT_TYPE,
+                    headers={"Cache-Control": "no-store"})
 
 
 per_address(resolver_bp)

@@ -10,9 +10,10 @@ from ..auth.models import Role
 from ..db import get_session
 from ..errors import InvalidInput, NotFound
 from ..extensions import Blueprint
+from ..services import services
 from . import authorisations, downloads, keys, qr, service
 from .cli import serials_cli
-from .codec import InvalidSerial, get_codec
+from .codec import InvalidSerial
 from .schemas import (
     AuthorisationCreateSchema,
     AuthorisationQuerySchema,
@@ -168,7 +169,7 @@ class RangeCodesChecksum(MethodView):
 def _serial_uri(range_id: int, serial: str):
     target = service.get_range(get_session(), current_principal(), range_id)
     try:
-        seq = get_codec().verify(serial, target.gtin, target.lot)
+        seq = services().codec.verify(serial, target.gtin, target.lot)
     except InvalidSerial:
         seq = None
     if seq is None or not target.start_seq <= seq < target.end_seq:
@@ -220,7 +221,7 @@ class RangeLabels(MethodView):
                 f"{count}; use offset and count to take part of the range, or "
                 "codes.csv for a full run", code="too_many_labels")
         app = current_app._get_current_object()
-        codec = get_codec(app)
+        codec = services(app).codec
         encoder = codec.range_encoder(target.gtin, target.lot, target.key_id)
         base = app.config["PUBLIC_BASE_URL"]
         first = target.start_seq + offset

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 
 from scanapp.db import get_engine
 from scanapp.scan.models import ScanEvent
-from scanapp.serials.codec import get_codec
 from scanapp.serials.models import SerialRange
 from scanapp.serials.stamps import stamp_uri
+from scanapp.services import services
 
 from ..conftest import gtin14
 from .conftest import BASE
@@ -115,7 +115,7 @@ def test_signed_serial_outside_every_range_is_counterfeit_unknown_range(app, iss
                                                                        scan, product):
     stamps = issue_stamps(2)
     with app.app_context():
-        serial = get_codec(app).encode(10**9, product["gtin"], None)
+        serial = services(app).codec.encode(10**9, product["gtin"], None)
     _, body = scan(stamp_uri(BASE, product["gtin"], serial))
     assert body["verdict"] == "counterfeit" and body["reasons"] == ["unknown_range"]
     assert stamps  # the ranges exist; the sequence number is simply in none of them
@@ -130,7 +130,7 @@ def test_signed_serial_of_a_range_for_another_gtin_is_unknown_serial(app, issue_
         seq = conn.execute(sa.select(SerialRange.start_seq)
                            .where(SerialRange.id == stamp.range_id)).scalar_one()
     with app.app_context():
-        serial = get_codec(app).encode(seq, other["gtin"], None)
+        serial = services(app).codec.encode(seq, other["gtin"], None)
     _, body = scan(stamp_uri(BASE, other["gtin"], serial))
     assert body["verdict"] == "counterfeit" and body["reasons"] == ["unknown_serial"]
 
