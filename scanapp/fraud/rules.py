@@ -18,8 +18,18 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..regions import haversine_km
 from .facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+
+EARTH_RADIUS_KM = 6371.0088  # mean radius, as in regions
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    # The rules import nothing else of scanapp (the import contract), so they keep their own
+    # copy of this formula rather than reach into regions.
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 # Defaults for every tunable setting; per-product values override them.
 DEFAULT_SETTINGS: dict[str, float] = {
