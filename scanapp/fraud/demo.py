@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from ..db import session_scope
 from ..regions import PROVINCES
+from ..serials.codec import ALPHABET
 from ..services import services
 from .models import Flag
 
 CLONE_PROVINCES = ("01", "48", "79", "79", "92", "01")
 FORGED_IN = "92"
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def seed_fraud(app: Flask, info: dict) -> dict:

@@ -70,15 +70,6 @@ class FlagItem:
     assessment: Assessment
 
 
-def record_flag(app: Flask, scan_event_id: int | None, scan: ScanFacts, rng: RangeFacts,
-                assessment: Assessment) -> int | None:
-    """Create the code's flag, or escalate it; publish ``FlagRaised`` in the same commit.
-
-    Returns the flag's id when it was raised or escalated, None when the scan was not news.
-    """
-    return record_flags(app, [FlagItem(scan_event_id, scan, rng, assessment)])[0]
-
-
 def record_flags(app: Flask, items: Sequence[FlagItem]) -> list[int | None]:
     """Raise or escalate the flags of several scans in one transaction.
 
@@ -369,10 +360,6 @@ def get_flag(session: Session, principal: Principal, flag_id: int) -> Flag:
     if flag is None:
         raise NotFound(f"no flag with id {flag_id}")
     return flag
-
-
-def flag_for_serial(session: Session, principal: Principal, serial: str) -> Flag | None:
-    return session.scalar(visible_flags(principal).where(Flag.serial == serial))
 
 
 def org_names(session: Session, ids) -> dict[int, str]:

@@ -35,11 +35,12 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.engine import Engine
 
 from ..fraud.facts import CodeHistory, ScanPlace
+from ..serials.codec import ALPHABET
 from .models import PinCheck, ScanEvent
 from .store import COUNTERFEIT, RECENT_CAP, Observation, ScanStateStore
 
 BUCKETS = 1024
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CROCKFORD = ALPHABET  # the serial alphabet (serials/codec.py)
 _CROCKFORD_VALUE = {ch: i for i, ch in enumerate(CROCKFORD)}
 REBUILD_LOCK_MS = 30_000
 MAX_STALE = 100_000  # serials remembered while Redis is away; then whole buckets

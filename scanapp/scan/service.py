@@ -20,6 +20,7 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import redis
 from flask import Flask
@@ -32,6 +33,7 @@ from ..metrics import Metrics
 from ..redis_client import get_redis
 from ..regions import PROVINCES, cell_of, default_locator
 from ..serials.codec import InvalidSerial, SerialCodec
+from ..serials.lifecycle import CodeStatus
 from ..serials.lookup import RangeInfo
 from ..serials.pins import check_pin as serial_pin_matches
 from ..serials.stamps import StampRef
@@ -48,10 +50,25 @@ from .uri import parse_scanned
 log = logging.getLogger(__name__)
 
 SOURCES = ("consumer", "api", "inspector")
-_STANDING = {"activated": "genuine", "issued": "not_activated", "printed": "not_activated",
-             "voided": "voided", "recalled": "recalled"}
-_VERDICT = {"issued": "not_activated", "printed": "not_activated", "voided": "voided",
-            "recalled": "recalled"}
+
+
+class Verdict(StrEnum):
+    """What the consumer is told (stored as its string value with the scan)."""
+
+    AUTHENTIC = "authentic"
+    SUSPICIOUS = "suspicious"
+    NOT_ACTIVATED = "not_activated"
+    VOIDED = "voided"
+    RECALLED = "recalled"
+    COUNTERFEIT = "counterfeit"
+
+
+_STANDING = {CodeStatus.ACTIVATED: "genuine", CodeStatus.ISSUED: "not_activated",
+             CodeStatus.PRINTED: "not_activated", CodeStatus.VOIDED: "voided",
+             CodeStatus.RECALLED: "recalled"}
+# The verdict of a genuine code that is not (or no longer) on the market.
+_VERDICT = {CodeStatus.ISSUED: Verdict.NOT_ACTIVATED, CodeStatus.PRINTED: Verdict.NOT_ACTIVATED,
+            CodeStatus.VOIDED: Verdict.VOIDED, CodeStatus.RECALLED: Verdict.RECALLED}
 
 
 # -- per-app components ---------------------------------------------------------------------
@@ -232,7 +249,7 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
         else:
             result.scan_id = _record(parts, ref.serial, {
                 **_row(ident, place, client_hash, req.source, obs.degraded),
-                "range_id": rng.id, "verdict": verdict, "reasons": reasons,
+                "range_id": rng.id, "verdict": str(verdict), "reasons": reasons,
                 "risk": assessment.risk, "scan_no": obs.scan_no})
         if obs.degraded and isinstance(parts.store, RedisScanStateStore):
             # Redis never saw this scan: reload the code from the database (row now stored)
@@ -252,10 +269,10 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
 
 def _verdict(status: str | None, assessment: fraud.Assessment) -> tuple[str, list[str]]:
     signals = list(assessment.reasons)
-    if status == "activated":
-        return ("suspicious" if assessment.suspicious else "authentic"), signals
-    verdict = _VERDICT.get(status or "", "not_activated")
-    return verdict, [verdict, *signals]
+    if status == CodeStatus.ACTIVATED:
+        return (Verdict.SUSPICIOUS if assessment.suspicious else Verdict.AUTHENTIC), signals
+    verdict = _VERDICT.get(status or "", Verdict.NOT_ACTIVATED)
+    return verdict, [verdict.value, *signals]
 
 
 def _place(parts: ScanComponents, req: ScanRequest) -> tuple[ScanPlace, str | None]:
@@ -354,12 +371,13 @@ def _record(parts: ScanComponents, serial: str, row: dict) -> int:
 def _record_counterfeit(app: Flask, parts: ScanComponents, ident: Identified, place: ScanPlace,
                         client_hash: str | None, source: str) -> ScanResult:
     reason = ident.counterfeit_reason or "bad_signature"
-    result = ScanResult("counterfeit", [reason], ident)
+    result = ScanResult(Verdict.COUNTERFEIT, [reason], ident)
     result.scan_id = parts.sink.record({
         **_row(ident, place, client_hash, source, False), "range_id": None,
-        "verdict": "counterfeit", "reasons": [reason], "risk": 100, "scan_no": None})
+        "verdict": Verdict.COUNTERFEIT.value, "reasons": [reason], "risk": 100,
+        "scan_no": None})
     result.risk = 100
-    parts.metrics.inc("scanapp_scans_total", verdict="counterfeit")
+    parts.metrics.inc("scanapp_scans_total", verdict=Verdict.COUNTERFEIT)
     return result
 
 
@@ -370,16 +388,19 @@ def current_verification(app: Flask, ref: StampRef) -> ScanResult:
     parts = services(app).scan
     ident = identify(app, ref)
     if not ident.genuine:
-        return ScanResult("counterfeit", [ident.counterfeit_reason or "bad_signature"], ident,
+        return ScanResult(Verdict.COUNTERFEIT, [ident.counterfeit_reason or "bad_signature"],
+                          ident,
                           risk=100)
     degraded = False
     try:
         history = parts.store.history(ref.serial)
     except (redis.RedisError, BucketRebuilding):
         history, degraded = parts.fallback.history(ref.serial), True
-    verdict, reasons = ("authentic", []) if ident.status == "activated" else \
-        (_VERDICT.get(ident.status or "", "not_activated"),
-         [_VERDICT.get(ident.status or "", "not_activated")])
+    if ident.status == CodeStatus.ACTIVATED:
+        verdict, reasons = Verdict.AUTHENTIC, []
+    else:
+        verdict = _VERDICT.get(ident.status or "", Verdict.NOT_ACTIVATED)
+        reasons = [verdict.value]
     return ScanResult(verdict, reasons, ident, history, degraded=degraded)
 
 
@@ -405,7 +426,7 @@ def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
     ref = parse_scanned(code)
     ident = identify(app, ref)
     if not ident.genuine:
-        return PinResult("counterfeit", 0, 0)
+        return PinResult(Verdict.COUNTERFEIT.value, 0, 0)
     if not ident.range.pin_enabled:
         raise InvalidInput("this product's stamps carry no scratch-off PIN",
                            code="pin_not_enabled")
