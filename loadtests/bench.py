@@ -216,7 +216,7 @@ PROFILE_STEPS = (
     ("fraud flags (batched, after the answer)", "on_scans_recorded"),
     ("Redis state script call", "RedisScanStateStore"),
     ("identify: tag check, range index, product cache", "identify (scanapp"),
-    ("parse the stamp URI", "parse_stamp_uri"),
+    ("parse the stamp URI", "parse_scanned"),
     ("place: hashes, province lookup", "_place (scanapp"),
     ("forged code: record", "_record_counterfeit"),
     ("fraud rules", "assess (scanapp"),
