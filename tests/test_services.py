@@ -19,7 +19,8 @@ GTIN = "08930000000019"
 
 def test_no_lazy_per_app_accessor_is_left():
     lazy = re.compile(r"\b(get_codec|get_index|get_pins|ensure_worker|ensure_pusher)\b"
-                      r"|def components\((app\b|\))|extensions\.setdefault\(\"scanapp\.(?!shutdown)")
+                      r"|def components\((app\b|\))"
+                      r"|extensions\.setdefault\(\"scanapp\.(?!shutdown)")
     found = [f"{path.relative_to(PACKAGE)}:{n}" for path in PACKAGE.rglob("*.py")
              for n, line in enumerate(path.read_text().splitlines(), 1) if lazy.search(line)]
     assert not found, found
