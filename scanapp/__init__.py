@@ -85,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     cli.init_app(app)
     worker.init_app(app)
+    cli.report_domain_errors(app.cli)
 
 
 def prepare_database(app: Flask) -> None:

@@ -6,7 +6,6 @@ import click
 from flask.cli import AppGroup
 
 from ..db import session_scope
-from ..errors import DomainError
 from . import keys
 
 serials_cli = AppGroup("serials", help="Serial signing keys.")
@@ -36,8 +35,5 @@ def rotate_key_command(note: str | None) -> None:
 def compromise_key_command(key_id: int, note: str | None) -> None:
     """Mark KEY_ID compromised: its serials fail verification from now on."""
     with session_scope() as session:
-        try:
-            keys.compromise(session, key_id, note)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from None
+        keys.compromise(session, key_id, note)
         click.echo(f"key {key_id} marked compromised")
