@@ -205,7 +205,7 @@ def aggregate_then_push(app: Flask, max_batches: int | None = None) -> PushResul
 
     with app.app_context(), session_scope(app) as session:
         try:
-            aggregate_scans(session)
+            aggregate_scans(session, app=app)
         except Exception:  # a scan table problem must not stop lifecycle events going out
             log.exception("EPCIS scan aggregation failed; pushing the other events")
     return push_pending(app, max_batches)

@@ -101,7 +101,7 @@ MAX_DAYS_PER_RUN = 31
 
 
 def aggregate_scans(session: Session, now: dt.datetime | None = None,
-                    day: dt.date | None = None) -> list[dt.date]:
+                    day: dt.date | None = None, app: Flask | None = None) -> list[dt.date]:
     """Write the daily scan-count events of closed days not yet exported; commit.
 
     Days are Vietnam-local. Returns the days done. ``day`` forces one (closed) day.
@@ -126,7 +126,7 @@ def aggregate_scans(session: Session, now: dt.datetime | None = None,
         while start <= last_closed and len(todo) < MAX_DAYS_PER_RUN:
             todo.append(start)
             start += dt.timedelta(1)
-    app = current_app._get_current_object()
+    base = (app or current_app).config["PUBLIC_BASE_URL"]
     done = []
     for each in todo:
         if session.get(EpcisScanDay, each) is not None:
@@ -136,7 +136,7 @@ def aggregate_scans(session: Session, now: dt.datetime | None = None,
         for gtin, province, scans, codes in sources.consumer_scan_counts(
                 session, begin, begin + dt.timedelta(days=1)):
             store(session, mapping.scans_observed(
-                app.config["PUBLIC_BASE_URL"], day=each, gtin=gtin, province=province,
+                base, day=each, gtin=gtin, province=province,
                 scans=scans, codes=codes, brand_org_id=sources.brand_of(session, gtin)))
             count += 1
         session.add(EpcisScanDay(day=each, events=count, aggregated_at=now))
