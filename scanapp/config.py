@@ -141,6 +141,13 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "RATELIMIT_SCAN": _env_rate("RATELIMIT_SCAN", "120/minute"),
         "RATELIMIT_DEVICE": _env_rate("RATELIMIT_DEVICE", "60/minute"),
         "RATELIMIT_DEVICE_ON_SCANS": _env_bool("RATELIMIT_DEVICE_ON_SCANS", False),
+        # PIN checks per client address, whatever device id the client declares (a PIN
+        # is checked once per purchase; this still leaves room for a shop or a carrier NAT).
+        "RATELIMIT_PIN_ADDRESS": _env_rate("RATELIMIT_PIN_ADDRESS", "20/minute;200/day"),
+        # Per-code lockout: this many wrong PINs on one code within PIN_LOCKOUT_S refuse
+        # every further check of that code until the oldest of them is PIN_LOCKOUT_S old.
+        "PIN_LOCKOUT_FAILURES": _env_int("PIN_LOCKOUT_FAILURES", 10, minimum=1),
+        "PIN_LOCKOUT_S": _env_int("PIN_LOCKOUT_S", 3600, minimum=1),
         # Write fraud flags after the answer (production) or inside the request.
         "SCAN_FLAGS_IN_BACKGROUND": _env_bool("SCAN_FLAGS_IN_BACKGROUND", production),
         # A page reload (or a second tap) by the same device this soon is the same scan.

@@ -17,7 +17,8 @@ CONFIG = PACKAGE / "config.py"
 def _readme_variables() -> set[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^\| `(SCANAPP_[A-Z0-9_*]+)`", section, re.M))
+    first_cells = re.findall(r"^\|([^|]*)\|", section, re.M)
+    return {name for cell in first_cells for name in re.findall(r"`(SCANAPP_[A-Z0-9_*]+)`", cell)}
 
 
 def _variables_read_by_code() -> dict[str, Path]:

@@ -18,7 +18,7 @@ from ..serials.stamps import StampRef
 from ..services import services
 from . import pages, service
 from .digital_link import partially_compressed, uncompressed_parts
-from .limits import per_address, pin_per_device, too_many
+from .limits import per_address, pin_per_address, pin_per_device, too_many
 from .resolver import (
     JSONLD_CONTEXT,
     LINKSET_TYPE,
@@ -80,7 +80,7 @@ class Scans(MethodView):
 
 @blp.route("/scans/pin")
 class PinCheck(MethodView):
-    decorators = [per_address, pin_per_device]
+    decorators = [per_address, pin_per_address, pin_per_device]
 
     @blp.arguments(PinIn)
     @blp.response(200, PinOut)

@@ -16,6 +16,9 @@ from scanapp.regions import PROVINCES, cell_of
 from scanapp.scan.models import ScanEvent
 from scanapp.services import services
 
+# Real stamps issued through the API, and the scan service's clock (tests/scan/conftest.py).
+from tests.scan.conftest import clock, issue_stamps  # noqa: F401
+
 
 @pytest.fixture
 def published(app):
