@@ -47,7 +47,10 @@ class BackgroundThread:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> bool:
-        """Start the thread unless it runs or was stopped; False once stopped."""
+        """Start the thread unless it runs or was stopped; False once stopped (also while a
+        stopped thread is still draining: work handed over then would miss the drain)."""
+        if self._stopping.is_set():
+            return False
         if self.running:
             return True
         with self._lock:
