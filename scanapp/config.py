@@ -169,6 +169,9 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "EPCIS_RETRY_BASE": _env_float("EPCIS_RETRY_BASE", 5.0),
         "EPCIS_RETRY_MAX": _env_float("EPCIS_RETRY_MAX", 3600.0),
         "EPCIS_NAMESPACE": _env("EPCIS_NAMESPACE"),  # none: {PUBLIC_BASE_URL}/ns/epcis#
+        # Capture binding limits (/epcis/capture: 413 beyond them; docs/EPCIS.md).
+        "EPCIS_CAPTURE_MAX_EVENTS": _env_int("EPCIS_CAPTURE_MAX_EVENTS", 10_000, minimum=1),
+        "EPCIS_CAPTURE_MAX_BYTES": _env_int("EPCIS_CAPTURE_MAX_BYTES", 8_000_000, minimum=1),
         # Brand webhooks (fraud/webhooks.py).
         "WEBHOOK_BACKOFF_BASE_S": _env_float("WEBHOOK_BACKOFF_BASE_S", 2.0),
         "WEBHOOK_BACKOFF_MAX_S": _env_float("WEBHOOK_BACKOFF_MAX_S", 3600.0),
