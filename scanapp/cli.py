@@ -55,8 +55,8 @@ def keys_create(role: str, org_name: str, label: str | None) -> None:
     """Create an API key; the key is printed alone on the last line."""
     with session_scope() as session:
         key, raw = auth_service.issue_key(session, org_name, auth_service.Role(role), label)
-        click.echo(f"created {role} key {key.prefix} (id {key.id}) for {org_name!r}; "
-                   "store it now, it is not shown again:")
+        click.echo(f"created {role} key {key.prefix} (id {key.id}) for {org_name!r} "
+                   f"(organisation id {key.org_id}); store it now, it is not shown again:")
     click.echo(raw)
 
 

@@ -74,8 +74,11 @@ def test_values_are_parsed_into_their_types(monkeypatch, tmp_path):
 
 
 def test_production_defaults_differ_from_development(monkeypatch, tmp_path):
+    import secrets
+
     for name in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY"):
-        monkeypatch.setenv("SCANAPP_" + name, "x" * 40)
+        monkeypatch.setenv("SCANAPP_" + name, secrets.token_urlsafe(32))
+    monkeypatch.setenv("SCANAPP_PUBLIC_BASE_URL", "https://scan.example.vn")
     monkeypatch.setenv("SCANAPP_ENV", "production")
     production = load_settings(str(tmp_path))
     assert production["AUTO_MIGRATE"] is False
