@@ -159,13 +159,18 @@ def query_events(session: Session, principal: Principal, flt: EventFilter,
 
 
 def _as_seen_by(principal: Principal, row: EpcisEvent) -> dict:
+    return seen_by(principal, row.kind, row.body)
+
+
+def seen_by(principal: Principal, kind: str, body: dict) -> dict:
     """Inspectors see how many codes a lifecycle step touched, not which: they may not
     download codes either. Events about a flagged or inspected code keep its EPC, which
-    is the inspector's work."""
-    if (principal.role is Role.INSPECTOR and row.kind in mapping.LIFECYCLE_KINDS
-            and "epcList" in row.body):
-        return mapping.without_serials(row.body)
-    return row.body
+    is the inspector's work. Every query surface (this export and the REST binding)
+    passes its events through here."""
+    if (principal.role is Role.INSPECTOR and kind in mapping.LIFECYCLE_KINDS
+            and "epcList" in body):
+        return mapping.without_serials(body)
+    return body
 
 
 def events_document(events: list[dict], namespace: str) -> dict:

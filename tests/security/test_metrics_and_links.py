@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_metrics_refused_outside_the_scrape_network(client):
     response = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.5"},
@@ -36,12 +38,13 @@ def test_a_client_behind_the_proxy_cannot_pass_as_the_scrape_network(app_factory
     assert response.status_code == 403
 
 
-def test_epcis_next_page_link_ignores_the_host_header(brand, product):
+@pytest.mark.parametrize("path", ["/api/v1/epcis/events", "/epcis/events"])
+def test_epcis_next_page_link_ignores_the_host_header(brand, product, path):
     for _ in range(3):
         brand.post("/api/v1/ranges", json={"gtin": product["gtin"], "quantity": 2})
-    response = brand.get("/api/v1/epcis/events?perPage=1",
+    response = brand.get(f"{path}?perPage=1",
                          headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
     assert response.status_code == 200
     link = response.headers["Link"]
-    assert link.startswith("<https://scan.example.vn/api/v1/epcis/events?")
+    assert link.startswith(f"<https://scan.example.vn{path}?")
     assert "evil" not in link and "evil" not in response.get_data(as_text=True)
