@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 
 def _env(name: str, default: str) -> str:
@@ -96,6 +98,40 @@ control_socket = _env("CONTROL_SOCKET", "") or None
 control_socket_disable = control_socket is None
 if control_socket is None:
     del control_socket  # leave gunicorn's default in place; it is not used when disabled
+
+
+# prometheus_client's multiprocess mode: every worker writes its metric values to files in
+# this directory and /metrics answers their sum, whichever worker the scrape reaches. Set
+# here, in the master, before any worker imports prometheus_client (it reads the variable
+# at import). A directory of our own unless the operator names one (it must be emptied
+# between runs: stale files of an earlier run would be summed too).
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scanapp-metrics-")
+_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    """Start from an empty metrics directory: counts restart with the service."""
+    os.makedirs(_METRICS_DIR, exist_ok=True)
+    for name in os.listdir(_METRICS_DIR):
+        path = os.path.join(_METRICS_DIR, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges; its counters stay and keep counting in the sum."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, _METRICS_DIR)
 
 
 def worker_exit(server, worker):

@@ -211,7 +211,7 @@ def start_profiler(pid: int, seconds: int, out_dir: Path,
 # Where a scan's CPU goes, by step of the scan path: a sample counts for the first entry
 # whose marker appears anywhere in its stack (so the order matters: specific before general).
 PROFILE_STEPS = (
-    ("group commit thread (INSERT ... RETURNING, COMMIT)", "GroupCommitSink._run"),
+    ("group commit thread (INSERT ... RETURNING, COMMIT)", "GroupCommitSink."),
     ("rate limiter (Flask-Limiter checks and headers)", "flask_limiter"),
     ("fraud flags (batched, after the answer)", "on_scans_recorded"),
     ("Redis state script call", "RedisScanStateStore"),

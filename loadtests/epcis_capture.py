@@ -117,7 +117,7 @@ def _app(url: str, schema: str):
                       "AUTO_MIGRATE": False, "PUBLIC_BASE_URL": "https://scan.example.vn",
                       "RATELIMIT_ENABLED": False, "SECRET_KEY": "b" * 32,
                       "SERIAL_KEY": "c" * 32, "PIN_KEY": "d" * 32,
-                      "EPCIS_PUSH_THREAD": False, "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+                      "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
                       # Requests one after another reuse the one pooled connection.
                       "DATABASE_POOL_SIZE": 1})
 

@@ -428,6 +428,7 @@ class World:
         from scanapp.auth.models import Role
         from scanapp.db import session_scope
         from scanapp.scan import service as scan_service
+        from scanapp.services import services
 
         self.app = create_app(overrides)
         if not overrides.get("AUTO_MIGRATE"):
@@ -439,7 +440,7 @@ class World:
             _key, self.inspector_key = auth_service.issue_key(session, "Harness QLTT",
                                                               Role.INSPECTOR)
         self.clock = SimClock(START)
-        scan_service.components(self.app).clock = self.clock
+        services(self.app).scan.clock = self.clock
         self.scan_service = scan_service
         self.gtin = "08934567890120"
         made = self._post("/api/v1/products", self.brand_key, {

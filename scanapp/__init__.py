@@ -1,6 +1,7 @@
 """scanapp: issue, print and verify GS1 Digital Link traceability stamps.
 
-``create_app`` reads as the table of contents of the service.
+``create_app`` reads as the table of contents of the service: settings, extensions, the
+services (scanapp/bootstrap.py, the composition root), blueprints, error handlers, commands.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import authority, cli, db, health, redis_client, trace
+from . import authority, bootstrap, cli, db, health, redis_client, trace, worker
 from .config import load_settings
 from .errors import register_errorhandlers
 from .extensions import api
@@ -41,7 +42,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_settings(app.instance_path, overrides))
     app.json.sort_keys = False
     app.json.ensure_ascii = False
+    load_regions(app)
     register_extensions(app)
+    bootstrap.init_app(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_security(app)
@@ -50,6 +53,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     authority.init_app(app)
     prepare_database(app)
     return app
+
+
+def load_regions(app: Flask) -> None:
+    """Precise province boundaries, when the operator provides them: loaded at start-up so
+    a broken file stops the service with a clear message instead of a wrong map."""
+    from .config import ConfigError
+    from .regions.geo import GeoJSONError, load_configured
+
+    try:
+        load_configured(app.config["PROVINCES_GEOJSON"])
+    except GeoJSONError as exc:
+        raise ConfigError(f"SCANAPP_PROVINCES_GEOJSON: {exc}") from None
 
 
 def register_extensions(app: Flask) -> None:
@@ -78,6 +93,8 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     cli.init_app(app)
+    worker.init_app(app)
+    cli.report_domain_errors(app.cli)
 
 
 def prepare_database(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -57,14 +59,11 @@ def keys_create(role: str, org_name: str, label: str | None, province: str | Non
         raise click.ClickException("--province goes with --role authority, and an authority "
                                    "key needs it (a province code, or 'all')")
     with session_scope() as session:
-        try:
-            if province is not None:
-                # The authority package owns scopes; it registered this hook in init_app.
-                scope_hook = current_app.extensions["scanapp.authority.assign_scope"]
-                scope_hook(session, auth_service.get_or_create_org(session, org_name), province)
-            key, raw = auth_service.issue_key(session, org_name, auth_service.Role(role), label)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from None
+        if province is not None:
+            # The authority package owns scopes; it registered this hook in init_app.
+            scope_hook = current_app.extensions["scanapp.authority.assign_scope"]
+            scope_hook(session, auth_service.get_or_create_org(session, org_name), province)
+        key, raw = auth_service.issue_key(session, org_name, auth_service.Role(role), label)
         click.echo(f"created {role} key {key.prefix} (id {key.id}) for {org_name!r} "
                    f"(organisation id {key.org_id}); store it now, it is not shown again:")
     click.echo(raw)
@@ -101,3 +100,26 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(demo_command)
+
+
+def report_domain_errors(group: click.Group) -> None:
+    """Every command answers a domain error the same way: its message and exit status 1
+    (click's error path), instead of each command catching them. Called once the feature
+    blueprints have added their command groups."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            report_domain_errors(command)
+        elif command.callback is not None and not getattr(command.callback, "_scanapp", False):
+            command.callback = _reporting(command.callback)
+
+
+def _reporting(callback):
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+
+    run._scanapp = True  # commands are module-level: wrap once, however many apps
+    return run

@@ -1,4 +1,9 @@
-"""Settings read from ``SCANAPP_*`` environment variables.
+"""Settings: every ``SCANAPP_*`` environment variable is read here, once, at start.
+
+Each variable is parsed into its type by one of the ``_env_*`` readers below; a value that
+does not parse stops the app with a ``ConfigError`` naming the variable. Nothing else in
+``scanapp`` reads ``os.environ``: packages read ``app.config`` (tests/test_settings.py
+greps for both, and for README's table listing every variable read here).
 
 With nothing set the service runs on its embedded default: a SQLite file in the instance
 folder, no Redis, and development secrets generated once and kept in the instance folder
@@ -36,13 +41,66 @@ class ConfigError(RuntimeError):
     """The service cannot start with the configuration it was given."""
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_bool(value: str | bool, name: str = "value") -> bool:
+    """The one true/false parser: 1/true/yes/on and 0/false/no/off; anything else is an
+    error rather than a silent False (a typo in ``SCANAPP_RATELIMIT_ENABLED`` must not turn
+    rate limiting off)."""
+    if isinstance(value, bool):
+        return value
+    folded = value.strip().lower()
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of 1/true/yes/on or 0/false/no/off, not {value!r}")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(PREFIX + name)
     return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    return default if raw is None else parse_bool(raw, PREFIX + name)
+
+
+def _env_number(name: str, kind: type, default, minimum=None):
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be {'an integer' if kind is int else 'a number'}"
+                          f", not {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{PREFIX}{name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def _env_int(name: str, default: int, minimum: int | None = 0) -> int:
+    return _env_number(name, int, default, minimum)
+
+
+def _env_float(name: str, default: float, minimum: float | None = 0.0) -> float:
+    return _env_number(name, float, default, minimum)
+
+
+def _env_rate(name: str, default: str) -> str:
+    """A Flask-Limiter rate string such as ``120/minute``, checked now, not on first use."""
+    raw = _env(name, default)
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be a rate like 120/minute, not {raw!r}") from None
+    return raw
 
 
 def _dev_secrets(instance_path: Path) -> dict[str, str]:
@@ -66,6 +124,9 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
     overrides = dict(overrides or {})
     instance = Path(instance_path)
     env = overrides.get("ENV") or _env("ENV", "development")
+    if env not in ("development", "testing", "production"):
+        raise ConfigError(f"{PREFIX}ENV must be development, testing or production, "
+                          f"not {env!r}")
     production = env == "production"
 
     settings: dict[str, Any] = {
@@ -74,9 +135,9 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "DATABASE_URL": _env("DATABASE_URL", f"sqlite:///{instance / 'scanapp.db'}"),
         # A PostgreSQL schema to live in; lets tests and several deployments share a database.
         "DATABASE_SCHEMA": _env("DATABASE_SCHEMA"),
-        "DATABASE_POOL_SIZE": int(_env("DATABASE_POOL_SIZE", "10")),
+        "DATABASE_POOL_SIZE": _env_int("DATABASE_POOL_SIZE", 10, minimum=1),
         "REDIS_URL": _env("REDIS_URL"),
-        "REDIS_CLUSTER": _bool(_env("REDIS_CLUSTER", "0")),
+        "REDIS_CLUSTER": _env_bool("REDIS_CLUSTER", False),
         "REDIS_PREFIX": _env("REDIS_PREFIX", "scanapp"),
         # Printed into every stamp. Production has no default: a stamp pointing at a
         # development address is waste paper (check_production).
@@ -84,49 +145,87 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
                                  else "http://127.0.0.1:5000")).rstrip("/"),
         # Tables are created automatically only for the embedded first run; production
         # runs migrations explicitly with `flask --app scanapp db upgrade`.
-        "AUTO_MIGRATE": _bool(_env("AUTO_MIGRATE", "0" if production else "1")),
+        "AUTO_MIGRATE": _env_bool("AUTO_MIGRATE", not production),
         # One window per address: each limit costs the scan a Redis round trip, and 120 a
         # minute already caps one address at 7,200 an hour (docs/SCAN.md, "Rate limiting").
-        "RATELIMIT_SCAN": _env("RATELIMIT_SCAN", "120/minute"),
-        "RATELIMIT_DEVICE": _env("RATELIMIT_DEVICE", "60/minute"),
-        "RATELIMIT_DEVICE_ON_SCANS": _bool(_env("RATELIMIT_DEVICE_ON_SCANS", "0")),
+        "RATELIMIT_SCAN": _env_rate("RATELIMIT_SCAN", "120/minute"),
+        "RATELIMIT_DEVICE": _env_rate("RATELIMIT_DEVICE", "60/minute"),
+        "RATELIMIT_DEVICE_ON_SCANS": _env_bool("RATELIMIT_DEVICE_ON_SCANS", False),
         # PIN checks per client address, whatever device id the client declares (a PIN
         # is checked once per purchase; this still leaves room for a shop or a carrier NAT).
-        "RATELIMIT_PIN_ADDRESS": _env("RATELIMIT_PIN_ADDRESS", "20/minute;200/day"),
+        "RATELIMIT_PIN_ADDRESS": _env_rate("RATELIMIT_PIN_ADDRESS", "20/minute;200/day"),
         # Per-code lockout: this many wrong PINs on one code within PIN_LOCKOUT_S refuse
         # every further check of that code until the oldest of them is PIN_LOCKOUT_S old.
-        "PIN_LOCKOUT_FAILURES": int(_env("PIN_LOCKOUT_FAILURES", "10")),
-        "PIN_LOCKOUT_S": int(_env("PIN_LOCKOUT_S", "3600")),
+        "PIN_LOCKOUT_FAILURES": _env_int("PIN_LOCKOUT_FAILURES", 10, minimum=1),
+        "PIN_LOCKOUT_S": _env_int("PIN_LOCKOUT_S", 3600, minimum=1),
+        # The lots' Circular 02/2024 documents pushed to the national portal
+        # (scanapp/trace/portal.py); none: they wait in their outbox.
+        "TRACE_PORTAL_URL": _env("TRACE_PORTAL_URL"),
+        "TRACE_PORTAL_AUTHORIZATION": _env("TRACE_PORTAL_AUTHORIZATION"),
+        "TRACE_PORTAL_BATCH": _env_int("TRACE_PORTAL_BATCH", 100, minimum=1),
+        # A .ttf with Vietnamese glyphs for the authorities' PDF report; none: DejaVu Sans.
+        "AUTHORITY_PDF_FONT": _env("AUTHORITY_PDF_FONT"),
         # Consumer reports filed per address (the stamp page's form and the public API).
-        "RATELIMIT_REPORT": _env("RATELIMIT_REPORT", "10/hour;30/day"),
+        "RATELIMIT_REPORT": _env_rate("RATELIMIT_REPORT", "10/hour;30/day"),
         # Write fraud flags after the answer (production) or inside the request.
-        "SCAN_FLAGS_IN_BACKGROUND": _bool(_env("SCAN_FLAGS_IN_BACKGROUND",
-                                               "1" if production else "0")),
-        "RATELIMIT_ENABLED": _bool(_env("RATELIMIT_ENABLED", "1")),
+        "SCAN_FLAGS_IN_BACKGROUND": _env_bool("SCAN_FLAGS_IN_BACKGROUND", production),
+        # A page reload (or a second tap) by the same device this soon is the same scan.
+        "SCAN_RELOAD_WINDOW_S": _env_float("SCAN_RELOAD_WINDOW_S", 60.0),
+        # Share commits between concurrent scans; unset: on for PostgreSQL (scan/sink.py).
+        "SCAN_GROUP_COMMIT": (None if _env("SCAN_GROUP_COMMIT") is None
+                              else _env_bool("SCAN_GROUP_COMMIT", False)),
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1),
+        # Province boundary polygons (regions/geo.py); none: the embedded anchor lookup.
+        "PROVINCES_GEOJSON": _env("PROVINCES_GEOJSON"),
+        # EPCIS push to the portal (docs/EPCIS.md): none means events stay in the outbox.
+        "EPCIS_CAPTURE_URL": _env("EPCIS_CAPTURE_URL"),
+        "EPCIS_CAPTURE_AUTHORIZATION": _env("EPCIS_CAPTURE_AUTHORIZATION"),
+        "EPCIS_PUSH_INTERVAL": _env_float("EPCIS_PUSH_INTERVAL", 5.0),
+        "EPCIS_PUSH_BATCH": _env_int("EPCIS_PUSH_BATCH", 500, minimum=1),
+        "EPCIS_PUSH_MAX_BYTES": _env_int("EPCIS_PUSH_MAX_BYTES", 4_000_000, minimum=1),
+        "EPCIS_PUSH_TIMEOUT": _env_float("EPCIS_PUSH_TIMEOUT", 20.0),
+        "EPCIS_RETRY_BASE": _env_float("EPCIS_RETRY_BASE", 5.0),
+        "EPCIS_RETRY_MAX": _env_float("EPCIS_RETRY_MAX", 3600.0),
+        "EPCIS_NAMESPACE": _env("EPCIS_NAMESPACE"),  # none: {PUBLIC_BASE_URL}/ns/epcis#
+        # Capture binding limits (/epcis/capture: 413 beyond them; docs/EPCIS.md).
+        "EPCIS_CAPTURE_MAX_EVENTS": _env_int("EPCIS_CAPTURE_MAX_EVENTS", 10_000, minimum=1),
+        "EPCIS_CAPTURE_MAX_BYTES": _env_int("EPCIS_CAPTURE_MAX_BYTES", 8_000_000, minimum=1),
+        # Brand webhooks (fraud/webhooks.py).
+        "WEBHOOK_BACKOFF_BASE_S": _env_float("WEBHOOK_BACKOFF_BASE_S", 2.0),
+        "WEBHOOK_BACKOFF_MAX_S": _env_float("WEBHOOK_BACKOFF_MAX_S", 3600.0),
+        "WEBHOOK_MAX_ATTEMPTS": _env_int("WEBHOOK_MAX_ATTEMPTS", 12, minimum=1),
+        "WEBHOOK_TIMEOUT_S": _env_float("WEBHOOK_TIMEOUT_S", 5.0),
+        "WEBHOOK_POLL_S": _env_float("WEBHOOK_POLL_S", 1.0),
+        # Brands must not make this service call into its own network (SSRF); tests and the
+        # embedded demo deliver to 127.0.0.1, so only production forbids it by default.
+        "WEBHOOK_ALLOW_PRIVATE": _env_bool("WEBHOOK_ALLOW_PRIVATE", not production),
+        # prometheus_client's own variable (set by gunicorn.conf.py): metrics of every worker
+        # are summed from files in this directory (scanapp/metrics.py).
+        "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto entries are
         # believed (werkzeug ProxyFix). 0 trusts none: the client address is the socket's.
         # Behind the documented nginx it is 1; more only when a CDN or load balancer adds
         # its own hop, since every trusted hop is an address a client could otherwise forge.
-        "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
-        "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024))),
+        "PROXY_HOPS": _env_int("PROXY_HOPS", 0),
         # Anonymous endpoints marked with security.body_limit (scan, PIN check): a scan body
         # is a code, a device id and three numbers, far below this.
-        "PUBLIC_MAX_CONTENT_LENGTH": int(_env("PUBLIC_MAX_CONTENT_LENGTH", "4096")),
+        "PUBLIC_MAX_CONTENT_LENGTH": _env_int("PUBLIC_MAX_CONTENT_LENGTH", 4096, minimum=1),
         # Budgets per API key and organisation (scanapp/quotas.py, serials/service.py): far
         # above a real printer's day, low enough that one key cannot load the server.
-        "RATELIMIT_API": _env("RATELIMIT_API", "1200/minute"),
-        "RANGE_MAX_QUANTITY": int(_env("RANGE_MAX_QUANTITY", "10000000")),
-        "ISSUE_CODES_PER_DAY": int(_env("ISSUE_CODES_PER_DAY", "50000000")),
-        "DOWNLOAD_CODES_PER_DAY": int(_env("DOWNLOAD_CODES_PER_DAY", "100000000")),
+        "RATELIMIT_API": _env_rate("RATELIMIT_API", "1200/minute"),
+        "RANGE_MAX_QUANTITY": _env_int("RANGE_MAX_QUANTITY", 10_000_000, minimum=1),
+        "ISSUE_CODES_PER_DAY": _env_int("ISSUE_CODES_PER_DAY", 50_000_000),
+        "DOWNLOAD_CODES_PER_DAY": _env_int("DOWNLOAD_CODES_PER_DAY", 100_000_000),
         # Brands without a declared GS1 company prefix register no product (products/
         # service.py); the demo and tests run without prefixes.
-        "REQUIRE_GS1_PREFIX": _bool(_env("REQUIRE_GS1_PREFIX", "1" if production else "0")),
+        "REQUIRE_GS1_PREFIX": _env_bool("REQUIRE_GS1_PREFIX", production),
         # Who may read /metrics (security.metrics_guard): these networks, or this token.
         "METRICS_ALLOW_CIDRS": _env("METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128"),
         "METRICS_TOKEN": _env("METRICS_TOKEN"),
         # Inspectors' dashboard sessions (server-side, fraud/dashboard.py).
-        "DASHBOARD_IDLE_TIMEOUT_S": int(_env("DASHBOARD_IDLE_TIMEOUT_S", "1800")),
-        "DASHBOARD_MAX_AGE_S": int(_env("DASHBOARD_MAX_AGE_S", str(12 * 3600))),
+        "DASHBOARD_IDLE_TIMEOUT_S": _env_int("DASHBOARD_IDLE_TIMEOUT_S", 1800, minimum=1),
+        "DASHBOARD_MAX_AGE_S": _env_int("DASHBOARD_MAX_AGE_S", 12 * 3600, minimum=1),
         "API_TITLE": "scanapp",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",
@@ -141,6 +240,8 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         settings[name] = _env(name)
 
     settings.update(overrides)
+    if not settings.get("EPCIS_NAMESPACE"):
+        settings["EPCIS_NAMESPACE"] = f"{settings['PUBLIC_BASE_URL']}/ns/epcis#"
 
     if production:
         check_production(settings)

@@ -87,6 +87,11 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
+def configure_sessions(app: Flask, info: dict) -> None:
+    """Put ``info`` (the app's event bus) into every session the app makes."""
+    app.extensions["scanapp.sessionmaker"].configure(info=info)
+
+
 def get_engine(app: Flask | None = None) -> Engine:
     return (app or current_app).extensions["scanapp.engine"]
 

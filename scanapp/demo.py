@@ -69,7 +69,8 @@ def seed_demo(app: Flask, echo: Callable[..., None] = print) -> dict:
     with app.app_context():
         keys = _load_keys(app)
         product = _ensure_product(app)
-        info: dict = {"keys": keys, "product_id": product.id, "gtin": product.gtin}
+        info: dict = {"keys": keys, "product_id": product.id, "gtin": product.gtin,
+                      "brand_name": DEMO_BRAND, "printer_name": DEMO_PRINTER}
         # Packages nothing may import (scanapp/authority) add their steps per app.
         for hook in DEMO_HOOKS + app.extensions.get("scanapp.demo_hooks", []):
             info.update(hook(app, info) or {})

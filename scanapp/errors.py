@@ -1,8 +1,14 @@
-"""Domain errors and the one place that maps them to HTTP responses.
+"""Domain errors and the one table that maps them to HTTP statuses.
 
-Services raise the exceptions below and know nothing of HTTP. Every error response has
-the same JSON shape: ``{"status": 404, "code": "not_found", "message": "..."}`` with an
-optional ``errors`` object for field-level validation detail.
+Services raise the exceptions below and know nothing of HTTP. ``HTTP_STATUS`` gives each
+kind of error its one status; a subclass (``InvalidSerial``, ``LinkTypeNotFound``) is
+answered like the kind it extends. There is no fallback: raising ``DomainError`` itself, or
+a class outside the table's kinds, is a programming error (500, logged), and
+tests/test_errors.py checks every subclass in the package. JSON answers and HTML pages
+(the inspectors' dashboard) take their status from the same table (``status_for``).
+
+Every JSON error has the same shape: ``{"status": 404, "code": "not_found", "message":
+"..."}`` with an optional ``errors`` object for field-level validation detail.
 """
 
 from __future__ import annotations
@@ -33,7 +39,20 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
+    """Well-formed but unacceptable input (a field's value): 422."""
+
     code = "invalid_input"
+
+
+class MalformedRequest(DomainError):
+    """The request itself cannot be read (bad encoding, NUL bytes, too deep, a Digital Link
+    URI that is not one): 400."""
+
+    code = "bad_request"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
 
 
 class NotFound(DomainError):
@@ -65,21 +84,32 @@ class RateLimited(DomainError):
 
 
 HTTP_STATUS: dict[type[DomainError], int] = {
-    InvalidInput: 422,
-    NotFound: 404,
+    MalformedRequest: 400,
     AuthenticationRequired: 401,
     PermissionDenied: 403,
+    NotFound: 404,
     Conflict: 409,
-    Unavailable: 503,
+    PayloadTooLarge: 413,
+    InvalidInput: 422,
     RateLimited: 429,
+    Unavailable: 503,
 }
 
 
-def status_for(exc: DomainError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return 400
+def status_for(exc: DomainError | type[DomainError]) -> int:
+    """The one HTTP status of a domain error (by its kind: the nearest class in the table)."""
+    cls = exc if isinstance(exc, type) else type(exc)
+    for kind in cls.__mro__:
+        if kind in HTTP_STATUS:
+            return HTTP_STATUS[kind]
+    raise TypeError(f"{cls.__name__} is not a kind of error in errors.HTTP_STATUS; "
+                    "derive it from one of them")
+
+
+def domain_error_response(exc: DomainError):
+    """The JSON answer for a domain error: its status from the table, its code and message."""
+    return error_response(status_for(exc), exc.code, exc.message, exc.details,
+                          headers=getattr(exc, "headers", None))
 
 
 def error_body(status: int, code: str, message: str, errors: Any = None) -> dict[str, Any]:
@@ -145,16 +175,16 @@ def http_exception_response(exc: HTTPException):
 
 
 def register_errorhandlers(app: Flask) -> None:
-    @app.errorhandler(DomainError)
-    def _domain(exc: DomainError):
-        return error_response(status_for(exc), exc.code, exc.message, exc.details,
-                              headers=getattr(exc, "headers", None))
+    app.register_error_handler(DomainError, domain_error_response)
 
     app.register_error_handler(HTTPException, http_exception_response)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)
     def _database_down(exc: Exception):
+        from .services import services
+
+        services().metrics.inc("scanapp_database_errors_total")
         log.error("database unavailable on %s %s: %s", request.method, request.path,
                   type(exc).__name__)
         return error_response(503, "database_unavailable",

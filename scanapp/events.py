@@ -3,6 +3,11 @@
 Packages announce what happened (a range was issued, a flag raised) without knowing who
 listens; listeners (the EPCIS recorder, the webhook outbox) write their own rows in the same
 session, so an event is stored exactly when the change that caused it commits.
+
+Subscriptions belong to one app: ``create_app`` builds an ``EventBus`` and subscribes the
+listeners explicitly (scanapp/bootstrap.py); the app's sessionmaker puts the bus in every
+session's ``info``, so ``publish(session, event)`` reaches that app's listeners and no
+other's. Importing a module subscribes nothing.
 """
 
 from __future__ import annotations
@@ -15,17 +20,36 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 Handler = Callable[[Session, object], None]
-_handlers: dict[type, list[Handler]] = defaultdict(list)
+SESSION_KEY = "scanapp.events"
 
 
-def subscribe(event_type: type, handler: Handler) -> None:
-    if handler not in _handlers[event_type]:
-        _handlers[event_type].append(handler)
+class EventBus:
+    """One app's listeners, by event type."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type, list[Handler]] = defaultdict(list)
+
+    def subscribe(self, event_type: type, handler: Handler) -> None:
+        if handler not in self._handlers[event_type]:
+            self._handlers[event_type].append(handler)
+
+    def unsubscribe(self, event_type: type, handler: Handler) -> None:
+        if handler in self._handlers[event_type]:
+            self._handlers[event_type].remove(handler)
+
+    def publish(self, session: Session, event: object) -> None:
+        for handler in tuple(self._handlers.get(type(event), ())):
+            handler(session, event)
 
 
 def publish(session: Session, event: object) -> None:
-    for handler in _handlers.get(type(event), ()):
-        handler(session, event)
+    """Deliver ``event`` to the listeners of the app whose sessionmaker made ``session``."""
+    bus = session.info.get(SESSION_KEY)
+    if bus is None:
+        # Silently dropping it would lose EPCIS events and webhooks without a trace.
+        raise RuntimeError("this session carries no event bus: make it with the app's "
+                           "sessionmaker (scanapp.db.session_scope or get_session)")
+    bus.publish(session, event)
 
 
 @dataclass(frozen=True)

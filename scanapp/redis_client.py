@@ -12,6 +12,8 @@ import time
 import redis
 from flask import Flask, current_app
 from redis.cluster import RedisCluster
+from redis.commands.core import Script
+from redis.connection import Encoder
 from redis.exceptions import RedisClusterException
 
 SOCKET_TIMEOUT_S = 0.25
@@ -52,6 +54,15 @@ class LazyRedisCluster:
     def resolve(self) -> RedisCluster:
         """The underlying client (built now if need be)."""
         return self._get()
+
+    def register_script(self, script):
+        # A script object needs the client's encoder, not a connection: registering one at
+        # start (the composition root builds the scan store) must not need the cluster up.
+        return Script(self, script)
+
+    def get_encoder(self) -> Encoder:
+        # RedisCluster's defaults: make_redis sets no encoding options.
+        return Encoder(encoding="utf-8", encoding_errors="strict", decode_responses=False)
 
     def __getattr__(self, name: str):
         return getattr(self._get(), name)

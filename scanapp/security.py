@@ -41,7 +41,14 @@ import threading
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import DataError
 
-from .errors import error_response
+from .errors import (
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    domain_error_response,
+)
 
 # Deeper JSON than this is refused before parsing: no real payload of this API nests more
 # than a few levels, and Python's parser and marshmallow recurse per level.
@@ -174,10 +181,10 @@ def check_request():
     """Refuse hostile requests before a view parses them."""
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and not -MAX_PATH_ID <= value <= MAX_PATH_ID:
-            return error_response(404, "not_found", f"nothing has the id {value}")
+            raise NotFound(f"nothing has the id {value}")
     # NUL is never part of a name, note or code, and PostgreSQL text cannot hold it.
     if b"%00" in request.query_string or "\x00" in request.path:
-        return error_response(400, "nul_character", "the URL contains a NUL character")
+        raise MalformedRequest("the URL contains a NUL character", code="nul_character")
     return check_request_body()
 
 
@@ -213,8 +220,7 @@ def check_request_body():
         request.max_content_length = limit
     length = request.content_length
     if limit and length is not None and length > limit:
-        return error_response(413, "payload_too_large",
-                              f"the request body is {length} bytes; the limit is {limit}")
+        raise PayloadTooLarge(f"the request body is {length} bytes; the limit is {limit}")
     mimetype = request.mimetype or ""
     is_json = _is_json(mimetype)
     is_text = is_json or mimetype.startswith(_TEXT_MIMETYPES)
@@ -225,20 +231,20 @@ def check_request_body():
     if limit and length is None and len(data) >= limit:
         # A chunked body: werkzeug stops reading at the limit and would hand the view a
         # silently truncated body; the limit is a maximum, so say so.
-        return error_response(413, "payload_too_large",
-                              f"the request body exceeds the limit of {limit} bytes")
+        raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
     if not data or not is_text:
         return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return error_response(400, "invalid_encoding",
-                              f"the request body is not valid UTF-8 (byte {exc.start})")
+        raise MalformedRequest(f"the request body is not valid UTF-8 (byte {exc.start})",
+                               code="invalid_encoding") from None
     if "\x00" in text or (is_json and "\\u0000" in text):
-        return error_response(400, "nul_character", "the request body contains a NUL character")
+        raise MalformedRequest("the request body contains a NUL character",
+                               code="nul_character")
     if is_json and json_depth_exceeds(text):
-        return error_response(400, "json_too_deep",
-                              f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        raise MalformedRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels",
+                               code="json_too_deep")
     return None
 
 
@@ -366,8 +372,9 @@ def metrics_access_refused() -> Response | None:
     if address is not None and any(address in network
                                    for network in _networks(config.get("METRICS_ALLOW_CIDRS", ""))):
         return None
-    return error_response(403, "metrics_forbidden",
-                          "the metrics are for the configured scrape network or token only")
+    return domain_error_response(PermissionDenied(
+        "the metrics are for the configured scrape network or token only",
+        code="metrics_forbidden"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -409,6 +416,6 @@ def register_security(app: Flask) -> None:
 def _value_refused(exc: Exception):
     logging.getLogger(__name__).warning("database refused a value on %s %s: %s",
                                         request.method, request.path, type(exc).__name__)
-    return error_response(422, "value_out_of_range",
-                          "a value in the request cannot be stored (a number too large, "
-                          "or characters the database does not accept)")
+    return domain_error_response(InvalidInput(
+        "a value in the request cannot be stored (a number too large, or characters the "
+        "database does not accept)", code="value_out_of_range"))

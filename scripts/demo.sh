@@ -11,5 +11,9 @@ export SCANAPP_PUBLIC_BASE_URL="${SCANAPP_PUBLIC_BASE_URL:-http://127.0.0.1:${PO
 .venv/bin/flask --app scanapp demo
 echo
 echo "Serving on http://127.0.0.1:${PORT}  (Ctrl-C stops; data stays in instance/scanapp.db)"
-exec .venv/bin/gunicorn --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 \
+# The worker process: webhooks, EPCIS push, daily scan counts (web workers send nothing).
+.venv/bin/flask --app scanapp worker &
+WORKER_PID=$!
+trap 'kill -TERM "$WORKER_PID" 2>/dev/null; wait "$WORKER_PID" 2>/dev/null || true' EXIT
+.venv/bin/gunicorn --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 \
   --access-logfile - "wsgi:app"

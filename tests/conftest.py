@@ -137,13 +137,28 @@ def _wipe_database(app) -> None:
 
     engine = get_engine(app)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            quoted = ", ".join(f'"{t}"' for t in tables)
+    if engine.dialect.name == "postgresql":
+        # DELETE (children first) and restarting the sequences used: the same result as
+        # TRUNCATE ... RESTART IDENTITY on these small tables at a tenth of the cost (TRUNCATE
+        # makes new files for every table: ~0.3-1 s per test, most of a test's teardown).
+        try:
+            with engine.begin() as conn:
+                for table in tables:
+                    conn.execute(sa.text(f'DELETE FROM "{table}"'))
+                for sequence in conn.execute(sa.text(
+                        "SELECT sequencename FROM pg_sequences WHERE schemaname = "
+                        "current_schema() AND last_value IS NOT NULL")).scalars():
+                    conn.execute(sa.text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+            return
+        except sa.exc.IntegrityError:
+            pass  # a table outside the models references one: TRUNCATE ... CASCADE below
+        quoted = ", ".join(f'"{t}"' for t in tables)
+        with engine.begin() as conn:
             conn.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(sa.text(f'DELETE FROM "{table}"'))
+        return
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(sa.text(f'DELETE FROM "{table}"'))
 
 
 def _wipe_redis(app) -> None:
@@ -198,6 +213,25 @@ def app_factory(stack, app):
         application.extensions["scanapp.shutdown_hooks"] = []
         _wipe_redis(application)
         dispose_app(application)
+
+
+@pytest.fixture
+def run_worker(app):
+    """Run the worker process's relays (scanapp/worker.py) for an app, in this process;
+    stopped at teardown, before ``app`` wipes the tables."""
+    from scanapp.worker import Worker
+
+    started = []
+
+    def start(application=None):
+        worker = Worker(application or app)
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture

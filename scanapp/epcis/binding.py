@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,18 +39,9 @@ DEFAULT_PER_PAGE = 30  # the binding's default
 MAX_PER_PAGE = 1000
 HOOKS_KEY = "scanapp.epcis.capture_hooks"
 
-# Capture limits: the app config first (tests, overrides, a settings module that defines
-# them), then SCANAPP_EPCIS_CAPTURE_MAX_EVENTS / _MAX_BYTES, then these defaults.
-CAPTURE_LIMIT_DEFAULTS = {"EPCIS_CAPTURE_MAX_EVENTS": 10_000,
-                          "EPCIS_CAPTURE_MAX_BYTES": 8_000_000}
-
-
 def capture_limit(config: dict, name: str) -> int:
-    value = config.get(name)
-    if value is None:
-        raw = os.environ.get("SCANAPP_" + name, "").strip()
-        value = int(raw) if raw else CAPTURE_LIMIT_DEFAULTS[name]
-    return int(value)
+    """EPCIS_CAPTURE_MAX_EVENTS / _MAX_BYTES, read once with every setting (config.py)."""
+    return int(config[name])
 
 
 # -- errors (mapped to problem+json by the views) -------------------------------------------

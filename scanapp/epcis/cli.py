@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import click
 from flask import current_app
@@ -73,25 +72,19 @@ def register_commands(group: AppGroup) -> None:
         click.echo(f"wrote {count} events from {since} to {until} to {output}")
 
     @group.command("push")
-    @click.option("--loop", is_flag=True, help="keep running, like the background thread")
-    @click.option("--interval", default=None, type=float, help="seconds between rounds")
-    def push_command(loop: bool, interval: float | None) -> None:
-        """Send waiting events to the capture endpoint (SCANAPP_EPCIS_CAPTURE_URL)."""
+    def push_command() -> None:
+        """Send waiting events to the capture endpoint once (SCANAPP_EPCIS_CAPTURE_URL);
+        ``flask --app scanapp worker`` does this continuously."""
         app = current_app._get_current_object()
         if not capture_endpoint(app):
             raise click.ClickException("no capture endpoint: set SCANAPP_EPCIS_CAPTURE_URL")
-        interval = interval or float(setting(app, "EPCIS_PUSH_INTERVAL"))
-        while True:
-            result = exporter.aggregate_then_push(app)
-            with session_scope(app) as session:
-                status = exporter.outbox_status(session)
-            click.echo(f"sent {result.sent} events; {status['pending']} waiting"
-                       + (f"; last error: {result.last_error}" if result.last_error else ""))
-            if not loop:
-                if result.failed:
-                    raise SystemExit(1)
-                return
-            time.sleep(interval)
+        result = exporter.aggregate_then_push(app)
+        with session_scope(app) as session:
+            status = exporter.outbox_status(session)
+        click.echo(f"sent {result.sent} events; {status['pending']} waiting"
+                   + (f"; last error: {result.last_error}" if result.last_error else ""))
+        if result.failed:
+            raise SystemExit(1)
 
     @group.command("aggregate-scans")
     @click.option("--day", default=None, type=Day(), help="one closed day (default: all due)")

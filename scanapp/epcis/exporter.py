@@ -1,12 +1,13 @@
 """Push stored events to the portal's EPCIS capture endpoint, from the durable outbox.
 
 Delivery is at least once with a lease, which in practice means once: a batch is claimed
-(``claimed_until``) before it is sent, so two pushers (the web process's thread and the
-``flask epcis push`` command, or several gunicorn workers) never send the same rows at the
-same time; a row is marked sent only after the endpoint accepted it (2xx). A failed batch is
-retried with exponential backoff, for as long as it takes: an outage delays events but loses
-none. Should a pusher die between the endpoint's 2xx and marking the rows, the events go
-again with the same ``eventID``, which an EPCIS repository recognises.
+(``claimed_until``) before it is sent, so two pushers (the worker process and a
+``flask epcis push`` run by hand, or two worker processes during a deploy) never send the
+same rows at the same time; a row is marked sent only after the endpoint accepted it (2xx).
+A failed batch is retried with exponential backoff, for as long as it takes: an outage
+delays events but loses none. Should a pusher die between the endpoint's 2xx and marking
+the rows, the events go again with the same ``eventID``, which an EPCIS repository
+recognises.
 
 The HTTP client is the standard library's: one POST per batch needs nothing more.
 """
@@ -17,7 +18,6 @@ import datetime as dt
 import json
 import logging
 import secrets
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from flask import Flask
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..background import PollingWorker
 from ..db import session_scope, utcnow
 from . import mapping
 from .models import EpcisEvent, EpcisOutbox
@@ -204,7 +205,7 @@ def aggregate_then_push(app: Flask, max_batches: int | None = None) -> PushResul
 
     with app.app_context(), session_scope(app) as session:
         try:
-            aggregate_scans(session)
+            aggregate_scans(session, app=app)
         except Exception:  # a scan table problem must not stop lifecycle events going out
             log.exception("EPCIS scan aggregation failed; pushing the other events")
     return push_pending(app, max_batches)
@@ -224,66 +225,30 @@ def outbox_status(session: Session) -> dict:
             "oldest_pending": counts[3], "last_error": last_error}
 
 
-# -- the background thread --------------------------------------------------------------------
+# -- the pusher (runs in the worker process: ``flask --app scanapp worker``) -----------------
 
 
-class Pusher:
-    """One per process: pushes every ``EPCIS_PUSH_INTERVAL`` seconds, or sooner when woken."""
+class EpcisPusher(PollingWorker):
+    """Every ``EPCIS_PUSH_INTERVAL`` seconds: record the closed days' scan counts, then push
+    due batches. Idle (a pass that does nothing) while no capture URL is configured."""
+
+    name = "scanapp-epcis-pusher"
 
     def __init__(self, app: Flask):
+        super().__init__()
         self.app = app
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="epcis-pusher", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    def interval(self) -> float:
+        return float(setting(self.app, "EPCIS_PUSH_INTERVAL"))
 
-    def wake(self) -> None:
-        self._wake.set()
+    def max_backoff(self) -> float:
+        return float(setting(self.app, "EPCIS_RETRY_MAX"))
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=30)
+    @property
+    def configured(self) -> bool:
+        return capture_endpoint(self.app) is not None
 
-    def _run(self) -> None:
-        interval = float(setting(self.app, "EPCIS_PUSH_INTERVAL"))
-        while not self._stop.is_set():
-            try:
-                aggregate_then_push(self.app)
-            except Exception:  # keep the thread alive through database outages
-                log.exception("EPCIS push round failed; retrying in %.0f s", interval)
-            self._wake.wait(interval)
-            self._wake.clear()
-
-
-_start_lock = threading.Lock()
-
-
-def ensure_pusher(app: Flask) -> Pusher | None:
-    """Start this process's push thread on first use, when a capture URL is configured.
-
-    Called on every request, so the answer is cached: ``False`` means "no thread here".
-    """
-    pusher = app.extensions.get("epcis.pusher")
-    if pusher is not None:
-        return pusher or None
-    with _start_lock:
-        pusher = app.extensions.get("epcis.pusher")
-        if pusher is None:
-            if capture_endpoint(app) and setting(app, "EPCIS_PUSH_THREAD"):
-                pusher = Pusher(app)
-                app.extensions.setdefault("scanapp.shutdown_hooks", []).append(pusher.stop)
-                pusher.start()
-            else:
-                pusher = False
-            app.extensions["epcis.pusher"] = pusher
-    return pusher or None
-
-
-def wake(app: Flask) -> None:
-    """Events were committed: let the push thread (if any) send them now."""
-    pusher = ensure_pusher(app)
-    if pusher is not None:
-        pusher.wake()
+    def run_once(self) -> bool:
+        if self.configured:
+            aggregate_then_push(self.app)
+        return False

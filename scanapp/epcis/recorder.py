@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import current_app
-from sqlalchemy import event as sa_event
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -45,81 +44,57 @@ def store(session: Session, mapped: MappedEvent) -> EpcisEvent:
     # Linked by relationship, not by id: both rows go in with the publisher's own flush,
     # without an extra round trip here.
     session.add(EpcisOutbox(event=row, created_at=now, next_attempt_at=now))
-    _wake_pusher_after_commit(session)
     return row
-
-
-def _wake_pusher_after_commit(session: Session) -> None:
-    """Ask for this process's push thread to be woken once the transaction commits."""
-    session.info[_WAKE] = current_app._get_current_object()
-
-
-_WAKE = "epcis.wake_app"
-
-
-def _after_commit(session: Session) -> None:
-    # One class-level listener for every session: a dictionary lookup on commits that
-    # recorded nothing, instead of a listener attached to each session that records.
-    app = session.info.pop(_WAKE, None)
-    if app is not None:
-        from .exporter import wake
-
-        wake(app)
-
-
-def _base() -> str:
-    return current_app.config["PUBLIC_BASE_URL"]
 
 
 # -- handlers -------------------------------------------------------------------------------
 
 
-def on_range_issued(session: Session, event: events.RangeIssued) -> None:
-    rng = sources.range_facts(session, event.range_id)
-    store(session, mapping.range_issued(_base(), rng, event.at))
+class Recorder:
+    """One app's handlers: they know their app (base URL, codec) without ``current_app``,
+    so they work the same in a request, the flag-writer thread and a CLI command."""
 
+    def __init__(self, app: Flask):
+        self.app = app
+        self.base = app.config["PUBLIC_BASE_URL"]
 
-def on_range_transitioned(session: Session, event: events.RangeTransitioned) -> None:
-    rng = sources.range_facts(session, event.range_id)
-    store(session, mapping.range_transitioned(_base(), rng, event.action, event.at,
-                                              event.serials, event.reason))
+    def subscribe(self, bus: events.EventBus) -> None:
+        bus.subscribe(events.RangeIssued, self.on_range_issued)
+        bus.subscribe(events.RangeTransitioned, self.on_range_transitioned)
+        bus.subscribe(events.FieldInspectionRecorded, self.on_field_inspection)
+        bus.subscribe(events.FlagRaised, self.on_flag_raised)
+        bus.subscribe(events.CaseDecided, self.on_case_decided)
 
+    def on_range_issued(self, session: Session, event: events.RangeIssued) -> None:
+        rng = sources.range_facts(session, event.range_id)
+        store(session, mapping.range_issued(self.base, rng, event.at))
 
-def on_field_inspection(session: Session, event: events.FieldInspectionRecorded) -> None:
-    app = current_app._get_current_object()
-    store(session, mapping.field_inspection(
-        _base(), inspection_id=event.inspection_id, gtin=event.gtin, serial=event.serial,
-        lot=sources.lot_of(session, app, event.gtin, event.serial), at=event.at,
-        finding=event.finding, province=event.province, lat=event.lat, lon=event.lon,
-        brand_org_id=sources.brand_of(session, event.gtin)))
+    def on_range_transitioned(self, session: Session, event: events.RangeTransitioned) -> None:
+        rng = sources.range_facts(session, event.range_id)
+        store(session, mapping.range_transitioned(self.base, rng, event.action, event.at,
+                                                  event.serials, event.reason))
 
+    def on_field_inspection(self, session: Session,
+                            event: events.FieldInspectionRecorded) -> None:
+        store(session, mapping.field_inspection(
+            self.base, inspection_id=event.inspection_id, gtin=event.gtin,
+            serial=event.serial, lot=sources.lot_of(session, self.app, event.gtin, event.serial),
+            at=event.at, finding=event.finding, province=event.province, lat=event.lat,
+            lon=event.lon, brand_org_id=sources.brand_of(session, event.gtin)))
 
-def on_flag_raised(session: Session, event: events.FlagRaised) -> None:
-    app = current_app._get_current_object()
-    store(session, mapping.flag_raised(
-        _base(), flag_id=event.flag_id, gtin=event.gtin, serial=event.serial,
-        lot=sources.lot_of_range(session, app, event.gtin, event.serial, event.range_id),
-        at=event.at, risk=event.risk, reasons=event.reasons, escalated=event.escalated,
-        brand_org_id=event.brand_org_id))
+    def on_flag_raised(self, session: Session, event: events.FlagRaised) -> None:
+        store(session, mapping.flag_raised(
+            self.base, flag_id=event.flag_id, gtin=event.gtin, serial=event.serial,
+            lot=sources.lot_of_range(session, self.app, event.gtin, event.serial,
+                                     event.range_id),
+            at=event.at, risk=event.risk, reasons=event.reasons, escalated=event.escalated,
+            brand_org_id=event.brand_org_id))
 
-
-def on_case_decided(session: Session, event: events.CaseDecided) -> None:
-    app = current_app._get_current_object()
-    store(session, mapping.case_decided(
-        _base(), case_id=event.case_id, gtin=event.gtin, serial=event.serial,
-        lot=sources.lot_of(session, app, event.gtin, event.serial), at=event.at,
-        status=event.status, brand_org_id=sources.brand_of(session, event.gtin)))
-
-
-def register() -> None:
-    """Subscribe the handlers (idempotent: ``events.subscribe`` ignores repeats)."""
-    events.subscribe(events.RangeIssued, on_range_issued)
-    events.subscribe(events.RangeTransitioned, on_range_transitioned)
-    events.subscribe(events.FieldInspectionRecorded, on_field_inspection)
-    events.subscribe(events.FlagRaised, on_flag_raised)
-    events.subscribe(events.CaseDecided, on_case_decided)
-    if not sa_event.contains(Session, "after_commit", _after_commit):
-        sa_event.listen(Session, "after_commit", _after_commit)
+    def on_case_decided(self, session: Session, event: events.CaseDecided) -> None:
+        store(session, mapping.case_decided(
+            self.base, case_id=event.case_id, gtin=event.gtin, serial=event.serial,
+            lot=sources.lot_of(session, self.app, event.gtin, event.serial), at=event.at,
+            status=event.status, brand_org_id=sources.brand_of(session, event.gtin)))
 
 
 # -- consumer scans, in aggregate -----------------------------------------------------------
@@ -131,7 +106,7 @@ MAX_DAYS_PER_RUN = 31
 
 
 def aggregate_scans(session: Session, now: dt.datetime | None = None,
-                    day: dt.date | None = None) -> list[dt.date]:
+                    day: dt.date | None = None, app: Flask | None = None) -> list[dt.date]:
     """Write the daily scan-count events of closed days not yet exported; commit.
 
     Days are Vietnam-local. Returns the days done. ``day`` forces one (closed) day.
@@ -156,7 +131,7 @@ def aggregate_scans(session: Session, now: dt.datetime | None = None,
         while start <= last_closed and len(todo) < MAX_DAYS_PER_RUN:
             todo.append(start)
             start += dt.timedelta(1)
-    app = current_app._get_current_object()
+    base = (app or current_app).config["PUBLIC_BASE_URL"]
     done = []
     for each in todo:
         if session.get(EpcisScanDay, each) is not None:
@@ -166,7 +141,7 @@ def aggregate_scans(session: Session, now: dt.datetime | None = None,
         for gtin, province, scans, codes in sources.consumer_scan_counts(
                 session, begin, begin + dt.timedelta(days=1)):
             store(session, mapping.scans_observed(
-                app.config["PUBLIC_BASE_URL"], day=each, gtin=gtin, province=province,
+                base, day=each, gtin=gtin, province=province,
                 scans=scans, codes=codes, brand_org_id=sources.brand_of(session, gtin)))
             count += 1
         session.add(EpcisScanDay(day=each, events=count, aggregated_at=now))

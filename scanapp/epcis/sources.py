@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import DomainError
 from ..products.models import Product
+from ..services import services
 from .mapping import RangeFacts
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,11 @@ def lot_of(session: Session, app: Flask, gtin: str, serial: str) -> str | None:
     The serial's signature binds its lot, so the lot is the one among the GTIN's ranges for
     which the serial verifies. A forged serial verifies under none and is named without a lot.
     """
-    from ..serials.codec import get_codec
     from ..serials.models import SerialRange
 
     lots = session.scalars(select(SerialRange.lot).where(SerialRange.gtin == gtin).distinct()
                            .limit(MAX_LOT_CANDIDATES)).all()
-    codec = get_codec(app)
+    codec = services(app).codec
     for lot in lots:
         try:
             codec.verify(serial, gtin, lot or None)

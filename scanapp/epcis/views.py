@@ -12,7 +12,7 @@ from ..auth.access import current_principal, requires
 from ..auth.models import Role
 from ..db import get_session
 from ..extensions import Blueprint
-from . import exporter, query, recorder
+from . import exporter, query
 from .cli import register_commands
 from .schemas import EventQuerySchema, OutboxStatusSchema
 from .settings import capture_endpoint, setting
@@ -20,14 +20,7 @@ from .settings import capture_endpoint, setting
 blp = Blueprint("epcis", __name__, url_prefix="/api/v1/epcis",
                 description="EPCIS 2.0 events for the national traceability portal")
 
-# Subscribed once per process, when the app registers this blueprint.
-recorder.register()
 register_commands(blp.cli)
-
-
-@blp.before_app_request
-def _start_pusher():
-    exporter.ensure_pusher(current_app._get_current_object())
 
 
 @blp.route("/events")

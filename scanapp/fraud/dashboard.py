@@ -28,7 +28,6 @@ import marshmallow as ma
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     flash,
     g,
@@ -44,7 +43,13 @@ from sqlalchemy import select
 from ..auth.models import ApiKey, Role
 from ..auth.service import Principal, authenticate
 from ..db import get_session, utcnow
-from ..errors import AuthenticationRequired, DomainError
+from ..errors import (
+    AuthenticationRequired,
+    DomainError,
+    InvalidInput,
+    MalformedRequest,
+    status_for,
+)
 from ..regions import PROVINCES
 from . import flags as flag_service
 from .dossier import build_dossier, signal_info
@@ -74,11 +79,6 @@ def _configure(state) -> None:
     if config.get("PRODUCTION"):
         # Production is served over https: the cookie must never travel in clear.
         config["SESSION_COOKIE_SECURE"] = True
-    # Precise province boundaries, when the operator provides them: loaded at start-up so
-    # that a broken file stops the service with a clear message instead of a wrong map.
-    from ..regions.geo import load_configured
-
-    load_configured(state.app.config.get("PROVINCES_GEOJSON"))
 
 
 # -- session and CSRF -----------------------------------------------------------------------
@@ -101,8 +101,8 @@ def _check_csrf() -> None:
     except BadSignature:
         value = None
     if not value or value != session.get("csrf"):
-        abort(400, description="The form expired or did not come from this site; "
-                               "reload the page and try again.")
+        raise MalformedRequest("The form expired or did not come from this site; "
+                               "reload the page and try again.", code="csrf_failed")
 
 
 @inspect_bp.app_context_processor
@@ -192,6 +192,12 @@ def _no_store(response: Response) -> Response:
 @inspect_bp.errorhandler(400)
 def _bad_request(exc):
     return render_template("inspect/error.html", message=exc.description), 400
+
+
+@inspect_bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    # The status the JSON API would answer (errors.HTTP_STATUS), as a page.
+    return render_template("inspect/error.html", message=exc.message), status_for(exc)
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -305,12 +311,9 @@ def _csv_cell(value) -> str:
 def export_csv():
     flt, _page, _form, errors = _parse_filter()
     if errors:
-        abort(400, description=f"the filter is invalid: {errors}")
+        raise InvalidInput(f"the filter is invalid: {errors}", code="validation_error")
     db = get_session()
-    try:
-        items = flag_service.iter_flags(db, g.inspector, flt)
-    except DomainError as exc:
-        abort(400, description=exc.message)
+    items = flag_service.iter_flags(db, g.inspector, flt)
     brands = flag_service.org_names(db, [f.brand_org_id for f in items])
     out = io.StringIO()
     writer = csv.writer(out)
@@ -330,10 +333,7 @@ def export_csv():
 
 @inspect_bp.get("/codes/<string:serial>")
 def dossier(serial: str):
-    try:
-        data = build_dossier(get_session(), g.inspector, serial)
-    except DomainError as exc:
-        return render_template("inspect/error.html", message=exc.message), 404
+    data = build_dossier(get_session(), g.inspector, serial)
     flag = data["case"]
     allowed = []
     if flag is not None:
@@ -348,10 +348,7 @@ def case_action(flag_id: int):
     note = request.form.get("note") or None
     assignee_field = request.form.get("assignee")
     db = get_session()
-    try:
-        flag = flag_service.get_flag(db, g.inspector, flag_id)
-    except DomainError as exc:
-        return render_template("inspect/error.html", message=exc.message), 404
+    flag = flag_service.get_flag(db, g.inspector, flag_id)
     serial = flag.serial
     changed_assignee = assignee_field is not None and \
         (assignee_field.strip() or None) != flag.assignee

@@ -16,11 +16,12 @@ from sqlalchemy import select
 
 from ..db import session_scope
 from ..regions import PROVINCES
+from ..serials.codec import ALPHABET
+from ..services import services
 from .models import Flag
 
 CLONE_PROVINCES = ("01", "48", "79", "79", "92", "01")
 FORGED_IN = "92"
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def seed_fraud(app: Flask, info: dict) -> dict:
@@ -31,14 +32,13 @@ def seed_fraud(app: Flask, info: dict) -> dict:
     if range_id is None:
         return {"lines": lines}
     from ..scan.service import ScanRequest, verify_scan
-    from ..serials.codec import get_codec
     from ..serials.models import SerialRange
     from ..serials.stamps import stamp_uri
 
     with session_scope(app) as session:
         rng = session.get(SerialRange, range_id)
-        serial = get_codec(app).encode(rng.start_seq + rng.quantity - 1, rng.gtin, rng.lot,
-                                       key_id=rng.key_id)
+        serial = services(app).codec.encode(rng.start_seq + rng.quantity - 1, rng.gtin,
+                                             rng.lot, key_id=rng.key_id)
         uri = stamp_uri(base, rng.gtin, serial, rng.lot, rng.expiry)
         gtin = rng.gtin
         flagged = session.scalar(select(Flag.id).where(Flag.serial == serial)) is not None

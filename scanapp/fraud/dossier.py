@@ -18,6 +18,7 @@ from ..errors import DomainError, NotFound
 from ..products.models import Product
 from ..regions import PROVINCES
 from ..scan.models import ScanEvent
+from ..services import services
 from .flags import brand_may_see_gtin, inspections_for, org_names
 from .models import Flag
 from .rules import AGGREGATE_SIGNALS, COUNTERFEIT_REASON, RULES_BY_ID
@@ -78,13 +79,13 @@ def identify_unscanned(serial: str) -> tuple[str, int, str] | None:
     layout is the documented one (ARCHITECTURE.md): key id, 11 characters of permuted
     sequence, 8 of tag; the range lookup and the signature check are the serials package's.
     """
-    from ..serials.codec import ALPHABET, SERIAL_LENGTH, get_codec
+    from ..serials.codec import ALPHABET, SERIAL_LENGTH
     from ..serials.lookup import code_status, find_range
 
     if len(serial) != SERIAL_LENGTH or any(ch not in ALPHABET for ch in serial):
         return None
     try:
-        codec = get_codec()
+        codec = services().codec
         permuted = 0
         for ch in serial[1:12]:
             permuted = permuted * len(ALPHABET) + ALPHABET.index(ch)

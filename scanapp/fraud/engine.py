@@ -1,10 +1,11 @@
-"""Risk assessment of one scan: the entry points the scan path calls.
+"""Risk assessment of one scan: pure, the part of fraud the scan path calls directly.
 
-CONTRACT (the fraud package fills in the bodies):
+CONTRACT:
 - ``assess`` is pure, takes well under a millisecond, does no I/O and never raises for odd
   input. ``suspicious`` decides the consumer verdict; ``flag`` whether a flag is raised.
-- ``on_scan_recorded`` is called by the scan path after the scan event is durably stored, and
-  only when ``assessment.reasons`` is not empty (rare), so it may write to the database.
+- This module, ``rules`` and ``facts`` import nothing else of scanapp (the import contract in
+  pyproject.toml): they run without an app, a database or Flask. Writing flags is
+  ``flags.on_scans_recorded``, which the composition root hands to the scan path.
 
 Everything a rule reads travels in the facts (gathered in the scan's one Redis round trip or
 from the database): a rule that needs more state gets a defaulted field on ``CodeHistory``.
@@ -13,10 +14,7 @@ from the database): a rule that needs more state gets a defaulted field on ``Cod
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-
-from flask import Flask
 
 from .facts import CodeHistory, RangeFacts, ScanFacts
 from .rules import RULES, RULES_BY_ID, claim_households, combine, settings_for
@@ -68,40 +66,3 @@ def assess(scan: ScanFacts, history: CodeHistory, rng: RangeFacts) -> Assessment
 def pin_households(scan: ScanFacts, history: CodeHistory, rng: RangeFacts) -> int:
     """How many unrelated households have claimed the code's PIN (rules.claim_households)."""
     return claim_households(scan, history, settings_for(rng))
-
-
-def on_scan_recorded(app: Flask, scan_event_id: int | None, scan: ScanFacts,
-                     history: CodeHistory, rng: RangeFacts, assessment: Assessment) -> None:
-    on_scans_recorded(app, [(scan_event_id, scan, history, rng, assessment)])
-
-
-def on_scans_recorded(app: Flask, calls: Sequence[tuple]) -> None:
-    """``on_scan_recorded`` for several stored scans at once, each given as its arguments
-    ``(scan_event_id, scan, history, rng, assessment)`` in the order they were recorded.
-
-    Their flags are written in one transaction (``flags.record_flags``), with the same
-    outcome as one call each. Never raises: if the batch fails, each flag is tried on its
-    own, so one bad item costs only itself.
-    """
-    from .flags import FlagItem, record_flags
-
-    items = [FlagItem(scan_event_id, scan, rng, assessment)
-             for scan_event_id, scan, _history, rng, assessment in calls if assessment.flag]
-    if not items:
-        return None
-    if len(items) > 1:
-        try:
-            record_flags(app, items)
-            return None
-        except Exception:  # noqa: BLE001
-            log.exception("could not record a batch of %d flags; writing them one by one",
-                          len(items))
-    for item in items:
-        try:
-            record_flags(app, [item])
-        except Exception:  # noqa: BLE001
-            # The scan itself is already stored and answered; a lost flag write is raised
-            # again by the code's next scan (its risk only grows), so log rather than fail
-            # the scan.
-            log.exception("could not record the flag for serial %s", item.scan.serial)
-    return None

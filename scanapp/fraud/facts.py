@@ -36,8 +36,9 @@ class ScanFacts:
     serial: str
     gtin: str
     place: ScanPlace
-    # What the signature and lifecycle alone say: "genuine", "forged", "unknown_range",
-    # "compromised_key", "not_activated", "voided", "recalled".
+    # What the lifecycle says of a code whose signature verified: "genuine",
+    # "not_activated", "voided", "recalled". (A compromised key never gets here: the codec
+    # refuses its serials, so the scan is "counterfeit" with reason compromised_key.)
     standing: str
     is_repeat_of_same_device: bool = False
     # "scan", or "pin": the assessment at a scratch-off PIN check (``place`` is then the

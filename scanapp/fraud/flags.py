@@ -10,6 +10,7 @@ products and may add notes (its answer to an alert) but not decide a case.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,10 +28,11 @@ from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..products.models import Product
 from ..regions import PROVINCES, default_locator
 from ..scan.models import ScanEvent
-from . import webhooks
 from .engine import Assessment
-from .facts import RangeFacts, ScanFacts
+from .facts import CodeHistory, RangeFacts, ScanFacts
 from .models import CaseEvent, CaseStatus, FieldInspection, Flag
+
+log = logging.getLogger(__name__)
 
 # A flag escalates (and its brand is told again) when its risk rises by at least this much
 # or a new kind of signal fires: one more scan of a known clone is not news.
@@ -68,15 +70,6 @@ class FlagItem:
     assessment: Assessment
 
 
-def record_flag(app: Flask, scan_event_id: int | None, scan: ScanFacts, rng: RangeFacts,
-                assessment: Assessment) -> int | None:
-    """Create the code's flag, or escalate it; publish ``FlagRaised`` in the same commit.
-
-    Returns the flag's id when it was raised or escalated, None when the scan was not news.
-    """
-    return record_flags(app, [FlagItem(scan_event_id, scan, rng, assessment)])[0]
-
-
 def record_flags(app: Flask, items: Sequence[FlagItem]) -> list[int | None]:
     """Raise or escalate the flags of several scans in one transaction.
 
@@ -93,7 +86,6 @@ def record_flags(app: Flask, items: Sequence[FlagItem]) -> list[int | None]:
     with app.app_context(), session_scope(app) as session:
         results = _FlagBatch(session, items).write()
         session.commit()
-        webhooks.kick(app, session)
     return results
 
 
@@ -370,10 +362,6 @@ def get_flag(session: Session, principal: Principal, flag_id: int) -> Flag:
     return flag
 
 
-def flag_for_serial(session: Session, principal: Principal, serial: str) -> Flag | None:
-    return session.scalar(visible_flags(principal).where(Flag.serial == serial))
-
-
 def org_names(session: Session, ids) -> dict[int, str]:
     ids = {i for i in ids if i}
     if not ids:
@@ -484,3 +472,40 @@ def brand_may_see_gtin(session: Session, principal: Principal, gtin: str | None)
     return session.scalar(select(Product.id).where(
         Product.gtin == gtin, Product.brand_org_id == principal.org_id)) is not None
 
+
+# -- the scan path's hook (scanapp/bootstrap.py hands it over) -------------------------------
+
+
+def on_scan_recorded(app: Flask, scan_event_id: int | None, scan: ScanFacts,
+                     history: CodeHistory, rng: RangeFacts, assessment: Assessment) -> None:
+    on_scans_recorded(app, [(scan_event_id, scan, history, rng, assessment)])
+
+
+def on_scans_recorded(app: Flask, calls: Sequence[tuple]) -> None:
+    """``on_scan_recorded`` for several stored scans at once, each given as its arguments
+    ``(scan_event_id, scan, history, rng, assessment)`` in the order they were recorded.
+
+    Their flags are written in one transaction (``flags.record_flags``), with the same
+    outcome as one call each. Never raises: if the batch fails, each flag is tried on its
+    own, so one bad item costs only itself.
+    """
+    items = [FlagItem(scan_event_id, scan, rng, assessment)
+             for scan_event_id, scan, _history, rng, assessment in calls if assessment.flag]
+    if not items:
+        return None
+    if len(items) > 1:
+        try:
+            record_flags(app, items)
+            return None
+        except Exception:  # noqa: BLE001
+            log.exception("could not record a batch of %d flags; writing them one by one",
+                          len(items))
+    for item in items:
+        try:
+            record_flags(app, [item])
+        except Exception:  # noqa: BLE001
+            # The scan itself is already stored and answered; a lost flag write is raised
+            # again by the code's next scan (its risk only grows), so log rather than fail
+            # the scan.
+            log.exception("could not record the flag for serial %s", item.scan.serial)
+    return None

@@ -33,20 +33,11 @@ from .schemas import (
 
 blp = Blueprint("fraud", __name__, url_prefix="/api/v1",
                 description="Fraud flags, cases, code dossiers, field inspections, hotspots")
-PLAIN_BLUEPRINTS = (inspect_bp, webhooks.worker_cli)
+PLAIN_BLUEPRINTS = (inspect_bp,)
 
 READERS = (Role.INSPECTOR, Role.ADMIN, Role.BRAND)
 
 
-@blp.before_app_request
-def _resume_webhooks() -> None:
-    # One query on the process's first request; nothing afterwards.
-    app = current_app._get_current_object()
-    if not app.extensions.get("scanapp.webhook_resumed"):
-        try:
-            webhooks.resume_pending(app)
-        except Exception:  # noqa: BLE001 - never fail a request over the webhook worker
-            app.logger.exception("could not check the webhook outbox")
 DECIDERS = (Role.INSPECTOR, Role.ADMIN)
 
 

@@ -20,11 +20,10 @@ reads a generic reason for a failure while the details go to the server log.
 Delivery is at least once: a receiver that answers 2xx after the worker's timeout may see
 the same event id again, which is what the id header is for.
 
-The worker runs as a daemon thread started lazily when a row is written (registered in
-``app.extensions["scanapp.shutdown_hooks"]``) and, in production, as ``flask --app scanapp
-worker``. Settings (app config, with environment defaults): ``WEBHOOK_THREAD`` (start the
-in-process thread; default on), ``WEBHOOK_BACKOFF_BASE_S`` (2), ``WEBHOOK_BACKOFF_MAX_S``
-(3600), ``WEBHOOK_MAX_ATTEMPTS`` (12), ``WEBHOOK_TIMEOUT_S`` (5), ``WEBHOOK_POLL_S`` (1).
+The relay runs in the worker process (``flask --app scanapp worker``, scanapp/worker.py),
+never in a web worker. Settings (scanapp/config.py): ``WEBHOOK_BACKOFF_BASE_S`` (2),
+``WEBHOOK_BACKOFF_MAX_S`` (3600), ``WEBHOOK_MAX_ATTEMPTS`` (12), ``WEBHOOK_TIMEOUT_S`` (5),
+``WEBHOOK_POLL_S`` (1).
 """
 
 from __future__ import annotations
@@ -34,21 +33,18 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
-import signal
-import threading
 import time
 import uuid
 
-import click
-from flask import Blueprint, Flask, current_app
+from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import events, outbound
 from ..auth.models import Organisation
 from ..auth.service import Principal
+from ..background import PollingWorker
 from ..db import session_scope, utcnow
 from ..errors import InvalidInput
 from .models import WebhookDelivery
@@ -60,28 +56,12 @@ EVENT_ID_HEADER = "X-Scanapp-Event-Id"
 EVENT_TYPE_HEADER = "X-Scanapp-Event"
 TIMESTAMP_HEADER = "X-Scanapp-Timestamp"
 
-DEFAULTS = {
-    "WEBHOOK_THREAD": True,
-    "WEBHOOK_BACKOFF_BASE_S": 2.0,
-    "WEBHOOK_BACKOFF_MAX_S": 3600.0,
-    "WEBHOOK_MAX_ATTEMPTS": 12,
-    "WEBHOOK_TIMEOUT_S": 5.0,
-    "WEBHOOK_POLL_S": 1.0,
-}
 CLAIM_S = 60  # a claimed row is left alone this long; longer than any delivery takes
 BATCH = 20
 
 
 def setting(app: Flask, name: str):
-    if name in app.config:
-        return app.config[name]
-    raw = os.environ.get("SCANAPP_" + name)
-    default = DEFAULTS[name]
-    if raw in (None, ""):
-        return default
-    if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    return type(default)(raw)
+    return app.config[name]
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -98,14 +78,8 @@ def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> b
 
 
 def _allow_private(app: Flask) -> bool:
-    # Brands must not make this service call into its own network (SSRF); tests and the
-    # embedded demo deliver to 127.0.0.1, so only production forbids it by default.
-    if "WEBHOOK_ALLOW_PRIVATE" in app.config:
-        return bool(app.config["WEBHOOK_ALLOW_PRIVATE"])
-    raw = os.environ.get("SCANAPP_WEBHOOK_ALLOW_PRIVATE", "")
-    if raw:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    return not app.config.get("PRODUCTION", False)
+    # Off by default in production only (scanapp/config.py says why).
+    return bool(app.config["WEBHOOK_ALLOW_PRIVATE"])
 
 
 def set_webhook(session: Session, principal: Principal, url: str | None,
@@ -150,10 +124,6 @@ def _enqueue_flag(session: Session, event: events.FlagRaised) -> None:
                         "escalated": event.escalated}}
     session.add(WebhookDelivery(event_id=event_id, event_type=kind, org_id=event.brand_org_id,
                                 payload=payload, attempts=0, next_attempt_at=utcnow()))
-    session.info["scanapp.webhook_enqueued"] = True
-
-
-events.subscribe(events.FlagRaised, _enqueue_flag)
 
 _WEBHOOK_ORGS = "scanapp.webhook_orgs"
 
@@ -261,103 +231,30 @@ def deliver_due(app: Flask) -> int:
     return delivered
 
 
-# -- the worker ------------------------------------------------------------------------------
+# -- the relay (runs in the worker process: ``flask --app scanapp worker``) -------------------
 
 
-class WebhookWorker:
+class WebhookRelay(PollingWorker):
+    """Delivers due outbox rows every ``WEBHOOK_POLL_S`` seconds. Rows are claimed with a
+    conditional UPDATE, so a second worker process (a rolling deploy) never sends one twice."""
+
+    name = "scanapp-webhooks"
+
     def __init__(self, app: Flask):
+        super().__init__()
         self.app = app
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="scanapp-webhooks", daemon=True)
-        self._thread.start()
+    def interval(self) -> float:
+        return float(setting(self.app, "WEBHOOK_POLL_S"))
 
-    def wake(self) -> None:
-        self._wake.set()
+    def max_backoff(self) -> float:
+        return float(setting(self.app, "WEBHOOK_BACKOFF_MAX_S"))
 
-    def run(self) -> None:
-        poll = float(setting(self.app, "WEBHOOK_POLL_S"))
-        while not self._stop.is_set():
-            try:
-                deliver_due(self.app)
-            except Exception:  # noqa: BLE001 - the database may be briefly away: keep going
-                log.exception("webhook worker pass failed")
-            self._wake.wait(poll)
-            self._wake.clear()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    def run_once(self) -> bool:
+        # A full batch delivered: there may be more due right now.
+        return deliver_due(self.app) >= BATCH
 
 
-_start_lock = threading.Lock()
-
-
-def ensure_worker(app: Flask) -> WebhookWorker | None:
-    """Start the in-process worker once per app (lazily: first outbox row or first wake)."""
-    if not setting(app, "WEBHOOK_THREAD"):
-        return None
-    worker = app.extensions.get("scanapp.webhook_worker")
-    if worker is not None:
-        return worker
-    with _start_lock:
-        worker = app.extensions.get("scanapp.webhook_worker")
-        if worker is None:
-            worker = WebhookWorker(app)
-            app.extensions["scanapp.webhook_worker"] = worker
-            app.extensions.setdefault("scanapp.shutdown_hooks", []).append(worker.stop)
-            worker.start()
-    return worker
-
-
-def kick(app: Flask, session: Session) -> None:
-    """After a commit that may have written outbox rows: make sure a worker will see them."""
-    if session.info.pop("scanapp.webhook_enqueued", False):
-        worker = ensure_worker(app)
-        if worker is not None:
-            worker.wake()
-
-
-# -- the production worker: ``flask --app scanapp worker`` ----------------------------------
-
-worker_cli = Blueprint("fraud_worker", __name__, cli_group=None)
-
-
-@worker_cli.cli.command("worker")
-@click.option("--once", is_flag=True, help="one delivery pass, then exit (cron, tests)")
-def worker_command(once: bool) -> None:
-    """Deliver brand webhooks from the outbox until stopped (SIGTERM/Ctrl-C)."""
-    app = current_app._get_current_object()
-    if once:
-        click.echo(f"delivered {deliver_due(app)}")
-        return
-    worker = WebhookWorker(app)
-    stop = threading.Event()
-
-    def _stop(*_args) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    worker.start()
-    click.echo("webhook worker running; Ctrl-C to stop")
-    stop.wait()
-    worker.stop()
-
-
-def resume_pending(app: Flask) -> None:
-    """Once per process: start the worker if earlier processes left undelivered rows."""
-    if app.extensions.get("scanapp.webhook_resumed") or not setting(app, "WEBHOOK_THREAD"):
-        return
-    app.extensions["scanapp.webhook_resumed"] = True
-    with session_scope(app) as session:
-        pending = session.scalar(select(WebhookDelivery.id).where(
-            WebhookDelivery.delivered_at.is_(None), WebhookDelivery.failed_at.is_(None))
-            .limit(1))
-    if pending is not None:
-        ensure_worker(app)
+def subscribe(bus: events.EventBus) -> None:
+    """Write an outbox row for each flag raised, in the flag's transaction."""
+    bus.subscribe(events.FlagRaised, _enqueue_flag)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import Organisation, Role
@@ -13,31 +13,33 @@ from ..gs1 import normalize_gtin
 from .models import PrinterAuthorisation, Product
 
 
+def printer_authorised(printer_org_id, brand_org_id, product_id):
+    """The one rule for printers: an unrevoked authorisation from the product's brand, for
+    that product or for all of the brand's products. Arguments are values or columns, so
+    the same clause filters a product list and checks one product."""
+    return select(PrinterAuthorisation.id).where(
+        PrinterAuthorisation.printer_org_id == printer_org_id,
+        PrinterAuthorisation.revoked_at.is_(None),
+        PrinterAuthorisation.brand_org_id == brand_org_id,
+        or_(PrinterAuthorisation.product_id.is_(None),
+            PrinterAuthorisation.product_id == product_id),
+    )
+
+
 def visible_products(principal: Principal) -> Select[tuple[Product]]:
     """A query for the products ``principal`` may see."""
     query = select(Product)
     if principal.role is Role.BRAND:
         return query.where(Product.brand_org_id == principal.org_id)
     if principal.role is Role.PRINTER:
-        authorised = select(PrinterAuthorisation.id).where(
-            PrinterAuthorisation.printer_org_id == principal.org_id,
-            PrinterAuthorisation.revoked_at.is_(None),
-            PrinterAuthorisation.brand_org_id == Product.brand_org_id,
-            or_(PrinterAuthorisation.product_id.is_(None),
-                PrinterAuthorisation.product_id == Product.id),
-        )
-        return query.where(authorised.exists())
+        return query.where(
+            printer_authorised(principal.org_id, Product.brand_org_id, Product.id).exists())
     return query
 
 
 def printer_may_print(session: Session, printer_org_id: int, product: Product) -> bool:
-    return session.scalar(select(PrinterAuthorisation.id).where(and_(
-        PrinterAuthorisation.printer_org_id == printer_org_id,
-        PrinterAuthorisation.brand_org_id == product.brand_org_id,
-        PrinterAuthorisation.revoked_at.is_(None),
-        or_(PrinterAuthorisation.product_id.is_(None),
-            PrinterAuthorisation.product_id == product.id),
-    )).limit(1)) is not None
+    return session.scalar(printer_authorised(printer_org_id, product.brand_org_id, product.id)
+                          .limit(1)) is not None
 
 
 def list_products(session: Session, principal: Principal) -> list[Product]:
@@ -48,15 +50,6 @@ def get_product(session: Session, principal: Principal, product_id: int) -> Prod
     product = session.scalar(visible_products(principal).where(Product.id == product_id))
     if product is None:
         raise NotFound(f"no product with id {product_id}")
-    return product
-
-
-def get_product_by_gtin(session: Session, principal: Principal, gtin: str) -> Product:
-    gtin14 = normalize_gtin(gtin)
-    product = session.scalar(visible_products(principal).where(Product.gtin == gtin14))
-    if product is None:
-        raise NotFound(f"no product with GTIN {gtin14} that this key may use",
-                       code="unknown_product")
     return product
 
 

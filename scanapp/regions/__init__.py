@@ -134,10 +134,6 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def is_province_code(code: str) -> bool:
-    return code in PROVINCES
-
-
 def nearest_anchor_province(lat: float, lon: float) -> str | None:
     """The unit of the nearest anchor within ``_MAX_ANCHOR_KM``; the same answer as comparing
     all 63 anchors, from the few that can be nearest anywhere in the point's grid cell."""

@@ -3,8 +3,9 @@
 The project ships the 34 units' borders (``data/vn-34-provinces.geojson``: Natural Earth's
 public-domain provinces dissolved into the 2025 units; source, licence and precision in
 ``data/SOURCE.md``) and uses them by default. An operator with a more precise licensed file
-points ``SCANAPP_PROVINCES_GEOJSON`` at a GeoJSON FeatureCollection of the 34
-province-level units (Polygon or MultiPolygon features, WGS 84 lon/lat). Each feature is
+points ``SCANAPP_PROVINCES_GEOJSON`` (read by scanapp/config.py) at a GeoJSON
+FeatureCollection of the 34 province-level units (Polygon or MultiPolygon features, WGS 84
+lon/lat). Each feature is
 matched to a unit by a code property (``code``, ``province_code``, ``ma_tinh``, ``MA_TINH``,
 ``ma``: the two-digit code) or else by a name property (``name``, ``ten_tinh``,
 ``NAME_1``, ``name_en``; Vietnamese or English, accents and "Tỉnh"/"Thành phố" prefixes
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import unicodedata
 from pathlib import Path
 
@@ -30,7 +30,6 @@ from shapely.strtree import STRtree
 
 from . import PROVINCES, default_locator
 
-ENV_VAR = "SCANAPP_PROVINCES_GEOJSON"
 SHIPPED = Path(__file__).with_name("data") / "vn-34-provinces.geojson"
 _CELL_DEG = 0.05  # about 5.5 km: most of the country lies in cells inside one unit
 # The shipped coastline is drawn at 1:10 million: Hạ Long's centre lies 2.3 km outside it.
@@ -160,10 +159,9 @@ class ProvincePolygons:
         return None
 
 
-def load_configured(path: str | None = None) -> ProvincePolygons:
-    """Load the operator's boundaries (argument or ``SCANAPP_PROVINCES_GEOJSON``), else the
-    shipped ones, into the shared locator."""
-    path = path or os.environ.get(ENV_VAR) or None
+def load_configured(path: str | None) -> ProvincePolygons:
+    """Load the operator's boundaries (``PROVINCES_GEOJSON``, read by scanapp/config.py),
+    else the shipped ones, into the shared locator."""
     polygons = ProvincePolygons.from_file(path or SHIPPED)
     default_locator.use_polygons(polygons)
     return polygons

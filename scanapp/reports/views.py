@@ -20,10 +20,10 @@ from ..auth.models import Role
 from ..db import get_session
 from ..extensions import Blueprint, limiter
 from ..regions import PROVINCES
-from ..scan import service as scan_service
 from ..scan.limits import address_key
 from ..scan.page_text import TEXT
 from ..scan.pages import choose_lang, format_datetime
+from ..services import services
 from . import service
 from .photos import MAX_BYTES
 from .schemas import ReportCreated, ReportFormSchema, ReportOut, ReportPage, ReportQuery
@@ -61,7 +61,7 @@ def _file(form, files) -> object:
         # the spooled temporary file at once.
         raw = upload.read(MAX_BYTES + 1) if upload.filename else None
         upload.close()
-    return service.file_report(get_session(), scan_service.components().hasher, data,
+    return service.file_report(get_session(), services().hasher, data,
                                problems, raw or None, request.remote_addr,
                                request.headers.get("User-Agent", "")[:300])
 

@@ -37,7 +37,7 @@ from biip import ParseError
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 from biip.gs1_element_strings import GS1ElementString
 
-from ..errors import DomainError, NotFound
+from ..errors import MalformedRequest, NotFound
 from .dl_compression import ALPHABET, OPTIMISATIONS, CompressionError, decompress
 
 # Primary keys that may head a Digital Link path (URI Syntax 1.4, table of primary keys).
@@ -57,7 +57,7 @@ MAX_URI = 2048
 _PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-class InvalidDigitalLink(DomainError):
+class InvalidDigitalLink(MalformedRequest):
     """Not a syntactically valid GS1 Digital Link URI: answered with 400 (resolver rule)."""
 
     code = "invalid_digital_link"

@@ -5,9 +5,10 @@ event and the ``FlagRaised`` publication (EPCIS and webhook outbox rows). The ve
 not depend on any of it, so in production the phone gets its answer as soon as its scan row
 is committed and the flag is written a moment later by this thread. The thread takes
 everything queued within ``LINGER_S`` of the first flag (up to ``MAX_BATCH``) and writes it
-in one transaction
-(``fraud.on_scans_recorded``), with the same outcome as one call per scan: the CPU it takes
-from the request threads shrinks as the load grows.
+in one transaction (``record``: ``fraud.flags.on_scans_recorded``, handed over by
+scanapp/bootstrap.py, so the scan package does not import fraud's database side), with the
+same outcome as one call per scan: the CPU it takes from the request threads shrinks as the
+load grows.
 
 What a crash can cost: flags queued but not yet written when the process dies (at most
 ``LINGER_S`` plus one batch's worth; ``close`` drains the queue on a clean shutdown). The
@@ -21,16 +22,13 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
+from collections.abc import Callable, Sequence
 
-from flask import Flask
-
-from ..fraud import engine as fraud
+from ..background import BackgroundThread
 
 log = logging.getLogger(__name__)
 
-JOIN_S = 10.0
 # Flags written in one transaction at most: what piled up while the previous batch was
 # being written, so a busy process pays one commit for many flags.
 MAX_BATCH = 200
@@ -41,40 +39,31 @@ MAX_BATCH = 200
 LINGER_S = 0.25
 
 
-class FlagWriter:
-    def __init__(self, app: Flask):
-        self._app = app
+class FlagWriter(BackgroundThread):
+    name = "scan-flag-writer"
+
+    def __init__(self, record: Callable[[Sequence[tuple]], None]):
+        super().__init__()
+        self._record = record
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._closed = False
 
     def submit(self, *args) -> None:
-        """Queue ``fraud.on_scan_recorded(app, *args)``; written in the request once closed."""
-        if self._closed or not self._ensure_started():
-            fraud.on_scan_recorded(self._app, *args)
+        """Queue one flagged scan's arguments; written in the request once stopped."""
+        if not self.start():
+            self._record([args])
             return
         self._queue.put(args)
 
-    def _ensure_started(self) -> bool:
-        if self._thread is not None and self._thread.is_alive():
-            return True
-        with self._lock:
-            if self._closed:
-                return False
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="scan-flag-writer",
-                                                daemon=True)
-                self._thread.start()
-        return True
+    def signal_stop(self) -> None:
+        self._queue.put(None)  # after everything already queued: the queue drains
 
-    def _run(self) -> None:
+    def run(self) -> None:
         while True:
             batch, stop = self._take()
             if batch:
                 try:
                     # on_scans_recorded logs its own failures; this guards the thread itself.
-                    fraud.on_scans_recorded(self._app, batch)
+                    self._record(batch)
                 except Exception:  # noqa: BLE001
                     log.exception("flag writer: unexpected error")
             if stop:
@@ -97,9 +86,4 @@ class FlagWriter:
         return batch, True
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-        if thread is not None and thread.is_alive():
-            self._queue.put(None)  # after everything already queued: the queue drains
-            thread.join(timeout=JOIN_S)
+        self.stop()

@@ -47,8 +47,9 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 
-from ..errors import RateLimited, error_response
+from ..errors import RateLimited, domain_error_response
 from ..extensions import limiter
+from ..services import services
 
 # Endpoints that count their own limits (ScanLimits): Flask-Limiter leaves them alone, which
 # also spares them its per-request bookkeeping (~5 % of a scan's CPU, even with no limit).
@@ -119,9 +120,8 @@ def _cluster_reachable(app: Flask) -> bool:
 
 
 def _hasher():
-    from .service import components
-
-    return components().hasher
+    # Built by create_app with the other services: the key function builds nothing.
+    return services().hasher
 
 
 def address_key() -> str:
@@ -283,5 +283,4 @@ def too_many(exc: RateLimitExceeded):
         retry = int(exc.limit.limit.get_expiry())
     except Exception:
         retry = 60
-    refused = refusal(exc.description, retry)
-    return error_response(429, refused.code, refused.message, headers=refused.headers)
+    return domain_error_response(refusal(exc.description, retry))

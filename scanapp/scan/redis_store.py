@@ -40,11 +40,12 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.engine import Engine
 
 from ..fraud.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
+from ..serials.codec import ALPHABET
 from .models import PinCheck, ScanEvent
 from .store import COUNTERFEIT, RECENT_CAP, Observation, ScanStateStore, network_key
 
 BUCKETS = 1024
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CROCKFORD = ALPHABET  # the serial alphabet (serials/codec.py)
 _CROCKFORD_VALUE = {ch: i for i, ch in enumerate(CROCKFORD)}
 REBUILD_LOCK_MS = 30_000
 # The bucket sentinel's key suffix; its version changes with what a code's keys hold.

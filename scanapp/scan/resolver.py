@@ -29,6 +29,7 @@ from flask import Flask
 
 from ..errors import NotFound
 from ..serials.stamps import StampRef
+from ..services import services
 from . import service
 from .catalog import LotFacts, ProductInfo, traceability_installed
 from .digital_link import DigitalLink, InvalidDigitalLink, parse
@@ -198,7 +199,7 @@ def _verification(base: str, item: DigitalLink) -> tuple[Link, Link]:
 def resolve_item(app: Flask, base: str, item: DigitalLink) -> Resolution:
     """Look up what scanapp knows of a (syntactically valid) item and resolve it.
     Unknown GTIN: 404 ``unknown_gtin`` (there is nothing further up to walk to)."""
-    catalog = service.components(app).catalog
+    catalog = services(app).scan.catalog
     product = catalog.by_gtin(item.gtin)
     if product is None:
         raise NotFound(f"no product with GTIN {item.gtin} is registered here",

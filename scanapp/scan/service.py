@@ -19,26 +19,29 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import redis
-from flask import Flask, current_app
+from flask import Flask
 
 from ..db import get_engine, utcnow
 from ..errors import InvalidInput, RateLimited
 from ..fraud import engine as fraud
 from ..fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+from ..metrics import Metrics
 from ..redis_client import get_redis
 from ..regions import PROVINCES, cell_of, default_locator
-from ..serials.codec import InvalidSerial, get_codec
-from ..serials.lookup import RangeInfo, code_status, find_range
+from ..serials.codec import InvalidSerial, SerialCodec
+from ..serials.lifecycle import CodeStatus
+from ..serials.lookup import RangeInfo
 from ..serials.pins import check_pin as serial_pin_matches
 from ..serials.stamps import StampRef
+from ..services import services
 from .catalog import Catalog, ProductInfo
 from .flag_writer import FlagWriter
 from .limits import ScanLimits, Window
-from .metrics import Metrics
 from .privacy import Hasher, round_coord
 from .redis_store import BucketRebuilding, RedisScanStateStore
 from .sink import DirectSink, GroupCommitSink
@@ -47,13 +50,26 @@ from .uri import parse_scanned
 
 log = logging.getLogger(__name__)
 
-# A page reload (or a second tap) by the same device this soon is the same scan.
-DEFAULT_RELOAD_WINDOW_S = 60.0
 SOURCES = ("consumer", "api", "inspector")
-_STANDING = {"activated": "genuine", "issued": "not_activated", "printed": "not_activated",
-             "voided": "voided", "recalled": "recalled"}
-_VERDICT = {"issued": "not_activated", "printed": "not_activated", "voided": "voided",
-            "recalled": "recalled"}
+
+
+class Verdict(StrEnum):
+    """What the consumer is told (stored as its string value with the scan)."""
+
+    AUTHENTIC = "authentic"
+    SUSPICIOUS = "suspicious"
+    NOT_ACTIVATED = "not_activated"
+    VOIDED = "voided"
+    RECALLED = "recalled"
+    COUNTERFEIT = "counterfeit"
+
+
+_STANDING = {CodeStatus.ACTIVATED: "genuine", CodeStatus.ISSUED: "not_activated",
+             CodeStatus.PRINTED: "not_activated", CodeStatus.VOIDED: "voided",
+             CodeStatus.RECALLED: "recalled"}
+# The verdict of a genuine code that is not (or no longer) on the market.
+_VERDICT = {CodeStatus.ISSUED: Verdict.NOT_ACTIVATED, CodeStatus.PRINTED: Verdict.NOT_ACTIVATED,
+            CodeStatus.VOIDED: Verdict.VOIDED, CodeStatus.RECALLED: Verdict.RECALLED}
 
 
 # -- per-app components ---------------------------------------------------------------------
@@ -68,6 +84,8 @@ class ScanComponents:
     metrics: Metrics
     reload_window_s: float
     limits: ScanLimits
+    # Writes flags: fraud.flags.on_scans_recorded, handed over by the composition root.
+    record_flags: Callable[[Sequence[tuple]], None]
     flag_writer: FlagWriter | None = None  # flags after the answer (production)
     # The time of a scan. None: the real clock. Tests and the scenario harness
     # (scanapp/fraud/harness.py) set their own, so weeks of scans replay in seconds through
@@ -78,41 +96,29 @@ class ScanComponents:
         return self.clock() if self.clock is not None else utcnow()
 
 
-def init_app(app: Flask) -> ScanComponents:
+def build_components(app: Flask, codec: SerialCodec, hasher: Hasher, metrics: Metrics,
+                     record_flags: Callable[[Sequence[tuple]], None]) -> ScanComponents:
+    """The scan path's parts, built once by the composition root (scanapp/bootstrap.py)."""
     engine = get_engine(app)
-    metrics = Metrics()
     client = get_redis(app)
     if client is not None:
         store: ScanStateStore = RedisScanStateStore(
             client, app.config["REDIS_PREFIX"], engine,
             on_rebuild=lambda: metrics.inc("scanapp_redis_bucket_rebuilds_total"),
-            key_ids=lambda: [key.id for key in get_codec(app).keys()])
+            key_ids=lambda: [key.id for key in codec.keys()])
     else:
         store = SqlScanStateStore(engine)
-    group = app.config.get("SCAN_GROUP_COMMIT")
+    group = app.config["SCAN_GROUP_COMMIT"]
     if group is None:  # production default: share commits between concurrent scans
         group = engine.dialect.name == "postgresql"
     sink = GroupCommitSink(engine) if group else DirectSink(engine)
-    app.extensions.setdefault("scanapp.shutdown_hooks", []).append(sink.close)
-    flag_writer = None
-    if app.config.get("SCAN_FLAGS_IN_BACKGROUND", app.config.get("PRODUCTION")):
-        flag_writer = FlagWriter(app)
-        app.extensions["scanapp.shutdown_hooks"].append(flag_writer.close)
-    components = ScanComponents(
-        hasher=Hasher(app.config["SECRET_KEY"]), store=store,
+    flag_writer = FlagWriter(record_flags) if app.config["SCAN_FLAGS_IN_BACKGROUND"] else None
+    return ScanComponents(
+        hasher=hasher, store=store,
         fallback=SqlScanStateStore(engine, degraded=True), sink=sink,
         catalog=Catalog(engine), metrics=metrics,
-        reload_window_s=float(app.config.get("SCAN_RELOAD_WINDOW_S",
-                                             DEFAULT_RELOAD_WINDOW_S)),
-        limits=ScanLimits(app), flag_writer=flag_writer)
-    app.extensions["scanapp.scan"] = components
-    return components
-
-
-def components(app: Flask | None = None) -> ScanComponents:
-    app = app or current_app._get_current_object()
-    found = app.extensions.get("scanapp.scan")
-    return found if found is not None else init_app(app)
+        reload_window_s=float(app.config["SCAN_RELOAD_WINDOW_S"]),
+        limits=ScanLimits(app), record_flags=record_flags, flag_writer=flag_writer)
 
 
 # -- inputs and outputs ---------------------------------------------------------------------
@@ -201,23 +207,24 @@ def place_json(place: ScanPlace | None) -> dict | None:
 
 def identify(app: Flask, ref: StampRef) -> Identified:
     """Signature, range and lifecycle of a parsed stamp; nothing is counted or written."""
+    found = services(app)
     try:
-        seq = get_codec(app).verify(ref.serial, ref.gtin, ref.lot)
+        seq = found.codec.verify(ref.serial, ref.gtin, ref.lot)
     except InvalidSerial as exc:
         return Identified(ref, counterfeit_reason=exc.reason)
-    info = find_range(seq, app)
+    info = found.ranges.find(seq)
     if info is None:
         return Identified(ref, seq=seq, counterfeit_reason="unknown_range")
     if info.gtin != ref.gtin or (info.lot or None) != (ref.lot or None):
         # The tag binds GTIN and lot, so only a leaked key could get here.
         return Identified(ref, seq=seq, range=info, counterfeit_reason="unknown_serial")
-    product = components(app).catalog.by_id(info.product_id)
-    return Identified(ref, seq=seq, range=info, status=code_status(info, seq, app),
+    product = found.scan.catalog.by_id(info.product_id)
+    return Identified(ref, seq=seq, range=info, status=found.ranges.status(info, seq),
                       product=product)
 
 
 def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
-    parts = components(app)
+    parts = services(app).scan
     ref = parse_scanned(req.code)
     place, client_hash = _place(parts, req)
     windows = _limit_windows(parts, req, place, client_hash)
@@ -251,7 +258,7 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
         else:
             result.scan_id = _record(parts, ref.serial, {
                 **_row(ident, place, req.source, obs.degraded),
-                "range_id": rng.id, "verdict": verdict, "reasons": reasons,
+                "range_id": rng.id, "verdict": str(verdict), "reasons": reasons,
                 "risk": assessment.risk, "scan_no": obs.scan_no})
         if obs.degraded and isinstance(parts.store, RedisScanStateStore):
             # Redis never saw this scan: reload the code from the database (row now stored)
@@ -261,7 +268,7 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
     if obs.degraded:
         parts.metrics.inc("scanapp_scan_degraded_total")
     if assessment.flag and result.scan_id is not None:
-        _flag_later(app, parts, result.scan_id, facts, obs.history, range_facts, assessment)
+        _flag_later(parts, result.scan_id, facts, obs.history, range_facts, assessment)
     return result
 
 
@@ -274,21 +281,21 @@ def _range_facts(ident: Identified) -> RangeFacts:
         settings=dict(product.fraud_settings) if product else {})
 
 
-def _flag_later(app: Flask, parts: ScanComponents, scan_id: int | None, facts: ScanFacts,
+def _flag_later(parts: ScanComponents, scan_id: int | None, facts: ScanFacts,
                 history: CodeHistory, range_facts: RangeFacts,
                 assessment: fraud.Assessment) -> None:
     if parts.flag_writer is not None:
         parts.flag_writer.submit(scan_id, facts, history, range_facts, assessment)
     else:
-        fraud.on_scan_recorded(app, scan_id, facts, history, range_facts, assessment)
+        parts.record_flags([(scan_id, facts, history, range_facts, assessment)])
 
 
 def _verdict(status: str | None, assessment: fraud.Assessment) -> tuple[str, list[str]]:
     signals = list(assessment.reasons)
-    if status == "activated":
-        return ("suspicious" if assessment.suspicious else "authentic"), signals
-    verdict = _VERDICT.get(status or "", "not_activated")
-    return verdict, [verdict, *signals]
+    if status == CodeStatus.ACTIVATED:
+        return (Verdict.SUSPICIOUS if assessment.suspicious else Verdict.AUTHENTIC), signals
+    verdict = _VERDICT.get(status or "", Verdict.NOT_ACTIVATED)
+    return verdict, [verdict.value, *signals]
 
 
 def _place(parts: ScanComponents, req: ScanRequest) -> tuple[ScanPlace, str | None]:
@@ -335,7 +342,7 @@ def _limit_windows(parts: ScanComponents, req: ScanRequest, place: ScanPlace,
 
 
 def _address_windows(app: Flask, address: str | None) -> tuple[ScanComponents, list[Window]]:
-    parts = components(app)
+    parts = services(app).scan
     return parts, parts.limits.windows(parts.hasher.client(address) if address else None, None)
 
 
@@ -409,12 +416,13 @@ def _record(parts: ScanComponents, serial: str, row: dict) -> int:
 def _record_counterfeit(app: Flask, parts: ScanComponents, ident: Identified, place: ScanPlace,
                         source: str) -> ScanResult:
     reason = ident.counterfeit_reason or "bad_signature"
-    result = ScanResult("counterfeit", [reason], ident)
+    result = ScanResult(Verdict.COUNTERFEIT, [reason], ident)
     result.scan_id = parts.sink.record({
         **_row(ident, place, source, False), "range_id": None,
-        "verdict": "counterfeit", "reasons": [reason], "risk": 100, "scan_no": None})
+        "verdict": Verdict.COUNTERFEIT.value, "reasons": [reason], "risk": 100,
+        "scan_no": None})
     result.risk = 100
-    parts.metrics.inc("scanapp_scans_total", verdict="counterfeit")
+    parts.metrics.inc("scanapp_scans_total", verdict=Verdict.COUNTERFEIT)
     return result
 
 
@@ -422,10 +430,11 @@ def _record_counterfeit(app: Flask, parts: ScanComponents, ident: Identified, pl
 
 def current_verification(app: Flask, ref: StampRef) -> ScanResult:
     """The verdict and counters of a code without recording a scan (safe GET)."""
-    parts = components(app)
+    parts = services(app).scan
     ident = identify(app, ref)
     if not ident.genuine:
-        return ScanResult("counterfeit", [ident.counterfeit_reason or "bad_signature"], ident,
+        return ScanResult(Verdict.COUNTERFEIT, [ident.counterfeit_reason or "bad_signature"],
+                          ident,
                           risk=100)
     degraded = False
     try:
@@ -484,11 +493,11 @@ def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
     first check after a Redis restart twice (issue 15, item 1): the bucket rebuild loaded
     the fresh row and the script then added it again.
     """
-    parts = components(app)
+    parts = services(app).scan
     ref = parse_scanned(code)
     ident = identify(app, ref)
     if not ident.genuine:
-        return PinResult("counterfeit", 0, 0)
+        return PinResult(Verdict.COUNTERFEIT.value, 0, 0)
     if not ident.range.pin_enabled:
         raise InvalidInput("this product's stamps carry no scratch-off PIN",
                            code="pin_not_enabled")
@@ -533,15 +542,15 @@ def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
         result = "valid" if households <= 1 else "already_claimed"
     parts.metrics.inc("scanapp_pin_checks_total", result=result)
     if assessment.flag:
-        _flag_later(app, parts, None, facts, history, range_facts, assessment)
+        _flag_later(parts, None, facts, history, range_facts, assessment)
     return PinResult(result, history.pin_claims, history.pin_failures, degraded,
                      risk=assessment.risk, reasons=list(assessment.reasons))
 
 
 def _refuse_if_locked(app: Flask, parts: ScanComponents, serial: str,
                       now: dt.datetime) -> None:
-    limit = int(app.config.get("PIN_LOCKOUT_FAILURES", 10))
-    period = dt.timedelta(seconds=int(app.config.get("PIN_LOCKOUT_S", 3600)))
+    limit = int(app.config["PIN_LOCKOUT_FAILURES"])
+    period = dt.timedelta(seconds=int(app.config["PIN_LOCKOUT_S"]))
     if limit <= 0:
         return
     failures = parts.fallback.pin_failures_since(serial, now - period, limit)
@@ -557,4 +566,4 @@ def _refuse_if_locked(app: Flask, parts: ScanComponents, serial: str,
 
 
 __all__ = ["verify_scan", "identify", "current_verification", "check_pin", "ScanRequest",
-           "ScanResult", "components"]
+           "ScanResult", "build_components"]

@@ -17,7 +17,8 @@ be a new statement for every batch size). One JSON text, encoded by the json mod
 encoder, replaced one array parameter per column: psycopg adapted each of those arrays
 element by element in Python, which was most of the committer thread's CPU.
 
-Started lazily (after gunicorn forks) and stopped by a shutdown hook.
+The committer is a ``scanapp.background.BackgroundThread``: started by the first scan (after
+gunicorn forks), stopped with the app's other threads, its queue drained before it exits.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import datetime as dt
 import json
 import logging
 import queue
-import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -34,6 +34,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from ..background import BackgroundThread
 from ..errors import Unavailable
 from .models import PinCheck, ScanEvent
 
@@ -98,20 +99,21 @@ class DirectSink:
         return None
 
 
-class GroupCommitSink(DirectSink):
+class GroupCommitSink(DirectSink, BackgroundThread):
+    name = "scan-group-commit"
+
     def __init__(self, engine: Engine, max_batch: int = 500):
-        super().__init__(engine)
+        DirectSink.__init__(self, engine)
+        BackgroundThread.__init__(self)
         self._max_batch = max_batch
         self._postgresql = engine.dialect.name == "postgresql"
         self._conn: Connection | None = None  # owned by the committer thread
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self._closed = False
 
     def record(self, row: dict) -> int:
         future: Future = Future()
-        self._ensure_started()
+        if not self.start():
+            raise Unavailable("the service is shutting down", code="shutting_down")
         self._queue.put((row, future))
         try:
             return future.result(timeout=WAIT_S)
@@ -119,18 +121,10 @@ class GroupCommitSink(DirectSink):
             raise Unavailable("the scan could not be stored in time; please scan again",
                               code="scan_not_stored") from None
 
-    def _ensure_started(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        with self._start_lock:
-            if self._closed:
-                raise Unavailable("the service is shutting down", code="shutting_down")
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="scan-group-commit",
-                                                daemon=True)
-                self._thread.start()
+    def signal_stop(self) -> None:
+        self._queue.put(None)  # after everything already queued: the queue drains
 
-    def _run(self) -> None:
+    def run(self) -> None:
         try:
             self._loop()
         finally:
@@ -207,9 +201,4 @@ class GroupCommitSink(DirectSink):
                 log.debug("closing a failed group-commit connection failed", exc_info=True)
 
     def close(self) -> None:
-        with self._start_lock:
-            self._closed = True
-            thread = self._thread
-        if thread is not None and thread.is_alive():
-            self._queue.put(None)
-            thread.join(timeout=WAIT_S)
+        self.stop()

@@ -13,8 +13,10 @@ from flask.views import MethodView
 
 from ..errors import NotFound
 from ..extensions import Blueprint, limiter
+from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..security import body_limit, metrics_guard
 from ..serials.stamps import StampRef
+from ..services import services
 from . import pages, service
 from .digital_link import partially_compressed, uncompressed_parts
 from .limits import per_address, pin_per_address, pin_per_device, too_many
@@ -252,7 +254,7 @@ def stamp_page(rest: str):
     """The verification page (default link). POST is the no-JavaScript fallback: the form
     records the scan (without location) and the answer is rendered on the server."""
     item = parse_item_path(_raw_item_path("/v"), _raw_query())
-    product = service.components().catalog.by_gtin(item.gtin)
+    product = services().scan.catalog.by_gtin(item.gtin)
     if product is None:
         raise NotFound(f"no product with GTIN {item.gtin} is registered here",
                        code="unknown_gtin")
@@ -270,9 +272,8 @@ def gs1resolver():
 @limiter.exempt
 @metrics_guard
 def metrics():
-    body = service.components().metrics.render()
-    return Response(body, mimetype="text/plain", headers={"Cache-Control": "no-store"},
-                    content_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(services().metrics.render(), content_type=METRICS_CONTENT_TYPE,
+                    headers={"Cache-Control": "no-store"})
 
 
 per_address(resolver_bp)

@@ -1,4 +1,4 @@
-"""``flask --app scanapp serials ...``: signing keys and the benchmark."""
+"""``flask --app scanapp serials ...``: signing keys (benchmarks live in loadtests/)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import click
 from flask.cli import AppGroup
 
 from ..db import session_scope
-from ..errors import DomainError
 from . import keys
 
-serials_cli = AppGroup("serials", help="Serial signing keys and benchmarks.")
+serials_cli = AppGroup("serials", help="Serial signing keys.")
 
 
 @serials_cli.command("keys")
@@ -36,18 +35,5 @@ def rotate_key_command(note: str | None) -> None:
 def compromise_key_command(key_id: int, note: str | None) -> None:
     """Mark KEY_ID compromised: its serials fail verification from now on."""
     with session_scope() as session:
-        try:
-            keys.compromise(session, key_id, note)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from None
+        keys.compromise(session, key_id, note)
         click.echo(f"key {key_id} marked compromised")
-
-
-@serials_cli.command("bench")
-@click.option("--quantity", default=1_000_000, show_default=True)
-@click.option("--qr", "qr_count", default=2000, show_default=True)
-def bench_command(quantity: int, qr_count: int) -> None:
-    """Issue one big range, stream its CSV, render QR SVGs; print rates vs goals."""
-    from .bench import run
-
-    run(quantity=quantity, qr_count=qr_count, echo=click.echo)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask
 from itsdangerous.signer import HMACAlgorithm, Signer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -226,7 +226,7 @@ class KeyInfo:
 class SerialCodec:
     """Encode and verify serials with the keys in ``signing_keys``.
 
-    Cached per app (``get_codec``); thread-safe. Keys are re-read from the database at
+    One per app (``services().codec``); thread-safe. Keys are re-read from the database at
     most every ``KEY_REFRESH_SECONDS`` and immediately after a local rotation; when the
     database is briefly unreachable the last known keys keep serving scans.
     """
@@ -359,10 +359,3 @@ class SerialCodec:
                                 "product and lot: it was not issued for it")
         return signer.unpermute(permuted)
 
-
-def get_codec(app: Flask | None = None) -> SerialCodec:
-    app = app or current_app._get_current_object()
-    codec = app.extensions.get("scanapp.serial_codec")
-    if codec is None:
-        codec = app.extensions.setdefault("scanapp.serial_codec", SerialCodec(app))
-    return codec

@@ -10,8 +10,8 @@ from ..auth.models import ApiKey, Role
 from ..auth.service import Principal, get_or_create_org
 from ..db import session_scope
 from ..products.models import PrinterAuthorisation
+from ..services import services
 from . import service
-from .codec import get_codec
 from .qr import terminal
 from .stamps import stamp_uri
 
@@ -29,11 +29,11 @@ def _principal(session, org_name: str, role: Role) -> Principal:
 
 
 def seed_serials(app: Flask, info: dict) -> dict:
-    from ..demo import DEMO_BRAND, DEMO_PRINTER
-
+    # The organisation names come in ``info`` (scanapp/demo.py made them): this step does
+    # not import the demo that calls it.
     with session_scope(app) as session:
-        brand = _principal(session, DEMO_BRAND, Role.BRAND)
-        printer = _principal(session, DEMO_PRINTER, Role.PRINTER)
+        brand = _principal(session, info["brand_name"], Role.BRAND)
+        printer = _principal(session, info["printer_name"], Role.PRINTER)
         granted = session.scalar(select(PrinterAuthorisation.id).where(
             PrinterAuthorisation.brand_org_id == brand.org_id,
             PrinterAuthorisation.printer_org_id == printer.org_id,
@@ -50,7 +50,7 @@ def seed_serials(app: Flask, info: dict) -> dict:
         if issued.status == "printed":
             service.transition(session, brand, issued.id, "activate",
                                {"reason": "demo goods released"})
-        serial = get_codec(app).encode(issued.start_seq, issued.gtin, issued.lot,
+        serial = services(app).codec.encode(issued.start_seq, issued.gtin, issued.lot,
                                        key_id=issued.key_id)
         uri = stamp_uri(app.config["PUBLIC_BASE_URL"], issued.gtin, serial, issued.lot,
                         issued.expiry)

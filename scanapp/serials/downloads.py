@@ -24,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..concurrency import cooperate
 from ..db import session_scope
-from .codec import SERIAL_LENGTH, get_codec
+from ..services import services
+from .codec import SERIAL_LENGTH
 from .models import CodeChecksum, SerialRange
-from .pins import PIN_DIGITS, get_pins
+from .pins import PIN_DIGITS
 from .stamps import stamp_uri
 
 CHUNK_CODES = 4096
@@ -76,9 +77,9 @@ def chunks(target: SerialRange, fmt: str, start: int = 0, stop: int | None = Non
            app=None) -> Iterator[bytes]:
     """The file's bytes in chunks of ``CHUNK_CODES`` lines (positions ``start..stop``)."""
     app = app or current_app._get_current_object()
-    encoder = get_codec(app).range_encoder(target.gtin, target.lot, target.key_id)
+    encoder = services(app).codec.range_encoder(target.gtin, target.lot, target.key_id)
     prefix, suffix = _uri_parts(target, app.config["PUBLIC_BASE_URL"])
-    pins = get_pins(app) if target.pin_enabled else None
+    pins = services(app).pins if target.pin_enabled else None
     first = target.start_seq + start
     last = target.start_seq + (target.quantity if stop is None else min(stop,
                                                                         target.quantity))

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..errors import Conflict, NotFound
-from .codec import MAX_KEYS, get_codec
+from ..services import services
+from .codec import MAX_KEYS
 from .models import SigningKey
 
 
 def list_keys(session: Session) -> list[SigningKey]:
-    get_codec().active_key_id()  # make sure the first key exists before listing
+    services().codec.active_key_id()  # make sure the first key exists before listing
     return list(session.scalars(select(SigningKey).order_by(SigningKey.id)))
 
 
@@ -47,7 +48,7 @@ def rotate(session: Session, note: str | None = None) -> SigningKey:
         key.status, key.retired_at = "retired", now
     key = _new_key(session, note)
     session.commit()
-    get_codec().invalidate()
+    services().codec.invalidate()
     return key
 
 
@@ -64,5 +65,5 @@ def compromise(session: Session, key_id: int, note: str | None = None) -> Signin
             session.flush()
             _new_key(session, f"replaces compromised key {key_id}")
     session.commit()
-    get_codec().invalidate()
+    services().codec.invalidate()
     return key

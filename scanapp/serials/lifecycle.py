@@ -10,19 +10,31 @@ void after its range is activated), otherwise the furthest step along the chain.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
-FORWARD = ("issued", "printed", "activated")
-TERMINAL = ("voided", "recalled")
+
+class CodeStatus(StrEnum):
+    """A range's or a code's status (stored as its string value)."""
+
+    ISSUED = "issued"
+    PRINTED = "printed"
+    ACTIVATED = "activated"
+    VOIDED = "voided"
+    RECALLED = "recalled"
+
+
+FORWARD = (CodeStatus.ISSUED, CodeStatus.PRINTED, CodeStatus.ACTIVATED)
+TERMINAL = (CodeStatus.VOIDED, CodeStatus.RECALLED)
 RANK = {status: i for i, status in enumerate(FORWARD)}
 
 # action -> (statuses it may start from, status it leads to)
 ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "print": (("issued",), "printed"),
-    "activate": (("printed",), "activated"),
+    "print": ((CodeStatus.ISSUED,), CodeStatus.PRINTED),
+    "activate": ((CodeStatus.PRINTED,), CodeStatus.ACTIVATED),
     # Spoiled labels and destroyed goods: possible at any point before a terminal state.
-    "void": (("issued", "printed", "activated"), "voided"),
+    "void": (FORWARD, CodeStatus.VOIDED),
     # Only goods already released to market can be recalled from it.
-    "recall": (("activated",), "recalled"),
+    "recall": ((CodeStatus.ACTIVATED,), CodeStatus.RECALLED),
 }
 
 _HINTS = {

@@ -21,11 +21,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db import get_engine
+from ..services import services
 from .lifecycle import effective_status
 from .models import SerialOverride, SerialRange
 
@@ -204,20 +205,12 @@ class RangeIndex:
         return self._by_id.get(row.id)
 
 
-def get_index(app: Flask | None = None) -> RangeIndex:
-    app = app or current_app._get_current_object()
-    index = app.extensions.get("scanapp.range_index")
-    if index is None:
-        index = app.extensions.setdefault("scanapp.range_index", RangeIndex(app))
-    return index
-
-
 def find_range(seq: int, app: Flask | None = None) -> RangeInfo | None:
     """The range holding sequence number ``seq``, or None."""
-    return get_index(app).find(seq)
+    return services(app).ranges.find(seq)
 
 
 def code_status(info: RangeInfo, seq: int, app: Flask | None = None) -> str:
     """``issued`` | ``printed`` | ``activated`` | ``voided`` | ``recalled`` for one code,
     honouring sub-range and single-serial overrides."""
-    return get_index(app).status(info, seq)
+    return services(app).ranges.status(info, seq)

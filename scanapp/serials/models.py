@@ -23,9 +23,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
+from .lifecycle import CodeStatus
 
 KEY_STATUSES = ("active", "retired", "compromised")
-RANGE_STATUSES = ("issued", "printed", "activated", "voided", "recalled")
+RANGE_STATUSES = tuple(status.value for status in CodeStatus)
 
 
 class SigningKey(Base):

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import Flask, current_app
+from flask import Flask
 from itsdangerous.signer import Signer
+
+from ..services import services
 
 PIN_DIGITS = 8
 _MODULUS = 10 ** PIN_DIGITS
@@ -44,17 +46,9 @@ class PinDeriver:
         return hmac.compare_digest(given.encode(), self.pin(seq).encode())
 
 
-def get_pins(app: Flask | None = None) -> PinDeriver:
-    app = app or current_app._get_current_object()
-    deriver = app.extensions.get("scanapp.pins")
-    if deriver is None:
-        deriver = app.extensions.setdefault("scanapp.pins", PinDeriver(app.config["PIN_KEY"]))
-    return deriver
-
-
 def pin_for(seq: int, app: Flask | None = None) -> str:
-    return get_pins(app).pin(seq)
+    return services(app).pins.pin(seq)
 
 
 def check_pin(seq: int, pin: str, app: Flask | None = None) -> bool:
-    return get_pins(app).check(seq, pin)
+    return services(app).pins.check(seq, pin)

@@ -4,7 +4,7 @@ The QR holds the stamp URI with scheme and host upper-cased (``stamps.qr_text``)
 upper-case serials, digits and an upper-case lot the whole URI is QR alphanumeric, which
 needs fewer modules than byte mode. Error correction M (15%) suits small printed labels.
 
-Renderer, chosen with figures (``flask --app scanapp serials bench`` prints both): segno
+Renderer, chosen with figures (``python -m loadtests.bench_serials`` prints both): segno
 builds a typical stamp at a few hundred per second per core in pure Python (most of it
 choosing the mask), below the 1,000 SVG/s goal; zxing-cpp's encoder (C++, the zint
 backend) does several thousand and picks an equal or smaller symbol, because it mixes

@@ -6,6 +6,7 @@ import marshmallow as ma
 
 from ..extensions import Schema
 from ..regions import PROVINCES
+from .codec import ALPHABET
 from .models import RANGE_STATUSES
 from .service import MAX_PARTIAL_CODES, MAX_QUANTITY
 
@@ -126,7 +127,7 @@ class LabelQuerySchema(Schema):
 
 class SigningKeySchema(Schema):
     id = ma.fields.Integer()
-    char = ma.fields.Function(lambda k: "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[k.id],
+    char = ma.fields.Function(lambda k: ALPHABET[k.id],
                               metadata={"description": "first character of its serials"})
     status = ma.fields.String()
     created_at = ma.fields.DateTime()

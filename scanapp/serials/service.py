@@ -43,9 +43,9 @@ from ..events import RangeIssued, RangeTransitioned, publish
 from ..gs1 import normalize_gtin
 from ..products.models import Product
 from ..products.service import printer_may_print
+from ..services import services
 from . import lifecycle
-from .codec import MAX_SEQ, InvalidSerial, get_codec
-from .lookup import get_index
+from .codec import MAX_SEQ, InvalidSerial
 from .models import RangeTransition, SerialCounter, SerialOverride, SerialRange
 
 MAX_QUANTITY = 10_000_000
@@ -182,7 +182,7 @@ def issue_range(session: Session, principal: Principal, data: dict,
     if quantity > largest:
         raise InvalidInput(f"a range holds at most {largest} codes on this service; "
                            f"ask for {quantity} in several ranges", code="range_too_large")
-    key_id = get_codec().active_key_id()
+    key_id = services().codec.active_key_id()
     now = utcnow()
     try:
         start = allocate_sequence(session, quantity)
@@ -319,7 +319,7 @@ def transition(session: Session, principal: Principal, range_id: int, action: st
                                        actor_org_id=principal.org_id, serials=event_serials,
                                        reason=reason))
     session.commit()
-    get_index().invalidate()
+    services().ranges.invalidate()
     return target
 
 
@@ -354,14 +354,14 @@ def _resolve_part(target: SerialRange, serials: list[str] | None, first: str | N
             intervals[-1] = (intervals[-1][0], seq + 1)
         else:
             intervals.append((seq, seq + 1))
-    encoder = get_codec().range_encoder(target.gtin, target.lot, target.key_id)
+    encoder = services().codec.range_encoder(target.gtin, target.lot, target.key_id)
     named = [serial for start, end in intervals for _seq, serial in encoder.serials(start, end)]
     return intervals, named
 
 
 def _seq_in_range(target: SerialRange, serial: str) -> int:
     try:
-        seq = get_codec().verify(serial, target.gtin, target.lot)
+        seq = services().codec.verify(serial, target.gtin, target.lot)
     except InvalidSerial as exc:
         raise InvalidInput(f"serial {serial!r} is not a serial of range {target.id} "
                            f"({exc.reason})", code="serial_not_in_range",

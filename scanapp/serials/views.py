@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import flask
 from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
@@ -13,9 +12,10 @@ from ..errors import InvalidInput, NotFound
 from ..extensions import Blueprint
 from ..products.models import Product
 from ..quotas import spend_downloads
+from ..services import services
 from . import authorisations, downloads, keys, qr, service
 from .cli import serials_cli
-from .codec import InvalidSerial, get_codec
+from .codec import InvalidSerial
 from .schemas import (
     AuthorisationCreateSchema,
     AuthorisationQuerySchema,
@@ -44,10 +44,6 @@ DOWNLOADERS = (Role.PRINTER, Role.BRAND, Role.ADMIN)
 # `flask --app scanapp serials ...`: Flask adds a blueprint's commands under its name.
 for _command in serials_cli.commands.values():
     blp.cli.add_command(_command)
-# ... and the benchmark also as `flask --app scanapp bench-serials`.
-_top_level_commands = flask.Blueprint("serials_commands", __name__, cli_group=None)
-_top_level_commands.cli.add_command(serials_cli.commands["bench"], "bench-serials")
-PLAIN_BLUEPRINTS = (_top_level_commands,)
 MAX_IDEMPOTENCY_KEY = 200
 
 
@@ -176,7 +172,7 @@ class RangeCodesChecksum(MethodView):
 def _serial_uri(range_id: int, serial: str):
     target = service.range_to_work_on(get_session(), current_principal(), range_id)
     try:
-        seq = get_codec().verify(serial, target.gtin, target.lot)
+        seq = services().codec.verify(serial, target.gtin, target.lot)
     except InvalidSerial:
         seq = None
     if seq is None or not target.start_seq <= seq < target.end_seq:
@@ -230,7 +226,7 @@ class RangeLabels(MethodView):
                 "codes.csv for a full run", code="too_many_labels")
         spend_downloads(current_principal().org_id, count)
         app = current_app._get_current_object()
-        codec = get_codec(app)
+        codec = services(app).codec
         encoder = codec.range_encoder(target.gtin, target.lot, target.key_id)
         base = app.config["PUBLIC_BASE_URL"]
         first = target.start_seq + offset

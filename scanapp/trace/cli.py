@@ -56,12 +56,13 @@ def register_commands(group: AppGroup) -> None:
     @click.argument("uri")
     def stamp(uri: str) -> None:
         """Backward from a stamp: its signature checked, its lot, the lineage to the farms."""
-        from ..serials.codec import InvalidSerial, get_codec
+        from ..serials.codec import InvalidSerial
         from ..serials.stamps import parse_stamp_uri
+        from ..services import services
 
         try:
             ref = parse_stamp_uri(uri)
-            get_codec(current_app).verify(ref.serial, ref.gtin, ref.lot)
+            services(current_app).codec.verify(ref.serial, ref.gtin, ref.lot)
         except DomainError as exc:
             raise click.ClickException(exc.message) from None
         except InvalidSerial as exc:

@@ -218,8 +218,8 @@ def seed_trace(app: Flask, info: dict) -> dict:
 
 def _stamps(app: Flask, session, coop: Principal, box: Product) -> list[str]:
     from ..serials import service as serials
-    from ..serials.codec import get_codec
     from ..serials.stamps import stamp_uri
+    from ..services import services
 
     uris = []
     for lot, expiry in ((BOX_LOT, dt.date(2027, 8, 2)), ("LN2609H", dt.date(2027, 8, 3))):
@@ -228,7 +228,7 @@ def _stamps(app: Flask, session, coop: Principal, box: Product) -> list[str]:
             f"trace-demo-{lot}")
         serials.transition(session, coop, issued.id, "print", {})
         serials.transition(session, coop, issued.id, "activate", {})
-        codec = get_codec(app)
+        codec = services(app).codec
         for seq in range(issued.start_seq, issued.start_seq + 3):
             serial = codec.encode(seq, issued.gtin, issued.lot, key_id=issued.key_id)
             uris.append(stamp_uri(app.config["PUBLIC_BASE_URL"], issued.gtin, serial,
@@ -248,9 +248,9 @@ def _scan(app: Flask, uris: list[str]) -> None:
 
 def first_stamp(app: Flask, lot: str) -> str | None:
     """The URI of the first stamp of the demo's range on ``lot`` (boxes of long nhãn)."""
-    from ..serials.codec import get_codec
     from ..serials.models import SerialRange
     from ..serials.stamps import stamp_uri
+    from ..services import services
 
     with session_scope(app) as session:
         found = session.scalar(select(SerialRange).where(SerialRange.gtin == BOX_GTIN,
@@ -258,7 +258,7 @@ def first_stamp(app: Flask, lot: str) -> str | None:
                                .order_by(SerialRange.id).limit(1))
         if found is None:
             return None
-        serial = get_codec(app).encode(found.start_seq, found.gtin, found.lot,
+        serial = services(app).codec.encode(found.start_seq, found.gtin, found.lot,
                                        key_id=found.key_id)
         return stamp_uri(app.config["PUBLIC_BASE_URL"], found.gtin, serial, found.lot,
                          found.expiry)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import secrets
 import urllib.error
 import urllib.request
@@ -44,9 +43,8 @@ TIMEOUT_S = 20.0
 
 
 def _setting(app: Flask, name: str, default: Any = None) -> Any:
-    if name in app.config:
-        return app.config[name]
-    return os.environ.get("SCANAPP_" + name) or default
+    value = app.config.get(name)  # read once by scanapp/config.py
+    return default if value in (None, "") else value
 
 
 def portal_document(session: Session, lot: Lot) -> dict[str, Any]:

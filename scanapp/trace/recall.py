@@ -27,8 +27,8 @@ from ..auth.service import Principal
 from ..db import utcnow
 from ..epcis import mapping
 from ..errors import Conflict, NotFound
-from ..serials.lookup import get_index
 from ..serials.models import RangeTransition, SerialRange
+from ..services import services
 from . import codes, events, lineage, service
 from .access import bump_version
 from .models import Lot
@@ -74,7 +74,7 @@ def recall_lot(session: Session, principal: Principal, lot_id: int, reason: str
     result = events.capture(session, principal, [build_recall_event(targets, reason)])
     summary = session.info.pop("trace.recall_summary", {})
     session.commit()
-    get_index(current_app).invalidate()
+    services(current_app).ranges.invalidate()
     cache = get_cache(current_app)
     if cache is not None:
         cache.invalidate()

@@ -47,13 +47,13 @@ def life(publisher, product, ranges: int = 3) -> None:
         publisher.step(range_id, "void", serials=["0AAAAAAAAAAA00000001"])
 
 
-def test_thread_delivers_everything_once_after_the_portal_comes_back(
-        app, app_factory, publisher, brand_product, server, port):
+def test_worker_delivers_everything_once_after_the_portal_comes_back(
+        app, app_factory, publisher, brand_product, server, port, run_worker):
     pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}",
                           EPCIS_CAPTURE_AUTHORIZATION="Bearer portal-token", **FAST)
     life(publisher, brand_product)
-    # The first request starts the push thread; the portal is down, so it fails and backs off.
-    assert pushing.test_client().get("/healthz").status_code == 200
+    # The worker process's pusher: the portal is down, so it fails and backs off.
+    run_worker(pushing)
     eventually(lambda: all(row.attempts >= 2 for row in outbox(app)))
     rows = outbox(app)
     assert all(row.sent_at is None and "unreachable" in row.last_error for row in rows)
@@ -61,7 +61,7 @@ def test_thread_delivers_everything_once_after_the_portal_comes_back(
     server.start()
     expected = all_event_ids(app)
     eventually(lambda: all(row.sent_at for row in outbox(app)))
-    # Events recorded after the outage go out too (the thread polls, no request needed).
+    # Events recorded after the outage go out too (the pusher polls, no request needed).
     life(publisher, brand_product, ranges=1)
     eventually(lambda: len(server.event_ids) == len(expected) + 3)
 
@@ -82,7 +82,7 @@ def test_server_errors_are_retried_with_backoff(app, app_factory, publisher, bra
     capture = CaptureServer(port, fail_next=2).start()
     try:
         pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}/capture",
-                              EPCIS_PUSH_THREAD=False, EPCIS_RETRY_BASE=30)
+                              EPCIS_RETRY_BASE=30)
         life(publisher, brand_product, ranges=1)
         first = exporter.push_pending(pushing)
         assert (first.sent, first.failed) == (0, 3) and "HTTP 503" in first.last_error
@@ -112,7 +112,7 @@ def test_concurrent_pushers_never_send_an_event_twice(app, app_factory, publishe
     try:
         life(publisher, brand_product, ranges=8)
         apps = [app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}",
-                            EPCIS_PUSH_THREAD=False, EPCIS_PUSH_BATCH=2) for _ in range(3)]
+                            EPCIS_PUSH_BATCH=2) for _ in range(3)]
         threads = [threading.Thread(target=exporter.push_pending, args=(a,)) for a in apps]
         for thread in threads:
             thread.start()
@@ -127,7 +127,7 @@ def test_concurrent_pushers_never_send_an_event_twice(app, app_factory, publishe
 
 def test_push_command_reports_and_fails_while_the_portal_is_down(app, app_factory, publisher,
                                                                  brand_product, server, port):
-    pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}", EPCIS_PUSH_THREAD=False,
+    pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}",
                           EPCIS_RETRY_BASE=0.01, EPCIS_RETRY_MAX=0.01)
     life(publisher, brand_product, ranges=1)
     runner = pushing.test_cli_runner()
@@ -147,17 +147,15 @@ def test_push_command_needs_a_capture_url(runner):
     assert result.exit_code != 0 and "SCANAPP_EPCIS_CAPTURE_URL" in result.output
 
 
-def test_a_commit_wakes_the_push_thread_of_its_process(app_factory, app, brand_product, server,
-                                                       port):
-    # A long polling interval: only the wake-up on commit can deliver within the test.
-    pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}", EPCIS_PUSH_INTERVAL=300)
+def test_the_web_app_pushes_nothing_itself(app_factory, app, brand_product, server, port):
+    """The pusher belongs to the worker process: requests and commits start no thread."""
+    pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}", **FAST)
     server.start()
-    assert pushing.test_client().get("/healthz").status_code == 200  # starts the thread
-    eventually(lambda: exporter.ensure_pusher(pushing) is not None)
-    time.sleep(0.3)  # let the thread finish its first (empty) round and go to sleep
+    assert pushing.test_client().get("/healthz").status_code == 200
     Publisher(pushing).issue(brand_product)
-    eventually(lambda: len(server.event_ids) == 1, timeout=30)
-
+    time.sleep(0.5)
+    assert server.event_ids == []
+    assert not any(t.name == "scanapp-epcis-pusher" for t in threading.enumerate())
 
 def test_documents_stay_under_the_size_limit(app, app_factory, publisher, brand_product,
                                              server, port):
@@ -167,7 +165,7 @@ def test_documents_stay_under_the_size_limit(app, app_factory, publisher, brand_
     for step in range(3):
         publisher.step(range_id, "void",
                        serials=[f"0AAAAAAAAAA{step}{i:08d}" for i in range(300)])
-    pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}", EPCIS_PUSH_THREAD=False,
+    pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}",
                           EPCIS_PUSH_MAX_BYTES=30_000)
     result = exporter.push_pending(pushing)
     assert result.sent == 4 and result.batches == 3

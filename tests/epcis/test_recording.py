@@ -71,11 +71,11 @@ def test_every_event_waits_in_the_outbox(app, publisher, brand_product):
 
 def test_fraud_events_become_inspecting_and_suspect_events(app, publisher, brand, inspector,
                                                           brand_product):
-    from scanapp.serials.codec import get_codec
+    from scanapp.services import services
 
     range_id = publisher.issue(brand_product, lot="LOTX")
     with app.app_context():
-        serial = get_codec(app).encode(1_234, brand_product["gtin"], "LOTX")
+        serial = services(app).codec.encode(1_234, brand_product["gtin"], "LOTX")
     now = dt.datetime.now(dt.UTC)
     gtin = brand_product["gtin"]
     publisher.publish(

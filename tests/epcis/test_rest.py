@@ -407,8 +407,7 @@ def test_captured_events_reach_the_portal_in_valid_documents(app, app_factory, b
     port = free_port()
     server = CaptureServer(port).start()
     try:
-        pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}",
-                              EPCIS_PUSH_THREAD=False)
+        pushing = app_factory(EPCIS_CAPTURE_URL=f"http://127.0.0.1:{port}")
         assert post_doc(brand, example()).status_code == 202
         result = exporter.push_pending(pushing)
         assert result.sent == 2 and result.failed == 0

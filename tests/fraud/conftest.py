@@ -9,17 +9,19 @@ import pytest
 
 from scanapp import events
 from scanapp.db import session_scope, utcnow
-from scanapp.fraud.engine import Assessment, on_scan_recorded
+from scanapp.fraud.engine import Assessment
 from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+from scanapp.fraud.flags import on_scan_recorded
 from scanapp.regions import PROVINCES, cell_of
 from scanapp.scan.models import ScanEvent
+from scanapp.services import services
 
 # Real stamps issued through the API, and the scan service's clock (tests/scan/conftest.py).
 from tests.scan.conftest import clock, issue_stamps  # noqa: F401
 
 
 @pytest.fixture
-def published():
+def published(app):
     """Every domain event published during the test, in order."""
     seen: list = []
 
@@ -28,10 +30,10 @@ def published():
 
     kinds = (events.FlagRaised, events.CaseDecided, events.FieldInspectionRecorded)
     for kind in kinds:
-        events.subscribe(kind, listen)
+        services(app).events.subscribe(kind, listen)
     yield seen
     for kind in kinds:
-        events._handlers[kind].remove(listen)
+        services(app).events.unsubscribe(kind, listen)
 
 
 class Scans:

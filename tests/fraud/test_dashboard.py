@@ -193,7 +193,8 @@ def test_bad_filters_show_a_message_not_an_error_page(app, inspector, two_flags)
     html = response.get_data(as_text=True)
     assert "Invalid filter" in html and SERIAL_SG in html
     assert client.get("/inspect/codes/1NOPENOPENOPENOPENOP").status_code == 404
-    assert client.get("/inspect/flags.csv?province=99").status_code == 400
+    # The status the JSON API answers for the same filter (errors.HTTP_STATUS).
+    assert client.get("/inspect/flags.csv?province=99").status_code == 422
     login_next = app.test_client().get("/inspect/login?next=//evil.example")
     assert login_next.status_code == 200
 

@@ -7,6 +7,9 @@ from scanapp.fraud.demo import FORGED_IN, seed_fraud
 from scanapp.serials.demo import seed_serials
 from tests.conftest import gtin14
 
+# What scanapp/demo.py hands its steps (the demo organisations' names).
+DEMO_ORGS = {"brand_name": DEMO_BRAND, "printer_name": DEMO_PRINTER}
+
 
 def test_demo_step_flags_a_clone_and_makes_a_hotspot_once(app, make_actor, inspector):
     brand = make_actor("brand", DEMO_BRAND)
@@ -15,7 +18,7 @@ def test_demo_step_flags_a_clone_and_makes_a_hotspot_once(app, make_actor, inspe
                                                    "name": "Demo",
                                                    "market_regions": ["01"]}).get_json()
     with app.app_context():
-        info = seed_serials(app, {"gtin": product["gtin"]})
+        info = seed_serials(app, {**DEMO_ORGS, "gtin": product["gtin"]})
         first = seed_fraud(app, info)
         again = seed_fraud(app, info)
     assert first["demo_cloned_serial"] == again["demo_cloned_serial"]

@@ -10,6 +10,7 @@ are replaced by their serial.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import pytest
@@ -17,14 +18,14 @@ import sqlalchemy as sa
 
 from scanapp.db import get_engine, session_scope, utcnow
 from scanapp.epcis.models import EpcisEvent, EpcisOutbox
-from scanapp.fraud.engine import Assessment, on_scan_recorded, on_scans_recorded
+from scanapp.fraud.engine import Assessment
 from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
-from scanapp.fraud.flags import ESCALATION_STEP
+from scanapp.fraud.flags import ESCALATION_STEP, on_scan_recorded, on_scans_recorded
 from scanapp.fraud.models import CaseEvent, CaseStatus, Flag, WebhookDelivery
 from scanapp.regions import PROVINCES
 from scanapp.scan.flag_writer import FlagWriter
-from scanapp.serials.codec import get_codec
 from scanapp.serials.models import SerialRange
+from scanapp.services import services
 
 BASE = "https://scan.example.vn"
 
@@ -33,7 +34,7 @@ BASE = "https://scan.example.vn"
 def codes(app, brand, product):
     """Serials of a real range (lot "LOT7") of the brand's product, whose brand has a
     webhook, so that every flag also writes an EPCIS event and an outbox row."""
-    app.config["WEBHOOK_THREAD"] = False  # rows stay as written: nothing is delivered
+    # No worker process runs in this test: outbox rows stay as written.
     assert brand.put("/api/v1/webhook", json={"url": "http://127.0.0.1:5399/hook"}) \
         .status_code == 200
     now = utcnow()
@@ -44,7 +45,7 @@ def codes(app, brand, product):
                           status="activated", created_at=now, updated_at=now)
         session.add(rng)
         session.commit()
-        codec = get_codec(app)
+        codec = services(app).codec
         serials = [codec.encode(7_000_000 + i, product["gtin"], "LOT7") for i in range(8)]
     return Codes(app, product, rng.id, serials)
 
@@ -250,7 +251,7 @@ def test_the_background_writer_leaves_the_rows_of_one_by_one_recording(app, code
         on_scan_recorded(app, *call)
     one_by_one = seen(app)
     forget_flags(app)
-    writer = FlagWriter(app)
+    writer = FlagWriter(functools.partial(on_scans_recorded, app))
     try:
         for call in calls:
             writer.submit(*call)

@@ -213,7 +213,7 @@ def test_out_of_market_needs_coordinates():
 
 # -- lifecycle -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("standing", ["not_activated", "voided", "recalled", "compromised_key"])
+@pytest.mark.parametrize("standing", ["not_activated", "voided", "recalled"])
 def test_lifecycle_standings_fire_their_own_signal(standing):
     result = assess(scan(standing=standing), CodeHistory(scan_count=1, device_count=1), rng())
     assert result.reasons == (standing,)

@@ -86,9 +86,11 @@ def receiver():
 
 
 @pytest.fixture
-def fast_webhooks(app):
+def fast_webhooks(app, run_worker):
+    """Short delays, and the worker process's relays running (in this process)."""
     app.config.update(WEBHOOK_BACKOFF_BASE_S=0.05, WEBHOOK_BACKOFF_MAX_S=0.2,
                       WEBHOOK_POLL_S=0.05, WEBHOOK_TIMEOUT_S=2)
+    run_worker(app)
     return app
 
 
@@ -159,7 +161,6 @@ def test_the_scan_never_waits_for_the_receiver(fast_webhooks, brand, product, sc
 
 
 def test_concurrent_workers_send_each_event_once(app, brand, product, scans, receiver):
-    app.config["WEBHOOK_THREAD"] = False  # only the workers started below
     hook = receiver()
     set_webhook(brand, hook.url)
     for i in range(8):
@@ -174,8 +175,7 @@ def test_concurrent_workers_send_each_event_once(app, brand, product, scans, rec
 
 
 def test_retries_back_off_and_stop(app, brand, product, scans, receiver):
-    app.config.update(WEBHOOK_THREAD=False, WEBHOOK_MAX_ATTEMPTS=3,
-                      WEBHOOK_BACKOFF_BASE_S=60)
+    app.config.update(WEBHOOK_MAX_ATTEMPTS=3, WEBHOOK_BACKOFF_BASE_S=60)
     hook = receiver(fail_first=100)
     set_webhook(brand, hook.url)
     scans.flagged(SERIAL, product["gtin"])
@@ -198,7 +198,7 @@ def test_retries_back_off_and_stop(app, brand, product, scans, receiver):
 
 
 def test_unreachable_receiver_is_retried_not_crashed(app, brand, product, scans):
-    app.config.update(WEBHOOK_THREAD=False, WEBHOOK_TIMEOUT_S=1)
+    app.config.update(WEBHOOK_TIMEOUT_S=1)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -249,7 +249,7 @@ def test_a_name_resolving_to_an_internal_address_is_not_called(app, brand, produ
                                                                receiver):
     hook = receiver()
     set_webhook(brand, hook.url)
-    app.config.update(WEBHOOK_THREAD=False, WEBHOOK_ALLOW_PRIVATE=False)
+    app.config.update(WEBHOOK_ALLOW_PRIVATE=False)
     scans.flagged(SERIAL, product["gtin"])
     webhooks.deliver_due(app)
     assert hook.requests == []
@@ -257,13 +257,25 @@ def test_a_name_resolving_to_an_internal_address_is_not_called(app, brand, produ
     assert deliveries[0]["failed_at"] and "not a public address" in deliveries[0]["last_error"]
 
 
-def test_rows_left_by_an_earlier_process_are_delivered(app, brand, product, scans, receiver):
+def test_rows_left_by_an_earlier_process_are_delivered(app, brand, product, scans, receiver,
+                                                        run_worker):
     hook = receiver()
     set_webhook(brand, hook.url)
-    app.config["WEBHOOK_THREAD"] = False  # the "earlier process" never delivered
-    scans.flagged(SERIAL, product["gtin"])
+    scans.flagged(SERIAL, product["gtin"])  # no worker runs: the row waits in the outbox
+    time.sleep(0.3)
     assert hook.requests == []
-    app.config.update(WEBHOOK_THREAD=True, WEBHOOK_POLL_S=0.05)
-    app.extensions.pop("scanapp.webhook_resumed", None)  # as in a fresh process
-    brand.get("/api/v1/webhook")  # any first request
+    app.config.update(WEBHOOK_POLL_S=0.05)
+    run_worker(app)  # a worker process starting later finds it
     assert wait_for(lambda: len(hook.delivered()) == 1)
+
+
+def test_web_requests_start_no_relay(app, brand, product, scans, receiver):
+    """Outbox relays belong to the worker process: nothing a web request does starts one."""
+    hook = receiver()
+    set_webhook(brand, hook.url)
+    scans.flagged(SERIAL, product["gtin"])
+    brand.get("/api/v1/webhook")
+    time.sleep(0.3)
+    assert hook.requests == []
+    relays = {"scanapp-webhooks", "scanapp-epcis-pusher"}
+    assert not relays & {thread.name for thread in threading.enumerate()}

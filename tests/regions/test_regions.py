@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scanapp.config import load_settings
 from scanapp.regions import (
     PROVINCES,
     ProvinceLocator,
@@ -112,17 +113,17 @@ def test_operator_setting_switches_the_shared_locator(tmp_path, monkeypatch):
         feature({"code": "79"}, square(21.03, 105.85))]}))
     monkeypatch.setenv("SCANAPP_PROVINCES_GEOJSON", str(path))
     try:
-        assert load_configured() is not None
+        assert load_configured(load_settings(str(tmp_path))["PROVINCES_GEOJSON"]) is not None
         assert default_locator.province_at(21.03, 105.85) == "79"
     finally:
         monkeypatch.delenv("SCANAPP_PROVINCES_GEOJSON")
-        load_configured()
+        load_configured(None)
     assert default_locator.province_at(21.03, 105.85) == "01"
 
 
-def test_no_setting_loads_the_shipped_borders_of_all_34_units(monkeypatch):
+def test_no_setting_loads_the_shipped_borders_of_all_34_units(monkeypatch, tmp_path):
     monkeypatch.delenv("SCANAPP_PROVINCES_GEOJSON", raising=False)
-    polygons = load_configured()
+    polygons = load_configured(load_settings(str(tmp_path))["PROVINCES_GEOJSON"])
     assert polygons.codes == set(PROVINCES)
     assert default_locator.uses_polygons
     assert default_locator.province_at(11.56, 104.92) is None  # Phnom Penh: not Vietnam

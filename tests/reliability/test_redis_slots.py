@@ -16,6 +16,7 @@ from redis.crc import key_slot
 
 from scanapp.scan.redis_store import bucket_of
 from scanapp.serials.stamps import stamp_uri
+from scanapp.services import services
 from tests.conftest import REDIS_CLUSTER
 
 from ..security.conftest import issue_range, serials_of
@@ -94,10 +95,9 @@ def test_no_command_of_a_scan_flow_spans_hash_slots(app_factory, make_actor, rec
     client.post("/api/v1/scans/pin", json={"code": uris[0], "pin": "00000000",
                                            "device_id": "d1"})
     # A flushed bucket is rebuilt from the database in one pipeline.
-    from scanapp.scan.service import components
 
     with limited.app_context():
-        store = components(limited).store
+        store = services(limited).scan.store
     store._client.delete(store.keys_for(serials[1])[0])
     assert client.post("/api/v1/scans", json={"code": uris[1]}).status_code == 200
     assert bucket_of(serials[1]) is not None

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from scanapp.db import get_engine
 from scanapp.scan.models import ScanEvent
 from scanapp.scan.redis_store import RedisScanStateStore, bucket_of
-from scanapp.scan.service import components
 from scanapp.serials.stamps import stamp_uri
+from scanapp.services import services
 
 from ..security.conftest import issue_range, serials_of
 
@@ -45,7 +45,7 @@ def test_scan_answered_from_the_database_during_a_bucket_rebuild_is_counted_afte
     uri = stamp_uri(BASE, product["gtin"], serial)
     assert client.post("/api/v1/scans", json={"code": uri, "device_id": "a"}).status_code == 200
     with app.app_context():
-        store = components(app).store
+        store = services(app).scan.store
     assert isinstance(store, RedisScanStateStore)
 
     # Redis lost its data (a restart); another worker starts reloading this code's bucket

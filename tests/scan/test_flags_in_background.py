@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from scanapp.db import get_engine
 from scanapp.fraud.models import Flag
-from scanapp.scan.service import components
+from scanapp.services import services
 
 from .test_scan_api import DA_NANG, HANOI, SAIGON
 
@@ -31,7 +31,7 @@ def test_flag_of_a_suspicious_scan_is_written_after_the_answer(app_factory, issu
                                                       "lon": lon, "device_id": f"p{i}"})
         bodies.append(response.get_json())
     assert bodies[-1]["verdict"] == "suspicious"
-    writer = components(app).flag_writer
+    writer = services(app).scan.flag_writer
     assert writer is not None
     deadline = time.monotonic() + 10
     while not _flags(app, stamp.serial) and time.monotonic() < deadline:

@@ -7,11 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 from scanapp.db import get_engine
-from scanapp.scan import service as scan_service
 from scanapp.scan.models import ScanEvent
-from scanapp.serials.codec import get_codec
 from scanapp.serials.models import SerialRange
 from scanapp.serials.stamps import stamp_uri
+from scanapp.services import services
 
 from ..conftest import gtin14
 from .conftest import BASE
@@ -116,7 +115,7 @@ def test_signed_serial_outside_every_range_is_counterfeit_unknown_range(app, iss
                                                                        scan, product):
     stamps = issue_stamps(2)
     with app.app_context():
-        serial = get_codec(app).encode(10**9, product["gtin"], None)
+        serial = services(app).codec.encode(10**9, product["gtin"], None)
     _, body = scan(stamp_uri(BASE, product["gtin"], serial))
     assert body["verdict"] == "counterfeit" and body["reasons"] == ["unknown_range"]
     assert stamps  # the ranges exist; the sequence number is simply in none of them
@@ -131,7 +130,7 @@ def test_signed_serial_of_a_range_for_another_gtin_is_unknown_serial(app, issue_
         seq = conn.execute(sa.select(SerialRange.start_seq)
                            .where(SerialRange.id == stamp.range_id)).scalar_one()
     with app.app_context():
-        serial = get_codec(app).encode(seq, other["gtin"], None)
+        serial = services(app).codec.encode(seq, other["gtin"], None)
     _, body = scan(stamp_uri(BASE, other["gtin"], serial))
     assert body["verdict"] == "counterfeit" and body["reasons"] == ["unknown_serial"]
 
@@ -177,7 +176,7 @@ def test_a_reload_by_the_same_device_inside_the_window_is_not_a_new_scan(app, is
     clock.advance(5)
     _, other_phone = scan(stamp.uri, device_id="b")
     assert other_phone["repeat"] is False and other_phone["scan_count"] == 2
-    clock.advance(scan_service.DEFAULT_RELOAD_WINDOW_S + 1)
+    clock.advance(app.config["SCAN_RELOAD_WINDOW_S"] + 1)
     _, later = scan(stamp.uri, device_id="a")
     assert later["repeat"] is False and later["scan_count"] == 3
     rows = events(app)

@@ -25,8 +25,9 @@ import sqlalchemy as sa
 from scanapp.db import get_engine
 from scanapp.scan import service as scan_service
 from scanapp.scan.models import ScanEvent
-from scanapp.serials.codec import ALPHABET, get_codec
+from scanapp.serials.codec import ALPHABET
 from scanapp.serials.stamps import StampRef, stamp_uri
+from scanapp.services import services
 from tests.conftest import gtin14
 
 from .conftest import issue_range, serials_of
@@ -83,7 +84,7 @@ def test_over_100000_forged_codes_are_all_counterfeit(app, admin, brand, other_b
     leaked = issue_range(brand, product["gtin"], quantity=20, lot="LOT1")
     compromised_real = [(s, product["gtin"], "LOT1") for s in serials_of(brand, leaked["id"])]
     with app.app_context():
-        leaked_signer = get_codec(app).signer(0)
+        leaked_signer = services(app).codec.signer(0)
     assert admin.post("/api/v1/signing-keys/rotate", json={}).status_code == 201
     assert admin.post("/api/v1/signing-keys/0/compromise", json={}).status_code == 200
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scanapp.serials.codec import ALPHABET, MAX_SEQ, InvalidSerial, get_codec
+from scanapp.serials.codec import ALPHABET, MAX_SEQ, InvalidSerial
+from scanapp.services import services
 
 GTIN = "08934567890120"
 OTHER_GTIN = "08934567890137"
@@ -13,7 +14,7 @@ OTHER_GTIN = "08934567890137"
 @pytest.fixture
 def codec(app):
     with app.app_context():
-        yield get_codec(app)
+        yield services(app).codec
 
 
 def test_serial_is_20_crockford_characters_and_round_trips(codec):
@@ -90,11 +91,11 @@ def test_unknown_key_id(codec):
 def test_serials_differ_between_deployments_with_different_master_keys(app_factory):
     one = app_factory(SERIAL_KEY="first-master-key-" + "a" * 20)
     with one.app_context():
-        serial = get_codec(one).encode(9, GTIN, None)
-        assert get_codec(one).verify(serial, GTIN, None) == 9
+        serial = services(one).codec.encode(9, GTIN, None)
+        assert services(one).codec.verify(serial, GTIN, None) == 9
     two = app_factory(SERIAL_KEY="second-master-key-" + "b" * 20)
     with two.app_context():
         # Same database, same key row and salt; only the master key differs.
         with pytest.raises(InvalidSerial) as caught:
-            get_codec(two).verify(serial, GTIN, None)
+            services(two).codec.verify(serial, GTIN, None)
         assert caught.value.reason == "bad_signature"

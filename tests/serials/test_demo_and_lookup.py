@@ -9,14 +9,16 @@ import pytest
 from scanapp.demo import DEMO_BRAND, DEMO_PRINTER
 from scanapp.errors import InvalidInput
 from scanapp.serials import lookup
-from scanapp.serials.codec import get_codec
 from scanapp.serials.demo import seed_serials
 from scanapp.serials.pins import check_pin, pin_for
 from scanapp.serials.stamps import StampRef, parse_stamp_uri, stamp_uri
+from scanapp.services import services
 from tests.conftest import gtin14
 from tests.serials.conftest import codes_of
 
 GTIN = "08934567890120"
+# What scanapp/demo.py hands its steps (the demo organisations' names).
+DEMO_ORGS = {"brand_name": DEMO_BRAND, "printer_name": DEMO_PRINTER}
 
 
 def test_demo_step_issues_an_activated_range_once(app, make_actor):
@@ -25,8 +27,8 @@ def test_demo_step_issues_an_activated_range_once(app, make_actor):
     product = brand.post("/api/v1/products", json={"gtin": gtin14("0893111111111"),
                                                    "name": "Demo"}).get_json()
     with app.app_context():
-        first = seed_serials(app, {"gtin": product["gtin"], "lines": ["earlier"]})
-        again = seed_serials(app, {"gtin": product["gtin"]})
+        first = seed_serials(app, {**DEMO_ORGS, "gtin": product["gtin"], "lines": ["earlier"]})
+        again = seed_serials(app, {**DEMO_ORGS, "gtin": product["gtin"]})
     assert first["demo_range_id"] == again["demo_range_id"]
     assert first["lines"][0] == "earlier"  # other steps' lines are kept
     assert any(first["demo_stamp_uri"] in line for line in first["lines"])
@@ -53,7 +55,7 @@ def test_csv_pins_match_pin_for(app, brand, issue):
     rows = codes_of(brand, created["id"])
     with app.app_context():
         for serial, _uri, pin in rows:
-            seq = get_codec(app).verify(serial, created["gtin"], None)
+            seq = services(app).codec.verify(serial, created["gtin"], None)
             assert check_pin(seq, pin, app)
 
 
@@ -98,7 +100,7 @@ def test_another_worker_sees_status_changes_within_the_refresh_period(
     serial = codes_of(brand, created["id"])[1][0]
     worker = app_factory()
     with worker.app_context():
-        seq = get_codec(worker).verify(serial, created["gtin"], None)
+        seq = services(worker).codec.verify(serial, created["gtin"], None)
         info = lookup.find_range(seq, worker)
         assert lookup.code_status(info, seq, worker) == "issued"
     brand.post(f"/api/v1/ranges/{created['id']}/print")
@@ -121,7 +123,7 @@ def test_scans_keep_verifying_from_the_cache_while_the_database_is_down(
     created = issue(brand, quantity=2)
     serial = codes_of(brand, created["id"])[0][0]
     with app.app_context():
-        seq = get_codec(app).verify(serial, created["gtin"], None)
+        seq = services(app).codec.verify(serial, created["gtin"], None)
         info = lookup.find_range(seq, app)
 
         def unreachable(_app=None):
@@ -131,6 +133,6 @@ def test_scans_keep_verifying_from_the_cache_while_the_database_is_down(
         monkeypatch.setattr(lookup, "get_engine", unreachable)
         monkeypatch.setattr(codec_module, "KEY_REFRESH_SECONDS", 0.0)
         monkeypatch.setattr(lookup, "REFRESH_SECONDS", 0.0)
-        assert get_codec(app).verify(serial, created["gtin"], None) == seq
+        assert services(app).codec.verify(serial, created["gtin"], None) == seq
         assert lookup.find_range(seq, app) == info
         assert lookup.code_status(info, seq, app) == "issued"

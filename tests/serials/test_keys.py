@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from scanapp.serials.codec import InvalidSerial, get_codec
+from scanapp.serials.codec import InvalidSerial
+from scanapp.services import services
 from tests.serials.conftest import codes_of
 
 
 def _verify(app, serial, gtin, lot=None):
     with app.app_context():
-        return get_codec(app).verify(serial, gtin, lot)
+        return services(app).codec.verify(serial, gtin, lot)
 
 
 def test_rotation_keeps_old_serials_valid_and_signs_new_ones_with_the_new_key(

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from scanapp.events import RangeTransitioned, subscribe
-from scanapp.events import _handlers as event_handlers
-from scanapp.serials.codec import get_codec
+from scanapp.events import RangeTransitioned
 from scanapp.serials.lookup import code_status, find_range
+from scanapp.services import services
 from tests.serials.conftest import codes_of
 
 
@@ -22,7 +21,7 @@ def printed_range(issue, brand, authorised_printer):
 
 def _status_of(app, serial, gtin, lot=None):
     with app.app_context():
-        seq = get_codec(app).verify(serial, gtin, lot)
+        seq = services(app).codec.verify(serial, gtin, lot)
         info = find_range(seq, app)
         return code_status(info, seq, app)
 
@@ -136,19 +135,19 @@ def test_roles_for_each_step(issue, brand, other_brand, authorised_printer, insp
     assert brand.post(f"/api/v1/ranges/{range_id}/activate").status_code == 200
 
 
-def test_transitions_are_published_as_events(issue, brand, printed_range):
+def test_transitions_are_published_as_events(app, issue, brand, printed_range):
     seen = []
 
     def listener(_session, event):
         seen.append(event)
 
-    subscribe(RangeTransitioned, listener)
+    services(app).events.subscribe(RangeTransitioned, listener)
     try:
         rows = codes_of(brand, printed_range["id"])
         brand.post(f"/api/v1/ranges/{printed_range['id']}/void",
                    json={"serials": [rows[0][0]], "reason": "torn"})
     finally:
-        event_handlers[RangeTransitioned].remove(listener)
+        services(app).events.unsubscribe(RangeTransitioned, listener)
     assert len(seen) == 1
     event = seen[0]
     assert event.action == "void" and event.serials == (rows[0][0],)
@@ -163,7 +162,7 @@ def test_scan_lookup_sees_a_new_range_and_status_changes(app, brand, issue, prod
     second = issue(brand, quantity=5, lot="NEW1")
     new_serial = codes_of(brand, second["id"])[2][0]
     with app.app_context():
-        seq = get_codec(app).verify(new_serial, product["gtin"], "NEW1")
+        seq = services(app).codec.verify(new_serial, product["gtin"], "NEW1")
         info = find_range(seq, app)
         assert info.id == second["id"] and info.lot == "NEW1" and info.quantity == 5
         assert info.gtin == product["gtin"] and info.market_regions == ("01", "79")

@@ -1,4 +1,4 @@
-"""How long ``assess`` takes: ``python -m scanapp.fraud.bench [iterations]``.
+"""How long ``assess`` takes: ``python -m loadtests.bench_fraud [iterations]``.
 
 The scan path budgets about 1 ms for the rules. Three shapes of input: a first scan (the
 common case), a busy genuine code and a clone with a full history of 20 places (the worst
@@ -12,8 +12,8 @@ import statistics
 import sys
 import time
 
-from .engine import assess
-from .facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+from scanapp.fraud.engine import assess
+from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 
 T0 = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
 

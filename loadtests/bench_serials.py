@@ -1,5 +1,5 @@
-"""Serial benchmark: ``flask --app scanapp serials bench`` (on the configured database) or
-``python -m scanapp.serials.bench`` (on a throw-away SQLite file).
+"""Serial benchmark: ``python -m loadtests.bench_serials`` (on a throw-away SQLite file, or
+``SCANAPP_DATABASE_URL`` when set).
 
 Prints, in one run: the time to issue one range of 1,000,000 codes (goal < 1 s), the CSV
 streaming rate (goal >= 200,000 codes/s) and the QR SVG rendering rate on one core (goal
@@ -25,11 +25,11 @@ BENCH_GTIN = "08930000000019"
 
 
 def _bench_principal(app: Flask):
-    from ..auth import service as auth_service
-    from ..auth.models import Role
-    from ..auth.service import Principal
-    from ..db import session_scope
-    from ..products.models import Product
+    from scanapp.auth import service as auth_service
+    from scanapp.auth.models import Role
+    from scanapp.auth.service import Principal
+    from scanapp.db import session_scope
+    from scanapp.products.models import Product
 
     with session_scope(app) as session:
         key, _raw = auth_service.issue_key(session, "Benchmark Brand", Role.BRAND, "bench")
@@ -47,7 +47,7 @@ def _segno_svg(uri: str) -> bytes:
 
     import segno
 
-    from .stamps import qr_text
+    from scanapp.serials.stamps import qr_text
 
     out = io.BytesIO()
     segno.make(qr_text(uri), error="m", micro=False).save(out, kind="svg", scale=4)
@@ -65,17 +65,17 @@ def run(quantity: int = 1_000_000, qr_count: int = 2000, app: Flask | None = Non
         echo: Callable[[str], None] = print) -> dict:
     from flask import current_app
 
-    from ..db import session_scope
-    from . import downloads, qr
-    from .codec import get_codec
-    from .service import issue_range
-    from .stamps import stamp_uri
+    from scanapp.db import session_scope
+    from scanapp.serials import downloads, qr
+    from scanapp.serials.service import issue_range
+    from scanapp.serials.stamps import stamp_uri
+    from scanapp.services import services
 
     app = app or current_app._get_current_object()
     results: dict = {}
     with app.app_context():
         principal = _bench_principal(app)
-        get_codec(app).active_key_id()  # key creation is a one-off, not part of issuing
+        services(app).codec.active_key_id()  # key creation is a one-off, not part of issuing
 
         with session_scope(app) as session:
             started = time.perf_counter()
@@ -92,7 +92,7 @@ def run(quantity: int = 1_000_000, qr_count: int = 2000, app: Flask | None = Non
         results["csv_cpu_rate"] = quantity / (time.process_time() - cpu)
         results["csv_mb"] = size / 1e6
 
-        encoder = get_codec(app).range_encoder(target.gtin, target.lot, target.key_id)
+        encoder = services(app).codec.range_encoder(target.gtin, target.lot, target.key_id)
         base = app.config["PUBLIC_BASE_URL"]
         uris = [stamp_uri(base, target.gtin, serial, target.lot)
                 for _seq, serial in encoder.serials(target.start_seq,
@@ -122,7 +122,7 @@ def run(quantity: int = 1_000_000, qr_count: int = 2000, app: Flask | None = Non
 
 
 def main() -> None:
-    from .. import create_app
+    from scanapp import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({
@@ -135,7 +135,7 @@ def main() -> None:
         try:
             run(app=app)
         finally:
-            from ..db import get_engine
+            from scanapp.db import get_engine
 
             get_engine(app).dispose()
 
