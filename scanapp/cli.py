@@ -56,8 +56,8 @@ def keys_create(role: str, org_name: str, label: str | None) -> None:
             key, raw = auth_service.issue_key(session, org_name, auth_service.Role(role), label)
         except DomainError as exc:
             raise click.ClickException(exc.message) from None
-        click.echo(f"created {role} key {key.prefix} (id {key.id}) for {org_name!r}; "
-                   "store it now, it is not shown again:")
+        click.echo(f"created {role} key {key.prefix} (id {key.id}) for {org_name!r} "
+                   f"(organisation id {key.org_id}); store it now, it is not shown again:")
     click.echo(raw)
 
 

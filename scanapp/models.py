@@ -2,10 +2,17 @@
 
 from .auth.models import ApiKey, Organisation  # noqa: F401
 from .epcis.models import EpcisEvent, EpcisOutbox, EpcisScanDay  # noqa: F401
-from .fraud.models import CaseEvent, FieldInspection, Flag, WebhookDelivery  # noqa: F401
+from .fraud.models import (  # noqa: F401
+    CaseEvent,
+    DashboardSession,
+    FieldInspection,
+    Flag,
+    WebhookDelivery,
+)
 from .products.models import PrinterAuthorisation, Product  # noqa: F401
 from .scan.models import PinCheck, ScanEvent  # noqa: F401
 from .serials.models import (  # noqa: F401
+    CodeChecksum,
     RangeTransition,
     SerialCounter,
     SerialOverride,

@@ -334,6 +334,26 @@ def _limit_windows(parts: ScanComponents, req: ScanRequest, place: ScanPlace,
     return []
 
 
+def _address_windows(app: Flask, address: str | None) -> tuple[ScanComponents, list[Window]]:
+    parts = components(app)
+    return parts, parts.limits.windows(parts.hasher.client(address) if address else None, None)
+
+
+def refuse_if_flooding(app: Flask, address: str | None) -> None:
+    """Before a scan's body is read: refuse an address already over its window here."""
+    parts, windows = _address_windows(app, address)
+    if windows:
+        parts.limits.refuse_if_blocked(windows)
+
+
+def count_refused_request(app: Flask, address: str | None) -> None:
+    """A scan request answered 4xx before it became a scan still spends the address's
+    budget (invalid bodies are the expensive ones)."""
+    parts, windows = _address_windows(app, address)
+    if windows:
+        parts.limits.count_refused(windows)
+
+
 def _count_alone(parts: ScanComponents, windows: list[Window]) -> None:
     """A forged code touches no code state: its windows take a round trip of their own."""
     try:
