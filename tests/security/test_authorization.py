@@ -37,6 +37,10 @@ PUBLIC = {
     "scans.Scans": "consumers verify stamps without an account",
     "scans.PinCheck": "consumers check a scratch-off PIN without an account",
     "scans.Verification": "GS1 verificationService link type (JSON verdict)",
+    "trace.PublicLot": "gs1:traceability: a lot's Circular 02/2024 items, open by law",
+    "trace.PublicLotCertificates": "gs1:certificationInfo of a lot (valid ones only)",
+    "trace.PublicLotRecall": "gs1:recallStatus of a lot",
+    "trace.PublicProductCertificates": "gs1:certificationInfo of a product",
     "inspect.login": "dashboard sign-in form",
     "inspect.static": "dashboard assets",
     "consumer_reports.submit_form": "the stamp page's report form (rate limited)",
@@ -51,6 +55,8 @@ DASHBOARD = {"inspect.queue", "inspect.dossier", "inspect.export_csv", "inspect.
 
 FRAUD_READERS = frozenset({INSPECTOR, ADMIN, BRAND})
 ISSUERS = frozenset({PRINTER, BRAND, ADMIN})
+TRACE_READERS = frozenset({ADMIN, BRAND, INSPECTOR})
+TRACE_WRITERS = frozenset({ADMIN, BRAND})
 
 KEYED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "auth.Me"): ALL,
@@ -98,6 +104,22 @@ KEYED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "epcis_rest.DispositionEvents"): ALL,
     ("GET", "epcis_rest.BizLocationEvents"): ALL,
     ("GET", "epcis_rest.ReadPointEvents"): ALL,
+    # Origin traceability (scanapp.trace): brands manage their own master data and record
+    # events; authorities read all; object-level rules are in tests/trace.
+    **{("GET", f"trace.{name}"): TRACE_READERS for name in (
+        "Parties", "PartyItem", "Locations", "LocationItem", "Certificates",
+        "CertificateItem", "Lots", "LotItem", "Partners", "LotOneStep", "LotLineageBackward",
+        "LotLineageForward", "LotExport")},
+    **{("POST", f"trace.{name}"): TRACE_WRITERS for name in (
+        "Parties", "Locations", "Certificates", "Lots", "Partners", "RecordHarvest",
+        "RecordProduction", "RecordTransformation", "RecordPacking", "RecordShipment",
+        "RecordReceipt")},
+    **{("PATCH", f"trace.{name}"): TRACE_WRITERS for name in (
+        "PartyItem", "LocationItem", "LotItem")},
+    ("DELETE", "trace.PartnerItem"): TRACE_WRITERS,
+    ("POST", "trace.RecordInspection"): TRACE_READERS,
+    ("POST", "trace.CertificateRevoke"): TRACE_READERS,
+    ("POST", "trace.LotRecall"): TRACE_READERS,
     ("GET", "fraud.Flags"): FRAUD_READERS,
     ("GET", "fraud.FlagItem"): FRAUD_READERS,
     ("POST", "fraud.FlagCase"): FRAUD_READERS,
