@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> Services:
+    # The lists that optional packages (trace, authority) add their capture checks and demo
+    # steps to in their own init_app, made here so that adding is explicit, never implicit.
+    app.extensions["scanapp.epcis.capture_hooks"] = []
+    app.extensions["scanapp.demo_hooks"] = []
     bus = EventBus()
     configure_sessions(app, {SESSION_KEY: bus})
     codec = SerialCodec(app)

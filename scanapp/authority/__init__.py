@@ -19,8 +19,8 @@ def init_app(app: Flask) -> None:
     review.init_app(app)
     cli.init_app(app)
     # After trace's hook (create_app calls trace.init_app first): its derived rows exist.
-    app.extensions.setdefault("scanapp.epcis.capture_hooks", []).append(rules.QualityHook())
+    app.extensions["scanapp.epcis.capture_hooks"].append(rules.QualityHook())
     app.extensions["scanapp.authority.assign_scope"] = (
         lambda session, org, province: scope.assign_scope(session, org,
                                                           scope.parse_province(province)))
-    app.extensions.setdefault("scanapp.demo_hooks", []).append(seed_authority)
+    app.extensions["scanapp.demo_hooks"].append(seed_authority)

@@ -18,6 +18,6 @@ def init_app(app: Flask) -> None:
     from .hook import TraceCaptureHook
     from .summary import SummaryCache
 
-    app.extensions.setdefault("scanapp.epcis.capture_hooks", []).append(TraceCaptureHook())
+    app.extensions["scanapp.epcis.capture_hooks"].append(TraceCaptureHook())
     cache = SummaryCache(app)
     app.extensions["scanapp.trace.summary"] = cache
