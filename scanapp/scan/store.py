@@ -125,6 +125,15 @@ def with_new_scan(history: CodeHistory, place: ScanPlace, new_device: bool) -> C
         pin_claims=history.pin_claims, pin_failures=history.pin_failures)
 
 
+def _without_newest_of(recent: tuple[ScanPlace, ...], device: str) -> tuple[ScanPlace, ...]:
+    """``recent`` without the device's newest scan: the one a reload repeats. Other phones
+    may have scanned since (a, then b, then a's reload), so it is not always the first."""
+    for i, place in enumerate(recent):
+        if place.device_hash == device:
+            return recent[:i] + recent[i + 1:]
+    return recent
+
+
 def is_reload(last_seen: dt.datetime | None, at: dt.datetime, window_s: float) -> bool:
     return last_seen is not None and (at - last_seen).total_seconds() < window_s
 
@@ -152,7 +161,7 @@ class SqlScanStateStore(ScanStateStore):
             history, last_seen = load_history(conn, serial)
         device = place.device_hash
         if device and is_reload(last_seen.get(device), place.at, window_s):
-            recent = history.recent[1:]  # the scan being repeated is the latest one
+            recent = _without_newest_of(history.recent, device)
             return Observation(CodeHistory(
                 scan_count=history.scan_count, device_count=history.device_count,
                 first_scan=history.first_scan, recent=recent, pin_claims=history.pin_claims,
