@@ -79,7 +79,10 @@ def excess_strength(value: float, limit: float) -> float:
 
 
 def _has_point(place: ScanPlace | None) -> bool:
-    return place is not None and place.lat is not None and place.lon is not None
+    # A non-finite coordinate is no position: it would raise in haversine (inf) or fire a
+    # rule at full strength (NaN compares false against every limit).
+    return (place is not None and place.lat is not None and place.lon is not None
+            and math.isfinite(place.lat) and math.isfinite(place.lon))
 
 
 def _all_places(scan: ScanFacts, history: CodeHistory) -> list[ScanPlace]:

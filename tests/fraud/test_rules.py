@@ -269,12 +269,54 @@ def test_hotspot_is_at_or_above_the_minimum():
     assert hotspot_places({}, 5) == set()
 
 
-def test_odd_input_never_raises():
-    weird = scan(place(point=(float("nan"), 200.0), province="zz"))
-    h = CodeHistory(scan_count=-1, device_count=-5, recent=(place(point=(91.0, 0.0)),),
-                    pin_claims=-1)
-    result = assess(weird, h, rng(max_speed_kmh=0))
-    assert 0 <= result.risk <= 100
+ODD_SCANS = [
+    scan(place(point=(float("nan"), 200.0), province="zz")),
+    scan(place(point=(91.0, -181.0), device="")),
+    scan(place(point=(float("inf"), 0.0), province="")),
+    scan(ScanPlace(at=T0, lat=21.0, lon=None, province=None, accuracy_m=-5.0)),
+    scan(place(device="d1"), standing=""),
+    scan(place(point=HANOI, province="01"), standing="no-such-standing"),
+]
+ODD_HISTORIES = [
+    CodeHistory(scan_count=-1, device_count=-5, recent=(place(point=(91.0, 0.0)),),
+                pin_claims=-1),
+    CodeHistory(),
+    CodeHistory(scan_count=10**9, device_count=10**9, pin_claims=10**9, pin_failures=10**9,
+                first_scan=place(minutes=10),  # "first" after the scan itself
+                recent=(place(minutes=5, point=HCMC), place(minutes=-10**6, point=HANOI),
+                        place(minutes=0, point=HANOI, device="d1"),
+                        ScanPlace(at=T0, lat=float("nan"), lon=float("nan"),
+                                  accuracy_m=float("inf")))),
+]
+ODD_RANGES = [
+    rng(max_speed_kmh=0),
+    rng(max_scans=0, max_devices=0, burst_window_s=0, min_travel_km=0, max_provinces=0,
+        max_pin_claims=0, max_pin_failures=0),
+    RangeFacts(range_id=None, status=None, market_regions=(), settings={}),
+    RangeFacts(range_id=1, status="activated", market_regions=("",), settings={
+        "max_scans": float("nan"), "burst_window_s": float("inf"), "flag_at": -1,
+        "max_devices": "eight", "unknown": 3}),
+]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_odd_input_never_raises(rule):
+    # Each rule on its own: assess() would hide a raising rule behind its catch-all.
+    for odd_scan in ODD_SCANS:
+        for history in ODD_HISTORIES:
+            for range_facts in ODD_RANGES:
+                strength = rule.evaluate(odd_scan, history, range_facts,
+                                         settings_for(range_facts))
+                assert 0.0 <= strength <= 1.0, (rule.id, odd_scan, history, range_facts)
+
+
+def test_odd_input_gives_a_risk_in_range():
+    for odd_scan in ODD_SCANS:
+        for history in ODD_HISTORIES:
+            for range_facts in ODD_RANGES:
+                result = assess(odd_scan, history, range_facts)
+                assert 0 <= result.risk <= 100
+                assert result.reasons == tuple(dict.fromkeys(result.reasons))
 
 
 def test_every_rule_is_documented_in_two_languages():
