@@ -39,7 +39,7 @@ mkdir -p "$WORK"
 # A fresh copy of the code and tests each run; mutmut's own state (mutants/) is kept so a
 # time-boxed run resumes where it stopped.
 rm -rf "$WORK/scanapp" "$WORK/tests"
-cp -r "$ROOT/scanapp" "$ROOT/tests" "$ROOT/pyproject.toml" "$WORK/"
+cp -rp "$ROOT/scanapp" "$ROOT/tests" "$ROOT/pyproject.toml" "$WORK/"
 find "$WORK" -name __pycache__ -prune -exec rm -rf {} +
 "$PYTHON" - "$WORK/pyproject.toml" "$SRC" "$TESTS" <<'PY'
 import re, sys
