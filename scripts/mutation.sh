@@ -4,6 +4,12 @@
 #   scripts/mutation.sh codec            # or: rules engine security service store
 #                                        #     redis_store access auth webhooks
 #   MUTATION_BUDGET_S=1800 scripts/mutation.sh rules
+#   scripts/mutation.sh codec 'scanapp.serials.codec.x*encode__mutmut_4'   # re-check these
+#   MUTATION_TESTS_FROM=/path/to/older/checkout scripts/mutation.sh rules  # "before" score
+#
+# Named mutants are run again even if they have a result, with the test coverage collected
+# afresh (after new tests were written: the re-check of survivors). MUTATION_TESTS_FROM
+# takes tests/ from another checkout, to score the code against the tests it had before.
 #
 # Runs in a scratch copy (MUTATION_DIR, default /tmp/scanapp-mutation/<module>) so that the
 # module's own test selection can be written into that copy's [tool.mutmut], at nice 19 with
@@ -17,7 +23,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-$ROOT/../../venv/bin/python}"
 [ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
 MUTMUT="$(dirname "$PYTHON")/mutmut"
-MODULE="${1:?usage: scripts/mutation.sh MODULE (codec, rules, engine, security, ...)}"
+MODULE="${1:?usage: scripts/mutation.sh MODULE [MUTANT_NAME ...]}"
+shift
+TESTS_FROM="${MUTATION_TESTS_FROM:-$ROOT}"
 BUDGET="${MUTATION_BUDGET_S:-1200}"
 
 case "$MODULE" in
@@ -39,11 +47,17 @@ mkdir -p "$WORK"
 # A fresh copy of the code and tests each run; mutmut's own state (mutants/) is kept so a
 # time-boxed run resumes where it stopped.
 rm -rf "$WORK/scanapp" "$WORK/tests"
-cp -rp "$ROOT/scanapp" "$ROOT/tests" "$ROOT/pyproject.toml" "$WORK/"
+cp -rp "$ROOT/scanapp" "$ROOT/pyproject.toml" "$WORK/"
+cp -rp "$TESTS_FROM/tests" "$WORK/"
 find "$WORK" -name __pycache__ -prune -exec rm -rf {} +
 "$PYTHON" - "$WORK/pyproject.toml" "$SRC" "$TESTS" <<'PY'
 import re, sys
+import os
 path, src, tests = sys.argv[1:]
+# Only the test files this copy has (an older checkout may lack the newer ones).
+work = os.path.dirname(path)
+tests = ", ".join(t for t in (x.strip() for x in tests.split(","))
+                  if os.path.exists(os.path.join(work, t.strip('"'))))
 text = open(path).read()
 text = re.sub(r'^only_mutate = .*$', f'only_mutate = ["{src}"]', text, flags=re.M)
 text = re.sub(r'^pytest_add_cli_args_test_selection = .*$',
@@ -53,8 +67,11 @@ PY
 
 cd "$WORK"
 export PYTHONPATH="$WORK"
+if [ "$#" -gt 0 ]; then
+  rm -f mutants/mutmut-stats.json  # which tests cover what: collect again with the new tests
+fi
 status=0
-timeout --signal=INT "$BUDGET" nice -n 19 "$MUTMUT" run --max-children 1 || status=$?
+timeout --signal=INT "$BUDGET" nice -n 19 "$MUTMUT" run --max-children 1 "$@" || status=$?
 [ "$status" = 124 ] && echo "mutation run stopped by its budget (${BUDGET}s); run again to resume"
 nice -n 19 "$MUTMUT" results --all true > results.txt 2>&1 || nice -n 19 "$MUTMUT" results > results.txt 2>&1 || true
 "$PYTHON" - "$SRC" <<'PY'

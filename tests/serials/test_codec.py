@@ -145,3 +145,28 @@ def test_a_refused_serial_says_why_in_the_error(codec):
         assert error.reason == reason and error.code == "invalid_serial"
         assert error.details == {"reason": reason} and error.message
         assert str(error) == error.message
+
+
+# Stamps printed yesterday must verify today: the derivation of keys from SERIAL_KEY and the
+# stored salt, the permutation and the tag are frozen. These serials were computed once by
+# this code (2026-11-29) for the test SERIAL_KEY; a change to any of it changes them.
+GOLDEN_SALT = "00112233445566778899aabbccddeeff"
+GOLDEN = [(0, None, "075X30A32JF82X4CXM4V"), (12345, None, "0NCG9MTCSDQMTSHSE7CN"),
+          (12345, "L2411", "0NCG9MTCSDQM97DP6REF"), (2**40 + 7, "Lô-7", "00PTPVKB1JPYVDJ0XZ20")]
+
+
+def test_serials_of_a_stored_key_never_change(app):
+    from scanapp.db import session_scope, utcnow
+    from scanapp.serials.models import SigningKey
+
+    with session_scope(app) as session:  # key 0 as a database restored from backup has it
+        session.add(SigningKey(id=0, status="active", salt=GOLDEN_SALT, created_at=utcnow()))
+        session.commit()
+    with app.app_context():
+        codec = get_codec(app)
+        codec.invalidate()
+        for seq, lot, serial in GOLDEN:
+            assert codec.encode(seq, GTIN, lot) == serial
+            assert codec.range_encoder(GTIN, lot, 0).serial_list(seq, seq + 1) == [serial]
+            assert codec.verify(serial, GTIN, lot) == seq
+
