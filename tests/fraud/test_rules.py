@@ -11,6 +11,7 @@ from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from scanapp.fraud.rules import (
     DEFAULT_SETTINGS,
     RULES,
+    RULES_BY_ID,
     combine,
     excess_strength,
     hotspot_places,
@@ -325,3 +326,91 @@ def test_every_rule_is_documented_in_two_languages():
         assert 0 < rule.weight <= 1
         for name in rule.settings:
             assert name in DEFAULT_SETTINGS
+
+
+# -- boundaries found by mutation testing (scripts/mutation.sh rules) -----------------------
+
+def strength(rule_id: str, s: ScanFacts, h: CodeHistory | None = None,
+             r: RangeFacts | None = None) -> float:
+    r = r or rng()
+    return RULES_BY_ID[rule_id].evaluate(s, h or CodeHistory(), r, settings_for(r))
+
+
+def test_zero_and_fractional_settings_are_kept_negative_ones_refused():
+    merged = settings_for(rng(max_pin_failures=0, max_speed_kmh=0.5, max_scans=-1))
+    assert merged["max_pin_failures"] == 0.0 and merged["max_speed_kmh"] == 0.5
+    assert merged["max_scans"] == DEFAULT_SETTINGS["max_scans"]
+
+
+def test_excess_strength_scales_with_fractional_limits_and_caps_at_one():
+    assert excess_strength(0.75, 0.5) == pytest.approx(0.75)
+    assert excess_strength(1000, 2) == 1.0 and excess_strength(1, 0) == 1.0
+
+
+def test_a_lost_count_is_still_one_scan_not_more():
+    assert strength("many_scans", scan(), CodeHistory(scan_count=0), rng(max_scans=1)) == 0.0
+    assert strength("many_scans", scan(), CodeHistory(scan_count=2), rng(max_scans=1)) == 1.0
+
+
+def test_burst_counts_the_window_edge_and_every_anonymous_scan():
+    window = DEFAULT_SETTINGS["burst_window_s"]
+    edge = place(at=T0 - dt.timedelta(seconds=window), device="edge")
+    assert strength("scan_burst", scan(place(device="me")), CodeHistory(recent=(edge,)),
+                    rng(max_burst_scans=1)) > 0  # exactly a window ago is inside it
+    two = CodeHistory(recent=(place(minutes=-1),))  # this scan and one more, both anonymous
+    assert strength("scan_burst", scan(place()), two, rng(max_burst_scans=2)) == 0.0
+    three = CodeHistory(recent=(place(minutes=-1), place(minutes=-2)))
+    assert strength("scan_burst", scan(place()), three, rng(max_burst_scans=2)) > 0
+    # A scan stamped after this one (a slow clock) is skipped, not the end of the count.
+    skewed = CodeHistory(recent=(place(minutes=5, device="future"), place(minutes=-1, device="a"),
+                                 place(minutes=-2, device="b")))
+    assert strength("scan_burst", scan(place(device="me")), skewed,
+                    rng(max_burst_scans=2)) > 0
+
+
+HAI_PHONG = (20.8449, 106.6881)  # ~90 km from Hà Nội
+
+
+def test_travel_needs_both_points_and_takes_off_both_accuracy_radii():
+    far = CodeHistory(recent=(place(minutes=-1, point=HANOI),))
+    assert strength("impossible_travel", scan(place(point=HAI_PHONG)), far) == 1.0
+    no_point = CodeHistory(recent=(place(minutes=-1),))
+    assert strength("impossible_travel", scan(place(point=HAI_PHONG)), no_point,
+                    rng(max_speed_kmh=0)) == 0.0
+    assert strength("impossible_travel", scan(place()), far, rng(max_speed_kmh=0)) == 0.0
+    assert strength("impossible_travel", scan(place(point=HAI_PHONG)), CodeHistory(),
+                    rng(max_speed_kmh=0)) == 0.0
+    half_lat = ScanPlace(at=T0, lat=21.0, lon=float("nan"))
+    assert strength("impossible_travel", scan(half_lat), far, rng(max_speed_kmh=0)) == 0.0
+
+    def fuzzy(metres):
+        return ScanPlace(at=T0, lat=HAI_PHONG[0], lon=HAI_PHONG[1], accuracy_m=metres)
+
+    def fuzzy_past(metres):
+        return CodeHistory(recent=(ScanPlace(at=T0 - dt.timedelta(minutes=1), lat=HANOI[0],
+                                             lon=HANOI[1], accuracy_m=metres),))
+
+    limit = rng(min_travel_km=80)
+    assert strength("impossible_travel", scan(fuzzy(3000)), fuzzy_past(3000), limit) > 0
+    assert strength("impossible_travel", scan(fuzzy(6000)), fuzzy_past(6000), limit) == 0.0
+
+
+def test_out_of_market_fires_at_full_strength_exactly():
+    assert strength("out_of_market", scan(place(point=(16.0544, 108.2022), province="48"))) == 1.0
+    assert strength("out_of_market", scan(place(point=HANOI, province="01"))) == 0.0
+
+
+@pytest.mark.parametrize("standing", ["not_activated", "voided", "recalled", "compromised_key"])
+def test_standing_rules_fire_for_their_standing_only(standing):
+    assert strength(standing, scan(standing=standing)) == 1.0
+    assert strength(standing, scan(standing="genuine")) == 0.0
+
+
+def test_one_forged_scan_is_a_hotspot_when_the_setting_says_one():
+    assert hotspot_places({"79": 1, "01": 0}, 1) == {"79"}
+    assert hotspot_places({"79": 1}, 0) == {"79"}
+
+
+def test_risk_counts_a_strength_above_one_as_one():
+    full = round(100 * RULES_BY_ID["many_scans"].weight)
+    assert combine({"many_scans": 1.5}) == combine({"many_scans": 1.0}) == full
