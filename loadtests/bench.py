@@ -216,7 +216,7 @@ PROFILE_STEPS = (
     ("fraud flags (batched, after the answer)", "on_scans_recorded"),
     ("Redis state script call", "RedisScanStateStore"),
     ("identify: tag check, range index, product cache", "identify (scanapp"),
-    ("parse the stamp URI", "parse_stamp_uri"),
+    ("parse the stamp URI", "parse_scanned"),
     ("place: hashes, province lookup", "_place (scanapp"),
     ("forged code: record", "_record_counterfeit"),
     ("fraud rules", "assess (scanapp"),
@@ -536,16 +536,16 @@ class Bench:
         """
         self.wrk("warm-up baseline", BASELINE_PATH, seconds=3)
         try:
-            from scanapp.scan.redis_store import BUCKETS
+            from scanapp.scan.redis_store import BUCKETS, SENTINEL
         except ImportError:  # the scan store changed shape: fall back to a fixed warm-up
-            BUCKETS = 0
+            BUCKETS, SENTINEL = 0, "ready"
         t0 = time.monotonic()
         bodies: list[bytes] = []
         while True:
             if pool.left >= 100:  # else replay the last bodies: repeats still warm buckets
                 bodies = traffic.scan_bodies(pool, min(3000, pool.left))
             self.wrk("warm-up scan", SCAN_PATH, bodies, seconds=3)
-            ready = sum(1 for _ in self.redis.scan_iter(match=f"{self.prefix}:*:ready",
+            ready = sum(1 for _ in self.redis.scan_iter(match=f"{self.prefix}:*:{SENTINEL}",
                                                         count=5000))
             if ready >= BUCKETS or time.monotonic() - t0 > max_seconds:
                 break

@@ -80,6 +80,13 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "RATELIMIT_SCAN": _env("RATELIMIT_SCAN", "120/minute"),
         "RATELIMIT_DEVICE": _env("RATELIMIT_DEVICE", "60/minute"),
         "RATELIMIT_DEVICE_ON_SCANS": _bool(_env("RATELIMIT_DEVICE_ON_SCANS", "0")),
+        # PIN checks per client address, whatever device id the client declares (a PIN
+        # is checked once per purchase; this still leaves room for a shop or a carrier NAT).
+        "RATELIMIT_PIN_ADDRESS": _env("RATELIMIT_PIN_ADDRESS", "20/minute;200/day"),
+        # Per-code lockout: this many wrong PINs on one code within PIN_LOCKOUT_S refuse
+        # every further check of that code until the oldest of them is PIN_LOCKOUT_S old.
+        "PIN_LOCKOUT_FAILURES": int(_env("PIN_LOCKOUT_FAILURES", "10")),
+        "PIN_LOCKOUT_S": int(_env("PIN_LOCKOUT_S", "3600")),
         # Write fraud flags after the answer (production) or inside the request.
         "SCAN_FLAGS_IN_BACKGROUND": _bool(_env("SCAN_FLAGS_IN_BACKGROUND",
                                                "1" if production else "0")),

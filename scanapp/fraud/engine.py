@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from .facts import CodeHistory, RangeFacts, ScanFacts
-from .rules import RULES, combine, settings_for
+from .rules import RULES, RULES_BY_ID, claim_households, combine, settings_for
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ class Assessment:
 
 
 CLEAR = Assessment(risk=0, reasons=(), suspicious=False, flag=False)
+
+# One signal's share of the risk (weight x strength) that can warn a consumer on its own.
+STRONG_SIGNAL = 0.5
 
 
 def assess(scan: ScanFacts, history: CodeHistory, rng: RangeFacts) -> Assessment:
@@ -49,11 +52,22 @@ def assess(scan: ScanFacts, history: CodeHistory, rng: RangeFacts) -> Assessment
     if not strengths:
         return CLEAR
     risk = combine(strengths)
-    # Strongest signal first: that is what an inspector reads first.
-    reasons = tuple(sorted(strengths, key=lambda r: -strengths[r]))
+    # Strongest signal first (what it adds to the risk: weight x strength), ties in rule
+    # order: that is what an inspector reads first.
+    contribution = {r: RULES_BY_ID[r].weight * min(1.0, strengths[r]) for r in strengths}
+    reasons = tuple(sorted(strengths, key=lambda r: -contribution[r]))
+    # The consumer is warned only when one signal alone is strong (clone-grade evidence):
+    # weak signals adding up (carried across a border, scanned in a third province) are
+    # for inspectors, never a reason to tell a family its gift is fake.
+    strong = max(contribution.values()) >= STRONG_SIGNAL
     return Assessment(risk=risk, reasons=reasons,
-                      suspicious=risk >= settings["suspicious_at"],
+                      suspicious=strong and risk >= settings["suspicious_at"],
                       flag=risk >= settings["flag_at"])
+
+
+def pin_households(scan: ScanFacts, history: CodeHistory, rng: RangeFacts) -> int:
+    """How many unrelated households have claimed the code's PIN (rules.claim_households)."""
+    return claim_households(scan, history, settings_for(rng))
 
 
 def on_scan_recorded(app: Flask, scan_event_id: int | None, scan: ScanFacts,

@@ -23,6 +23,10 @@ class ScanPlace:
     # The phone's reported accuracy radius, when it gave one: a coarse fix (cell towers, IP)
     # must not look like travel. None = precise enough.
     accuracy_m: float | None = None
+    # Keyed hash of the client's network address. The client declares its device id (and
+    # its coordinates), but not the address it connects from: rules count devices and
+    # places per network too, so one client cannot pose as many phones (sybil).
+    network: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class ScanFacts:
     # "compromised_key", "not_activated", "voided", "recalled".
     standing: str
     is_repeat_of_same_device: bool = False
+    # "scan", or "pin": the assessment at a scratch-off PIN check (``place`` is then the
+    # claimant, not a scan of the code).
+    kind: str = "scan"
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,17 @@ class CodeHistory:
     recent: tuple[ScanPlace, ...] = ()
     pin_claims: int = 0
     pin_failures: int = 0
+    # Distinct client networks among the counted scans (None: not known, older state).
+    network_count: int | None = None
+    # Scans counted with each network's share capped at MAX_SCANS_PER_NETWORK (None: not
+    # known): the count rules read this, so one client cannot inflate a code's count.
+    capped_scan_count: int | None = None
+    # Who claimed the PIN successfully: distinct (device hash, network hash) pairs.
+    pin_claimers: tuple[tuple[str, str], ...] = ()
+
+
+# One client network's share of a code's counted scans (capped_scan_count).
+MAX_SCANS_PER_NETWORK = 5
 
 
 @dataclass(frozen=True)

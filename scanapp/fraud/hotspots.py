@@ -1,9 +1,19 @@
-"""Counterfeit hotspots: forged and flagged scans counted per province and per map cell.
+"""Counterfeit hotspots: forged and copied codes counted per province and per map cell.
 
 Aggregated on request from ``scan_events`` (indexed by time and by province and time), so
-the scan path pays nothing for it. Forged = scans whose verdict is counterfeit (a forged
-signature or an unknown range); flagged = scans of genuine codes that carry a flag.
-A place with at least ``min_forged`` forged scans in the window is marked a hotspot.
+the scan path pays nothing for it. Two kinds, side by side:
+
+- forged: scans whose verdict is counterfeit (a forged signature or an unknown range). A
+  place with at least ``min_forged`` of them is a forged-code hotspot (``hotspot``);
+- copied: scans of flagged genuine codes that carried a fraud signal themselves (risk > 0:
+  the copies, not the owner's own quiet scans). A place where at least ``min_copied``
+  distinct flagged codes were scanned so is a copied-code hotspot (``copied_hotspot``):
+  copies of a batch of genuine codes being sold there.
+
+Either kind needs scans from at least ``min_networks`` distinct client networks (a scan
+without one counts its device as its own network): one client inventing scans with made-up
+device ids and coordinates cannot make a hotspot (sybil resistance). ``flagged`` still
+counts every scan of a flagged code, as before.
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import Role
@@ -23,7 +33,12 @@ from ..products.models import Product
 from ..regions import PROVINCES, cell_centre, default_locator
 from ..scan.models import ScanEvent
 from .models import Flag
-from .rules import HOTSPOT_DEFAULT_MIN_FORGED, hotspot_places
+from .rules import (
+    HOTSPOT_DEFAULT_MIN_COPIED,
+    HOTSPOT_DEFAULT_MIN_FORGED,
+    HOTSPOT_DEFAULT_MIN_NETWORKS,
+    hotspot_places,
+)
 
 DEFAULT_WINDOW = dt.timedelta(days=7)
 MAX_WINDOW = dt.timedelta(days=366)
@@ -44,7 +59,9 @@ def _window(since: dt.datetime | None, until: dt.datetime | None
 
 def hotspots(session: Session, principal: Principal, *, since=None, until=None,
              province: str | None = None, gtin: str | None = None,
-             min_forged: int = HOTSPOT_DEFAULT_MIN_FORGED) -> dict:
+             min_forged: int = HOTSPOT_DEFAULT_MIN_FORGED,
+             min_copied: int = HOTSPOT_DEFAULT_MIN_COPIED,
+             min_networks: int = HOTSPOT_DEFAULT_MIN_NETWORKS) -> dict:
     since, until = _window(since, until)
     if province is not None and province not in PROVINCES:
         raise InvalidInput(f"unknown province code {province!r}", code="unknown_province")
@@ -60,26 +77,46 @@ def hotspots(session: Session, principal: Principal, *, since=None, until=None,
 
     forged = ScanEvent.verdict == COUNTERFEIT
     flagged = ScanEvent.serial.in_(select(Flag.serial))
+    copied = ~forged & flagged & (ScanEvent.risk > 0)
+    # A scan's network; without one its device, without that the scan alone.
+    network = func.coalesce(ScanEvent.client_hash, ScanEvent.device_hash,
+                            cast(ScanEvent.id, String))
+    kinds = ("forged", "forged_networks", "flagged", "copied", "copied_codes",
+             "copied_networks")
     counts: dict[str, dict[str, Counter]] = {
-        "province": {"forged": Counter(), "flagged": Counter()},
-        "cell": {"forged": Counter(), "flagged": Counter()},
-    }
+        level: {kind: Counter() for kind in kinds} for level in ("province", "cell")}
     for level, column in (("province", ScanEvent.province), ("cell", ScanEvent.cell)):
-        for kind, condition in (("forged", forged), ("flagged", ~forged & flagged)):
-            rows = session.execute(
-                select(column, func.count()).where(*conditions, condition, column.is_not(None))
-                .group_by(column))
-            counts[level][kind].update({place: n for place, n in rows})
+        found = counts[level]
+        for place, n, networks in session.execute(
+                select(column, func.count(), func.count(network.distinct()))
+                .where(*conditions, forged, column.is_not(None)).group_by(column)):
+            found["forged"][place], found["forged_networks"][place] = n, networks
+        for place, n in session.execute(
+                select(column, func.count())
+                .where(*conditions, ~forged & flagged, column.is_not(None)).group_by(column)):
+            found["flagged"][place] = n
+        for place, n, codes, networks in session.execute(
+                select(column, func.count(), func.count(ScanEvent.serial.distinct()),
+                       func.count(network.distinct()))
+                .where(*conditions, copied, column.is_not(None)).group_by(column)):
+            found["copied"][place], found["copied_codes"][place] = n, codes
+            found["copied_networks"][place] = networks
 
     def listing(level: str) -> list[dict]:
-        forged_c, flagged_c = counts[level]["forged"], counts[level]["flagged"]
-        hot = hotspot_places(forged_c, min_forged)
+        c = counts[level]
+        forged_c, flagged_c = c["forged"], c["flagged"]
+        hot = {p for p in hotspot_places(forged_c, min_forged)
+               if c["forged_networks"][p] >= min_networks}
+        copied_hot = {p for p in hotspot_places(c["copied_codes"], min_copied)
+                      if c["copied_networks"][p] >= min_networks}
         places = sorted(set(forged_c) | set(flagged_c),
-                        key=lambda p: (-forged_c[p], -flagged_c[p], p))
+                        key=lambda p: (-forged_c[p], -c["copied_codes"][p], -flagged_c[p], p))
         out = []
         for place in places:
             row = {"forged": forged_c[place], "flagged": flagged_c[place],
-                   "hotspot": place in hot}
+                   "copied": c["copied"][place], "copied_codes": c["copied_codes"][place],
+                   "networks": max(c["forged_networks"][place], c["copied_networks"][place]),
+                   "hotspot": place in hot, "copied_hotspot": place in copied_hot}
             if level == "province":
                 info = PROVINCES.get(place)
                 row = {"province": place, "name": info.name if info else None,
@@ -92,4 +129,5 @@ def hotspots(session: Session, principal: Principal, *, since=None, until=None,
         return out
 
     return {"since": since, "until": until, "min_forged": min_forged,
+            "min_copied": min_copied, "min_networks": min_networks,
             "provinces": listing("province"), "cells": listing("cell")[:MAX_CELLS]}

@@ -83,6 +83,7 @@ def hotspot_map(provinces: list[dict], cells: list[dict]) -> tuple[ScanMap, list
         x, y = project(c["lat"], c["lon"])
         name = PROVINCES[c["province"]].name if c.get("province") in PROVINCES else "?"
         bubbles.append(Bubble(x, y, round(3 + 12 * (total / top) ** 0.5, 1),
-                              f"{name}: {c['forged']} forged, {c['flagged']} flagged "
-                              f"(cell {c['cell']})", c["hotspot"]))
+                              f"{name}: {c['forged']} forged, {c['flagged']} flagged, "
+                              f"{c.get('copied_codes', 0)} copied codes (cell {c['cell']})",
+                              c["hotspot"] or c.get("copied_hotspot", False)))
     return base, bubbles

@@ -13,13 +13,18 @@ full strength at twice the limit, so a flag escalates as a clone keeps being sca
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..regions import haversine_km
+from ..regions import default_locator, haversine_km
 from .facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+
+# Scans within this distance of where an item was first seen are at its point of sale.
+SHOP_KM = 1.0
 
 # Defaults for every tunable setting; per-product values override them.
 DEFAULT_SETTINGS: dict[str, float] = {
@@ -39,11 +44,59 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "max_speed_kmh": 500.0,
     # distances below this are GPS noise, rounding or one town: never "travel"
     "min_travel_km": 50.0,
-    # distinct provinces a code may be scanned in (the shop's and the buyer's home)
-    "max_provinces": 2.0,
-    # scratch-off PIN: successful claims (one is the buyer's) and wrong guesses allowed
+    # distinct provinces a code may be scanned in: the shop's, the buyer's home across the
+    # border, the parents' a few provinces away (a gift); each counted once per network
+    "max_provinces": 3.0,
+    # scratch-off PIN: households that claimed it (one is the buyer's) and wrong guesses
     "max_pin_claims": 1.0,
     "max_pin_failures": 3.0,
+    # Unrelated parties: phones grouped into one party when they share a network (home
+    # Wi-Fi, the shop's), or scan within household_km of each other within
+    # household_window_s (a family at home on mobile data). A shelf item is looked at by a
+    # shop assistant and a shopper or two, then one household buys it; copies of one code
+    # sold at one market bring a new party with every fake.
+    "max_parties": 4.0,
+    "household_km": 10.0,
+    "household_window_s": 7200.0,
+    # Provinces in which an unrelated party first scanned the code (the shop's and the
+    # buyer's family at home across the border, the parents' who were given it).
+    "max_party_provinces": 3.0,
+    # Parties that carried the item from one place to another (farther than carry_km,
+    # accuracy radii subtracted): a genuine item is carried home by one buyer.
+    "max_carriers": 1.0,
+    "carry_km": 3.0,
+    # Counted scans by one phone within 24 hours: a buyer checks at the shop, at home,
+    # once more; a stall showing one genuine stamp to every customer goes on and on.
+    "max_device_scans_day": 4.0,
+    # Two PIN claimers are one household when linked as one party, or last seen within
+    # this distance of each other (the shop and the home of one family).
+    "pin_household_km": 15.0,
+}
+
+# Documented bounds of every setting a brand may tune (docs/FRAUD.md). A value outside
+# them is refused with a 422 when the product is saved, and ignored (default kept) if it
+# is found stored. ``flag_at`` is the inspectors' threshold: a brand may only lower it
+# (flag more, e.g. diversion monitoring), never raise it to switch flags off.
+SETTING_BOUNDS: dict[str, tuple[float, float]] = {
+    "flag_at": (20.0, 50.0),
+    "suspicious_at": (40.0, 95.0),
+    "max_scans": (5.0, 1000.0),
+    "max_devices": (2.0, 200.0),
+    "max_burst_scans": (2.0, 100.0),
+    "burst_window_s": (60.0, 86400.0),
+    "max_speed_kmh": (100.0, 1200.0),
+    "min_travel_km": (5.0, 300.0),
+    "max_provinces": (1.0, 34.0),
+    "max_pin_claims": (1.0, 10.0),
+    "max_pin_failures": (1.0, 100.0),
+    "max_parties": (2.0, 100.0),
+    "household_km": (0.1, 50.0),
+    "household_window_s": (600.0, 86400.0),
+    "max_carriers": (1.0, 10.0),
+    "max_party_provinces": (1.0, 34.0),
+    "carry_km": (1.0, 100.0),
+    "max_device_scans_day": (2.0, 200.0),
+    "pin_household_km": (1.0, 100.0),
 }
 
 
@@ -59,12 +112,29 @@ class Rule:
     evaluate: Callable[[ScanFacts, CodeHistory, RangeFacts, Mapping[str, float]], float]
 
 
+def setting_problem(name: str, value) -> str | None:
+    """Why a brand may not set ``name`` to ``value`` (None: it may)."""
+    bounds = SETTING_BOUNDS.get(name)
+    if bounds is None:
+        return f"unknown setting; the settings are {', '.join(sorted(SETTING_BOUNDS))}"
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value):
+        return "must be a finite number"
+    low, high = bounds
+    if not low <= value <= high:
+        if name == "flag_at":
+            return (f"must be between {low:g} and {high:g}: the inspectors' flag threshold "
+                    "may be lowered, not raised")
+        return f"must be between {low:g} and {high:g}"
+    return None
+
+
 def settings_for(rng: RangeFacts) -> dict[str, float]:
-    """Defaults overlaid with the product's overrides; nonsense values keep the default."""
+    """Defaults overlaid with the product's overrides; values outside the documented bounds
+    (stored before the bounds existed) keep the default."""
     merged = dict(DEFAULT_SETTINGS)
     for name, value in (rng.settings or {}).items():
-        if name in merged and isinstance(value, int | float) and math.isfinite(value) \
-                and value >= 0:
+        if name in merged and setting_problem(name, value) is None:
             merged[name] = float(value)
     return merged
 
@@ -86,19 +156,242 @@ def _has_point(place: ScanPlace | None) -> bool:
 
 
 def _all_places(scan: ScanFacts, history: CodeHistory) -> list[ScanPlace]:
+    """The scans to judge: this one (unless it is a PIN check) and the recent ones."""
+    if scan.kind != "scan":
+        return list(history.recent)
     return [scan.place, *history.recent]
+
+
+def _net(place: ScanPlace) -> str | None:
+    """What a scan counts as for per-network counting: its network, else its device."""
+    return place.network or (f"d:{place.device_hash}" if place.device_hash else None)
+
+
+def _apart_km(a: ScanPlace, b: ScanPlace) -> float | None:
+    """Distance that is sure (both accuracy radii subtracted); None without two points.
+
+    Flat-earth (equirectangular) distance: these rules compare it with a few kilometres,
+    where it is within 0.5 % of the great circle at a third of haversine's cost (the
+    parties are worked out pairwise on every scan)."""
+    if not (_has_point(a) and _has_point(b)):  # non-finite: no position (cos(inf) raises)
+        return None
+    dy = (a.lat - b.lat) * 110.57
+    dx = (a.lon - b.lon) * 111.32 * math.cos(math.radians((a.lat + b.lat) / 2))
+    slack_km = ((a.accuracy_m or 0.0) + (b.accuracy_m or 0.0)) / 1000.0
+    return max(0.0, math.hypot(dx, dy) - slack_km)
+
+
+def _memo(s: Mapping[str, float], name: str, scan: ScanFacts, history: CodeHistory, build):
+    """Derived facts computed once per assessment (several rules read them): kept in the
+    assessment's own settings dict, for this very scan and history only."""
+    found = s.get(name) if isinstance(s, dict) else None
+    if found is not None and found[0] is scan and found[1] is history:
+        return found[2]
+    value = build()
+    if isinstance(s, dict):
+        s[name] = (scan, history, value)
+    return value
+
+
+def trusted_places(scan: ScanFacts, history: CodeHistory, s: Mapping[str, float]
+                   ) -> list[ScanPlace]:
+    """``_all_places`` with the positions of spoofing networks removed: a network whose own
+    scans jump faster than anyone travels is declaring made-up coordinates (one client
+    posing as phones all over the country), so its positions count for nothing. Its scans
+    stay, without a place."""
+    def build() -> list[ScanPlace]:
+        places = _all_places(scan, history)
+        by_network: dict[str, list[ScanPlace]] = {}
+        for place in places:
+            if place.network and _has_point(place):
+                by_network.setdefault(place.network, []).append(place)
+        spoofing = {
+            network for network, located in by_network.items()
+            if any(travel_speed_kmh(a, b, s["min_travel_km"]) > s["max_speed_kmh"]
+                   for i, a in enumerate(located) for b in located[:i])}
+        if not spoofing:
+            return places
+        return [dataclasses.replace(p, lat=None, lon=None, province=None)
+                if p.network in spoofing else p for p in places]
+
+    return _memo(s, "_trusted", scan, history, build)
+
+
+def parties(scan: ScanFacts, history: CodeHistory, s: Mapping[str, float]
+            ) -> list[list[ScanPlace]]:
+    """The recent scans grouped into parties (households, a shop): scans by one device, on
+    one network, or close in place and time belong to one party. Scans without a device are
+    each their own party unless place, time or network join them to another.
+
+    The point of sale is one party too: everyone who scanned the item only where it was
+    first seen, before anyone carried it away (the shop assistant, shoppers looking at the
+    shelf, the buyer), as long as they are no more than ``max_parties`` + 1. Whoever
+    scans it there *after* it was carried away is counted on their own: a genuine item
+    does not come back to the shelf."""
+    return _memo(s, "_parties", scan, history,
+                 lambda: _group(trusted_places(scan, history, s), s))
+
+
+def _group(places: list[ScanPlace], s: Mapping[str, float]) -> list[list[ScanPlace]]:
+    parent = list(range(len(places)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        parent[find(i)] = find(j)
+
+    first_of: dict[str, int] = {}
+    window = s["household_window_s"]
+    for i, place in enumerate(places):
+        for key in (f"d:{place.device_hash}" if place.device_hash else None, place.network):
+            if key is None:
+                continue
+            if key in first_of:
+                union(i, first_of[key])
+            else:
+                first_of[key] = i
+        for j in range(i):
+            other = places[j]
+            if abs((place.at - other.at).total_seconds()) > window:
+                continue
+            km = _apart_km(place, other)
+            if km is not None and km <= s["household_km"]:
+                union(i, j)
+    located = sorted((p for p in places if _has_point(p)), key=lambda p: p.at)
+    if located:
+        origin = located[0]
+        departed = next((p.at for p in located
+                         if (_apart_km(p, origin) or 0.0) > s["carry_km"]), None)
+        shop = [i for i, p in enumerate(places)
+                if _has_point(p) and (departed is None or p.at < departed)
+                and (_apart_km(p, origin) or 0.0) <= SHOP_KM]
+        roots = {find(i) for i in shop}
+        # Only parties seen nowhere else join the point of sale.
+        members = {root: [p for i, p in enumerate(places) if find(i) == root]
+                   for root in roots}
+        joining = [root for root, group in members.items()
+                   if all(not _has_point(p) or (_apart_km(p, origin) or 0.0) <= SHOP_KM
+                          and (departed is None or p.at < departed) for p in group)]
+        # A shelf sees an assistant, a few shoppers and the buyer; more unrelated phones
+        # than a whole code may have (max_parties) besides the buyer's, at one spot, are
+        # a stall selling copies, not a shelf.
+        if len(joining) <= s["max_parties"] + 1:
+            for root in joining[1:]:
+                union(root, joining[0])
+    groups: dict[int, list[ScanPlace]] = {}
+    for i, place in enumerate(places):
+        groups.setdefault(find(i), []).append(place)
+    return list(groups.values())
+
+
+def carriers(groups: list[list[ScanPlace]], carry_km: float) -> int:
+    """Parties seen in two places farther apart than ``carry_km`` (radii subtracted)."""
+    count = 0
+    for group in groups:
+        located = [p for p in group if _has_point(p)]
+        if any((_apart_km(a, b) or 0.0) > carry_km
+               for i, a in enumerate(located) for b in located[:i]):
+            count += 1
+    return count
+
+
+def claim_households(scan: ScanFacts, history: CodeHistory, s: Mapping[str, float]) -> int:
+    """How many unrelated households claimed the PIN. A claimer is one household with
+    another when they share a device or a network, belong to one party of scans, or were
+    last seen (scanning this code) within ``pin_household_km`` of each other. A claimer
+    never seen scanning, on a network of its own, is a household of its own."""
+    claimers = list(history.pin_claimers)
+    if len(claimers) <= 1:
+        return len(claimers)
+    party_of: dict[str, int] = {}
+    last_seen: dict[str, ScanPlace] = {}
+    for index, group in enumerate(parties(scan, history, s)):
+        for place in group:
+            if place.device_hash:
+                party_of.setdefault(place.device_hash, index)
+                if _has_point(place) and (place.device_hash not in last_seen
+                                          or place.at > last_seen[place.device_hash].at):
+                    last_seen[place.device_hash] = place
+    parent = list(range(len(claimers)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, (device, network) in enumerate(claimers):
+        for j in range(i):
+            other_device, other_network = claimers[j]
+            near = None
+            if device in last_seen and other_device in last_seen:
+                near = _apart_km(last_seen[device], last_seen[other_device])
+            related = (device == other_device or (network and network == other_network)
+                       or (device in party_of and party_of.get(other_device)
+                           == party_of[device])
+                       or (near is not None and near <= s["pin_household_km"]))
+            if related:
+                parent[find(i)] = find(j)
+    return len({find(i) for i in range(len(claimers))})
 
 
 # -- the rules -----------------------------------------------------------------------------
 
 
 def many_scans(scan, history, rng, s) -> float:
-    # At least this scan happened even if the store lost count (Redis flushed).
-    return excess_strength(max(history.scan_count, 1), s["max_scans"])
+    # Each network's share capped (one client cannot inflate the count); at least this
+    # scan happened even if the store lost count (Redis flushed).
+    count = history.scan_count if history.capped_scan_count is None \
+        else history.capped_scan_count
+    return excess_strength(max(count, 1 if scan.kind == "scan" else 0), s["max_scans"])
 
 
 def many_devices(scan, history, rng, s) -> float:
-    return excess_strength(history.device_count, s["max_devices"])
+    # Declared device ids, but no more than the networks they came from (sybil).
+    count = history.device_count if history.network_count is None \
+        else min(history.device_count, history.network_count)
+    return excess_strength(count, s["max_devices"])
+
+
+def many_parties(scan, history, rng, s) -> float:
+    """Unrelated parties among the recent scans: copies sold at one market. Only parties
+    with a position count: a phone that gave none cannot be placed at the point of sale or
+    anywhere else (it still counts as a device)."""
+    located = sum(1 for group in parties(scan, history, s) if any(map(_has_point, group)))
+    return excess_strength(located, s["max_parties"])
+
+
+def scattered_parties(scan, history, rng, s) -> float:
+    """Provinces where an unrelated party first had the code: a gift has two (the buyer's,
+    the parents'), copies sold across the country one more with every fake."""
+    firsts = []
+    for group in parties(scan, history, s):
+        located = sorted((p for p in group if p.province), key=lambda p: p.at)
+        if located:
+            firsts.append(located[0])
+    return excess_strength(count_provinces(firsts), s["max_party_provinces"])
+
+
+def several_carriers(scan, history, rng, s) -> float:
+    """More than one party carried the item from one place to another: one item cannot be
+    taken home by two households."""
+    return excess_strength(carriers(parties(scan, history, s), s["carry_km"]),
+                           s["max_carriers"])
+
+
+def repeat_scanner(scan, history, rng, s) -> float:
+    """This phone's counted scans of the code in the last 24 hours (page reloads inside the
+    reload window are not counted): a stall scanning one genuine stamp for every buyer."""
+    device = scan.place.device_hash
+    if scan.kind != "scan" or not device:
+        return 0.0
+    start = scan.place.at - dt.timedelta(days=1)
+    count = sum(1 for p in _all_places(scan, history)
+                if p.device_hash == device and start <= p.at <= scan.place.at)
+    return excess_strength(count, s["max_device_scans_day"])
 
 
 def scan_burst(scan, history, rng, s) -> float:
@@ -110,15 +403,19 @@ def scan_burst(scan, history, rng, s) -> float:
     window = dt.timedelta(seconds=s["burst_window_s"])
     start = scan.place.at - window
     devices: set[str] = set()
+    networks: set[str] = set()
     anonymous = 0
     for place in _all_places(scan, history):
         if place.at < start or place.at > scan.place.at:
             continue
         if place.device_hash:
             devices.add(place.device_hash)
+            networks.add(_net(place))
         else:
             anonymous += 1
-    return excess_strength(len(devices) + anonymous, s["max_burst_scans"])
+    # Phones counted no more than the networks they came from (sybil).
+    return excess_strength(min(len(devices), len(networks)) + anonymous,
+                           s["max_burst_scans"])
 
 
 def travel_speed_kmh(a: ScanPlace, b: ScanPlace, min_km: float) -> float:
@@ -136,23 +433,69 @@ def travel_speed_kmh(a: ScanPlace, b: ScanPlace, min_km: float) -> float:
 
 
 def impossible_travel(scan, history, rng, s) -> float:
-    if not _has_point(scan.place):
+    if scan.kind != "scan":
         return 0.0
-    fastest = max((travel_speed_kmh(scan.place, p, s["min_travel_km"]) for p in history.recent),
-                  default=0.0)
+    here, *recent = trusted_places(scan, history, s)
+    if not _has_point(here):
+        return 0.0
+    # Two positions declared from one network are one client's word, not two places.
+    network = here.network
+    fastest = max((travel_speed_kmh(here, p, s["min_travel_km"]) for p in recent
+                   if network is None or p.network != network), default=0.0)
     return excess_strength(fastest, s["max_speed_kmh"])
 
 
+# A fix this coarse or coarser is checked against the borders around it.
+BORDER_CHECK_M = 500.0
+
+
+@functools.lru_cache(maxsize=65_536)
+def _possible(lat: float, lon: float, accuracy_m: float, own: str, _polygons: bool
+              ) -> frozenset[str]:
+    return default_locator.provinces_near(lat, lon, accuracy_m / 1000.0) | {own}
+
+
+def possible_provinces(place: ScanPlace) -> frozenset[str]:
+    """The units a scan may have been in: its province, and when its accuracy circle
+    crosses a border, the units beyond it too ("near the border", not a move)."""
+    if not place.province:
+        return frozenset()
+    if not _has_point(place) or (place.accuracy_m or 0.0) < BORDER_CHECK_M:
+        return frozenset({place.province})
+    return _possible(round(place.lat, 3), round(place.lon, 3),
+                     float(round(place.accuracy_m, -2)), place.province,
+                     default_locator.uses_polygons)
+
+
+def count_provinces(places: list[ScanPlace]) -> int:
+    """Distinct provinces, a fix near a border counted only when none of the units it may
+    be in was seen already: precise fixes first, then the coarse ones."""
+    seen: set[str] = set()
+    count = 0
+    for place in sorted(places, key=lambda p: p.accuracy_m or 0.0):
+        possible = possible_provinces(place)
+        if possible and not possible & seen:
+            count += 1
+        seen |= possible
+    return count
+
+
 def many_provinces(scan, history, rng, s) -> float:
-    provinces = {p.province for p in _all_places(scan, history) if p.province}
-    return excess_strength(len(provinces), s["max_provinces"])
+    located = [p for p in trusted_places(scan, history, s) if p.province]
+    # No more provinces than networks that reported them (sybil).
+    networks = {_net(p) or id(p) for p in located}
+    return excess_strength(min(count_provinces(located), len(networks)), s["max_provinces"])
 
 
 def out_of_market(scan, history, rng, s) -> float:
     # Only a measured position counts: a province guessed without coordinates is no evidence.
-    if not _has_point(scan.place) or not scan.place.province or not rng.market_regions:
+    if scan.kind != "scan" or not rng.market_regions:
         return 0.0
-    return 0.0 if scan.place.province in rng.market_regions else 1.0
+    here = trusted_places(scan, history, s)[0]
+    if not _has_point(here) or not here.province:
+        return 0.0
+    # A coarse fix whose circle reaches into the market may well be inside it.
+    return 0.0 if possible_provinces(here) & set(rng.market_regions) else 1.0
 
 
 def _standing_is(standing: str) -> Callable:
@@ -163,7 +506,9 @@ def _standing_is(standing: str) -> Callable:
 
 
 def pin_reused(scan, history, rng, s) -> float:
-    return excess_strength(history.pin_claims, s["max_pin_claims"])
+    """Unrelated households claimed the PIN: the same household entering it again (the
+    buyer the next day, the spouse at home) is not a second claim."""
+    return excess_strength(claim_households(scan, history, s), s["max_pin_claims"])
 
 
 def pin_guessing(scan, history, rng, s) -> float:
@@ -189,6 +534,32 @@ RULES: tuple[Rule, ...] = (
          "Hai lần quét mã này cách nhau quá xa so với thời gian giữa chúng: "
          "cùng một tem đang ở hai nơi.",
          ("max_speed_kmh", "min_travel_km"), impossible_travel),
+    Rule("many_parties", 0.8, "Many unrelated buyers", "Nhiều người mua không liên quan",
+         "Phones of several unrelated people scanned this code on different days: a "
+         "genuine item is looked at in the shop, then bought by one household.",
+         "Điện thoại của nhiều người không liên quan đã quét mã này vào những ngày khác "
+         "nhau: một sản phẩm thật chỉ được xem ở cửa hàng rồi do một hộ gia đình mua.",
+         ("max_parties", "household_km", "household_window_s"), many_parties),
+    Rule("scattered_parties", 0.7, "Unrelated buyers in many provinces",
+         "Người mua không liên quan ở nhiều tỉnh",
+         "Unrelated people first scanned this code in several provinces: copies are being "
+         "sold across the country.",
+         "Những người không liên quan lần đầu quét mã này ở nhiều tỉnh khác nhau: hàng sao "
+         "chép đang được bán ở nhiều nơi.",
+         ("max_party_provinces",), scattered_parties),
+    Rule("several_carriers", 0.75, "Taken home twice", "Được mang về hai nơi",
+         "Two unrelated people each carried this code from one place to another: one item "
+         "cannot be taken home by two households.",
+         "Hai người không liên quan đều mang mã này từ nơi này đến nơi khác: một sản phẩm "
+         "không thể được hai hộ gia đình mang về.",
+         ("max_carriers", "carry_km"), several_carriers),
+    Rule("repeat_scanner", 0.8, "One phone scans it again and again",
+         "Một điện thoại quét đi quét lại",
+         "One phone scanned this code many times within a day: a seller may be showing one "
+         "genuine stamp to buyers of copies.",
+         "Một điện thoại quét mã này nhiều lần trong một ngày: người bán có thể đang dùng "
+         "một tem thật để chứng minh cho hàng giả.",
+         ("max_device_scans_day",), repeat_scanner),
     Rule("many_provinces", 0.6, "Scanned in many provinces", "Bị quét ở nhiều tỉnh",
          "This code was scanned in more provinces than one item travels through.",
          "Mã này bị quét ở nhiều tỉnh hơn hành trình của một sản phẩm.",
@@ -219,7 +590,7 @@ RULES: tuple[Rule, ...] = (
     Rule("pin_reused", 0.85, "PIN claimed twice", "Mã PIN bị dùng lại",
          "The scratch-off PIN of this stamp has already been claimed by someone else.",
          "Mã PIN cào của tem này đã được người khác xác thực trước đó.",
-         ("max_pin_claims",), pin_reused),
+         ("max_pin_claims", "pin_household_km"), pin_reused),
     Rule("pin_guessing", 0.5, "PIN guessing", "Dò mã PIN",
          "Wrong PINs were tried repeatedly on this stamp.",
          "Nhiều mã PIN sai đã được thử trên tem này.",
@@ -232,6 +603,11 @@ RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 # counterfeit scans, see ``hotspots``. Listed so that reasons and docs can name it.
 HOTSPOT_REASON = "counterfeit_hotspot"
 HOTSPOT_DEFAULT_MIN_FORGED = 5
+# Distinct flagged genuine codes whose copies were scanned in one place: a copied-code hotspot.
+HOTSPOT_DEFAULT_MIN_COPIED = 3
+# Distinct client networks a hotspot needs (one client cannot invent one).
+HOTSPOT_DEFAULT_MIN_NETWORKS = 3
+COPIED_HOTSPOT_REASON = "copied_hotspot"
 COUNTERFEIT_REASON = "counterfeit"
 
 AGGREGATE_SIGNALS: dict[str, dict[str, str]] = {
@@ -262,6 +638,12 @@ AGGREGATE_SIGNALS: dict[str, dict[str, str]] = {
         "title_en": "Wrong product for serial", "title_vi": "Sai sản phẩm",
         "explanation_en": "The serial belongs to a range of another product or lot.",
         "explanation_vi": "Số sê-ri thuộc dải mã của sản phẩm hoặc lô khác."},
+    COPIED_HOTSPOT_REASON: {
+        "title_en": "Copied-code hotspot", "title_vi": "Điểm nóng tem sao chép",
+        "explanation_en": "Copies of several genuine codes are being sold in this province "
+                          "or map cell.",
+        "explanation_vi": "Hàng mang bản sao của nhiều mã thật đang được bán tại tỉnh hoặc "
+                          "ô bản đồ này."},
     HOTSPOT_REASON: {
         "title_en": "Counterfeit hotspot", "title_vi": "Điểm nóng hàng giả",
         "explanation_en": "Forged codes are concentrating in this province or map cell.",

@@ -7,7 +7,11 @@ import marshmallow as ma
 from ..extensions import Schema
 from ..regions import PROVINCES
 from .flags import FINDINGS, STATUSES
-from .rules import HOTSPOT_DEFAULT_MIN_FORGED
+from .rules import (
+    HOTSPOT_DEFAULT_MIN_COPIED,
+    HOTSPOT_DEFAULT_MIN_FORGED,
+    HOTSPOT_DEFAULT_MIN_NETWORKS,
+)
 
 
 def _province(value: str) -> None:
@@ -118,6 +122,15 @@ class HotspotQuerySchema(WindowSchema):
     gtin = ma.fields.String(validate=ma.validate.Length(1, 14))
     min_forged = ma.fields.Integer(load_default=HOTSPOT_DEFAULT_MIN_FORGED,
                                    validate=ma.validate.Range(1, 1000000))
+    min_copied = ma.fields.Integer(load_default=HOTSPOT_DEFAULT_MIN_COPIED,
+                                   validate=ma.validate.Range(1, 1000000), metadata={
+                                       "description": "distinct flagged codes with copies "
+                                                      "scanned in a place that make it a "
+                                                      "copied-code hotspot"})
+    min_networks = ma.fields.Integer(load_default=HOTSPOT_DEFAULT_MIN_NETWORKS,
+                                     validate=ma.validate.Range(1, 1000000), metadata={
+                                         "description": "distinct client networks either "
+                                                        "kind of hotspot needs"})
 
 
 class ProvinceCountSchema(Schema):
@@ -126,7 +139,12 @@ class ProvinceCountSchema(Schema):
     name_en = ma.fields.String(allow_none=True)
     forged = ma.fields.Integer()
     flagged = ma.fields.Integer()
-    hotspot = ma.fields.Boolean()
+    copied = ma.fields.Integer(metadata={"description": "scans with fraud signals of "
+                                         "flagged genuine codes"})
+    copied_codes = ma.fields.Integer()
+    networks = ma.fields.Integer()
+    hotspot = ma.fields.Boolean(metadata={"description": "forged-code hotspot"})
+    copied_hotspot = ma.fields.Boolean()
 
 
 class CellCountSchema(Schema):
@@ -136,13 +154,20 @@ class CellCountSchema(Schema):
     province = ma.fields.String(allow_none=True)
     forged = ma.fields.Integer()
     flagged = ma.fields.Integer()
-    hotspot = ma.fields.Boolean()
+    copied = ma.fields.Integer(metadata={"description": "scans with fraud signals of "
+                                         "flagged genuine codes"})
+    copied_codes = ma.fields.Integer()
+    networks = ma.fields.Integer()
+    hotspot = ma.fields.Boolean(metadata={"description": "forged-code hotspot"})
+    copied_hotspot = ma.fields.Boolean()
 
 
 class HotspotsSchema(Schema):
     since = ma.fields.DateTime()
     until = ma.fields.DateTime()
     min_forged = ma.fields.Integer()
+    min_copied = ma.fields.Integer()
+    min_networks = ma.fields.Integer()
     provinces = ma.fields.List(ma.fields.Nested(ProvinceCountSchema))
     cells = ma.fields.List(ma.fields.Nested(CellCountSchema))
 

@@ -120,10 +120,12 @@ class Hotspots(MethodView):
     @blp.arguments(HotspotQuerySchema, location="query", unknown=ma.RAISE)
     @blp.response(200, HotspotsSchema)
     def get(self, args):
-        """Forged and flagged scan counts per province and map cell (default: last 7 days)"""
+        """Forged-code and copied-code hotspots per province and map cell (default: the
+        last 7 days)"""
         return hotspots(get_session(), current_principal(), since=args.get("since"),
                         until=args.get("until"), province=args.get("province"),
-                        gtin=args.get("gtin"), min_forged=args["min_forged"])
+                        gtin=args.get("gtin"), min_forged=args["min_forged"],
+                        min_copied=args["min_copied"], min_networks=args["min_networks"])
 
 
 def _webhook_view(org, secret=None) -> dict:

@@ -1,6 +1,7 @@
 """Product request and response shapes."""
 
 import marshmallow as ma
+from flask import current_app
 
 from ..extensions import Schema
 from ..regions import PROVINCES
@@ -33,8 +34,22 @@ class ProductUpdateSchema(Schema):
     image_url = ma.fields.URL(schemes={"http", "https"}, allow_none=True,
                               validate=ma.validate.Length(max=500))
     market_regions = ma.fields.List(ma.fields.String(), validate=_regions)
-    fraud_settings = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
-                                    metadata={"description": "fraud rule threshold overrides"})
+    fraud_settings = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Float(allow_nan=False),
+        metadata={"description": "fraud rule threshold overrides, each within its documented "
+                                 "bounds (docs/FRAUD.md); flag_at may only be lowered"})
+
+    @ma.validates("fraud_settings")
+    def _settings_in_bounds(self, value, **_kwargs):
+        # The fraud package owns the setting names and bounds; create_app hands its check
+        # over (products must not import fraud, which depends on products).
+        check = current_app.extensions.get("scanapp.fraud_settings_check")
+        if check is None:
+            return
+        problems = {name: [f"{name} {problem}"] for name, v in value.items()
+                    if (problem := check(name, v))}
+        if problems:
+            raise ma.ValidationError(problems)
 
 
 class ProductSchema(Schema):

@@ -60,6 +60,40 @@ PROVINCES: dict[str, Province] = {p.code: p for p in [
     Province("96", "Cà Mau", "Ca Mau", 9.1769, 105.1524),
 ]}
 
+# The 63 former province-level units (codes and names before 1 July 2025) and the unit of
+# the 34 each became part of (Resolution 202/2025/QH15): scans, flags and market regions
+# stored with a former code are read through ``unit_of_former``.
+FORMER_PROVINCES: dict[str, tuple[str, str]] = {
+    "01": ("Hà Nội", "01"), "02": ("Hà Giang", "08"), "04": ("Cao Bằng", "04"),
+    "06": ("Bắc Kạn", "19"), "08": ("Tuyên Quang", "08"), "10": ("Lào Cai", "15"),
+    "11": ("Điện Biên", "11"), "12": ("Lai Châu", "12"), "14": ("Sơn La", "14"),
+    "15": ("Yên Bái", "15"), "17": ("Hòa Bình", "25"), "19": ("Thái Nguyên", "19"),
+    "20": ("Lạng Sơn", "20"), "22": ("Quảng Ninh", "22"), "24": ("Bắc Giang", "24"),
+    "25": ("Phú Thọ", "25"), "26": ("Vĩnh Phúc", "25"), "27": ("Bắc Ninh", "24"),
+    "30": ("Hải Dương", "31"), "31": ("Hải Phòng", "31"), "33": ("Hưng Yên", "33"),
+    "34": ("Thái Bình", "33"), "35": ("Hà Nam", "37"), "36": ("Nam Định", "37"),
+    "37": ("Ninh Bình", "37"), "38": ("Thanh Hóa", "38"), "40": ("Nghệ An", "40"),
+    "42": ("Hà Tĩnh", "42"), "44": ("Quảng Bình", "44"), "45": ("Quảng Trị", "44"),
+    "46": ("Thừa Thiên Huế", "46"), "48": ("Đà Nẵng", "48"), "49": ("Quảng Nam", "48"),
+    "51": ("Quảng Ngãi", "51"), "52": ("Bình Định", "52"), "54": ("Phú Yên", "66"),
+    "56": ("Khánh Hòa", "56"), "58": ("Ninh Thuận", "56"), "60": ("Bình Thuận", "68"),
+    "62": ("Kon Tum", "51"), "64": ("Gia Lai", "52"), "66": ("Đắk Lắk", "66"),
+    "67": ("Đắk Nông", "68"), "68": ("Lâm Đồng", "68"), "70": ("Bình Phước", "75"),
+    "72": ("Tây Ninh", "80"), "74": ("Bình Dương", "79"), "75": ("Đồng Nai", "75"),
+    "77": ("Bà Rịa - Vũng Tàu", "79"), "79": ("Hồ Chí Minh", "79"), "80": ("Long An", "80"),
+    "82": ("Tiền Giang", "82"), "83": ("Bến Tre", "86"), "84": ("Trà Vinh", "86"),
+    "86": ("Vĩnh Long", "86"), "87": ("Đồng Tháp", "82"), "89": ("An Giang", "91"),
+    "91": ("Kiên Giang", "91"), "92": ("Cần Thơ", "92"), "93": ("Hậu Giang", "92"),
+    "94": ("Sóc Trăng", "92"), "95": ("Bạc Liêu", "96"), "96": ("Cà Mau", "96"),
+}
+
+
+def unit_of_former(code: str) -> str | None:
+    """The current unit (of the 34) that a former province code (of the 63) is part of."""
+    found = FORMER_PROVINCES.get(code)
+    return found[1] if found else None
+
+
 # Former provincial capitals (before July 2025) and the unit each now belongs to.
 _ANCHORS: list[tuple[float, float, str]] = [
     (21.0285, 105.8542, "01"), (22.8233, 104.9836, "08"), (22.6657, 106.2570, "04"),
@@ -151,6 +185,36 @@ def _cell_candidates(row: int, col: int) -> tuple[tuple[float, float, str], ...]
     return tuple(anchor for km, anchor in distances if km <= bound)
 
 
+def anchor_provinces_near(lat: float, lon: float, radius_km: float) -> frozenset[str]:
+    """The units a fix with this accuracy radius may lie in, by the anchors' borders: the
+    nearest anchor's unit, and each unit with an anchor whose Voronoi border (the bisector
+    with the nearest anchor) is within ``radius_km`` of the point. Planar geometry in a
+    local projection: good to well under a kilometre at these distances."""
+    nearest = nearest_anchor_province(lat, lon)
+    if nearest is None:
+        return frozenset()
+    kx = 111.32 * math.cos(math.radians(lat))  # km per degree of longitude here
+
+    def xy(alat: float, alon: float) -> tuple[float, float]:
+        return ((alon - lon) * kx, (alat - lat) * 110.57)
+
+    ranked = sorted(_ANCHORS, key=lambda a: math.hypot(*xy(a[0], a[1])))
+    ax, ay = xy(ranked[0][0], ranked[0][1])
+    da2 = ax * ax + ay * ay
+    found = {nearest}
+    for alat, alon, code in ranked[1:]:
+        if code in found:
+            continue
+        bx, by = xy(alat, alon)
+        gap = math.hypot(bx - ax, by - ay)
+        if gap == 0:
+            continue
+        # Distance from the point (the origin) to the bisector of the two anchors.
+        if (bx * bx + by * by - da2) / (2 * gap) <= radius_km:
+            found.add(code)
+    return frozenset(found)
+
+
 class ProvinceLocator:
     """Maps coordinates to a province code; polygons when loaded, anchors otherwise."""
 
@@ -164,6 +228,17 @@ class ProvinceLocator:
     @property
     def uses_polygons(self) -> bool:
         return self._polygons is not None
+
+    def provinces_near(self, lat: float, lon: float, radius_km: float) -> frozenset[str]:
+        """Every unit a fix whose accuracy circle has this radius may lie in (its own
+        first among equals): one unit away from borders, two or more near one."""
+        own = self.province_at(lat, lon)
+        if self._polygons is not None:
+            found = self._polygons.provinces_near(lat, lon, radius_km)
+            if found:
+                return frozenset(found | ({own} if own else set()))
+        near = anchor_provinces_near(lat, lon, radius_km)
+        return near | {own} if own else near
 
     def province_at(self, lat: float | None, lon: float | None) -> str | None:
         if lat is None or lon is None:

@@ -115,6 +115,15 @@ class ProvincePolygons:
             raise GeoJSONError(f"cannot read {path}: {exc}") from exc
         return cls.from_geojson(data)
 
+    def provinces_near(self, lat: float, lon: float, radius_km: float) -> set[str]:
+        """Units whose boundary comes within ``radius_km`` of the point (degrees taken as
+        111 km north-south and 111 km x cos(latitude) east-west, enough at this scale)."""
+        import math
+
+        degrees = radius_km / (111.0 * max(0.2, math.cos(math.radians(lat))))
+        area = Point(lon, lat).buffer(degrees)
+        return {self._codes[int(i)] for i in self._tree.query(area, predicate="intersects")}
+
     def province_at(self, lat: float, lon: float) -> str | None:
         point = Point(lon, lat)  # GeoJSON order: x = longitude
         for index in self._tree.query(point, predicate="intersects"):

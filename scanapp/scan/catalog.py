@@ -16,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ..auth.models import Organisation
+from ..db import Base
 from ..products.models import Product
+from ..serials.models import SerialRange
 
 TTL_S = 60.0
 MISS_TTL_S = 5.0
@@ -40,12 +42,56 @@ class ProductInfo:
                 "brand": self.brand, "image_url": self.image_url}
 
 
+@dataclass(frozen=True)
+class LotFacts:
+    """What the resolver needs to know of a lot to walk up to it or past it."""
+
+    known: bool  # stamps were issued for it, or the traceability records name it
+    traced: bool  # the traceability records name it (its trace links lead somewhere)
+
+
+# The traceability tables belong to scanapp.trace, which this package must not import; its
+# lots table is found by name in the shared metadata when that package is installed.
+TRACE_LOTS = "trace_lots"
+
+
+def trace_lots_table():
+    return Base.metadata.tables.get(TRACE_LOTS)
+
+
+def traceability_installed() -> bool:
+    return trace_lots_table() is not None
+
+
 class Catalog:
     def __init__(self, engine: Engine):
         self._engine = engine
         self._lock = threading.Lock()
         self._by_gtin: dict[str, tuple[float, ProductInfo | None]] = {}
         self._by_id: dict[int, tuple[float, ProductInfo | None]] = {}
+        self._lots: dict[tuple[str, str], tuple[float, LotFacts]] = {}
+
+    def lot_facts(self, gtin14: str, lot: str) -> LotFacts:
+        """Cached like products: the resolver asks on every lot or stamp URI it walks."""
+        now = time.monotonic()
+        hit = self._lots.get((gtin14, lot))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self._engine.connect() as conn:
+            issued = conn.execute(select(SerialRange.id).where(
+                SerialRange.gtin == gtin14, SerialRange.lot == lot).limit(1)).first()
+            traced = None
+            table = trace_lots_table()
+            if table is not None:
+                traced = conn.execute(select(table.c.id).where(
+                    table.c.gtin == gtin14, table.c.lot == lot).limit(1)).first()
+        facts = LotFacts(known=issued is not None or traced is not None,
+                         traced=traced is not None)
+        with self._lock:
+            if len(self._lots) > 50_000:  # made-up lots must not grow it without bound
+                self._lots.clear()
+            self._lots[(gtin14, lot)] = (now + (TTL_S if facts.known else MISS_TTL_S), facts)
+        return facts
 
     def by_gtin(self, gtin14: str) -> ProductInfo | None:
         return self._cached(self._by_gtin, gtin14, Product.gtin)

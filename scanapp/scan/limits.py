@@ -6,7 +6,8 @@ limiter fails open (``RATELIMIT_SWALLOW_ERRORS``): refusing every consumer becau
 counter store is gone would be worse than a few extra scans. Limits come from the
 ``RATELIMIT_SCAN`` (per address, shared by the stamp page, resolver and scan API) and
 ``RATELIMIT_DEVICE`` (per device id) settings; PIN checks have a stricter per-device limit
-so that 8-digit PINs cannot be guessed by brute force.
+so that 8-digit PINs cannot be guessed by brute force, and a per-address limit
+(``RATELIMIT_PIN_ADDRESS``) that ignores device ids.
 
 Flask-Limiter checks every limit with a Redis call of its own before the view runs, plus
 about 0.3 ms of Python per request (docs/PERFORMANCE.md). On ``POST /api/v1/scans``, the
@@ -130,6 +131,11 @@ DEVICE_SCOPE = "public-device"
 per_address = limiter.shared_limit(_scan_limit, scope=ADDRESS_SCOPE, key_func=address_key)
 pin_per_device = limiter.limit(PIN_LIMIT, key_func=lambda: (
     device_key() if device_id() else address_key()))
+# The client chooses its device id, so the per-device limit alone is reset by changing it:
+# PIN checks are also counted per address, device ids ignored (issue 15, item 3). The scan
+# service adds a per-code lockout on top, which no choice of address or id escapes.
+pin_per_address = limiter.limit(lambda: current_app.config["RATELIMIT_PIN_ADDRESS"],
+                                key_func=address_key, scope="public-pin-address")
 
 
 def refusal(limit: RateLimitItem | str, retry_after_s: float) -> RateLimited:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 
 COORD_DECIMALS = 3
 HASH_CHARS = 32  # 128 bits of the HMAC: collision-free at any realistic device count
@@ -36,6 +37,26 @@ class Hasher:
 
     def _client(self, address: str) -> str:
         return self._hash("client", address)
+
+    def network(self, address: str | None) -> str | None:
+        """The client's network as the fraud rules count it (sybil resistance): the keyed
+        hash of the address, an IPv6 address by its /64 (one home or one phone's prefix,
+        whose host part it may rotate freely). None when the address says nothing: missing,
+        or loopback (the service reached through a local proxy that does not pass the
+        client's address on; counting every consumer as one network would hide clones)."""
+        if not address:
+            return None
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return self.client(address)
+        if ip.version == 6 and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip.is_loopback:
+            return None
+        if ip.version == 6:
+            return self.client(str(ipaddress.ip_network(f"{ip}/64", strict=False)))
+        return self.client(str(ip))
 
     def anonymous_device(self, address: str, user_agent: str) -> str:
         """Stand-in device identity when the caller sends no device id (plain browser GET)."""

@@ -3,10 +3,15 @@
 Keys (all under ``REDIS_PREFIX``) carry the hash tag of the code's *bucket*, one of 1024,
 so a script touches one Cluster slot::
 
-    {prefix}:{b<bucket>}:ready          sentinel: the bucket is loaded from the database
-    {prefix}:{b<bucket>}:c:<serial>     hash  n, first, last, pc, pf
+    {prefix}:{b<bucket>}:ready:v2       sentinel: the bucket is loaded from the database
+    {prefix}:{b<bucket>}:c:<serial>     hash  n, e, first, last, pc, pf
     {prefix}:{b<bucket>}:d:<serial>     hash  device hash -> last counted scan (ms)
     {prefix}:{b<bucket>}:r:<serial>     list  recent places, newest first (capped)
+    {prefix}:{b<bucket>}:w:<serial>     hash  network -> counted scans from it
+    {prefix}:{b<bucket>}:p:<serial>     set   PIN claimers, "device|network"
+
+The sentinel's name carries the layout's version: after an upgrade that changes what a code
+holds, every bucket is cold once and reloaded from the database in the new layout.
 
 Redis runs without persistence. After a flush the sentinel is gone, the script answers
 "cold" and the store reloads the whole bucket from ``scan_events`` before answering; a
@@ -34,14 +39,16 @@ from redis.exceptions import NoScriptError, RedisClusterException
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.engine import Engine
 
-from ..fraud.facts import CodeHistory, ScanPlace
+from ..fraud.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
 from .models import PinCheck, ScanEvent
-from .store import COUNTERFEIT, RECENT_CAP, Observation, ScanStateStore
+from .store import COUNTERFEIT, RECENT_CAP, Observation, ScanStateStore, network_key
 
 BUCKETS = 1024
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CROCKFORD_VALUE = {ch: i for i, ch in enumerate(CROCKFORD)}
 REBUILD_LOCK_MS = 30_000
+# The bucket sentinel's key suffix; its version changes with what a code's keys hold.
+SENTINEL = "ready:v2"
 MAX_STALE = 100_000  # serials remembered while Redis is away; then whole buckets
 SCRIPT = (Path(__file__).with_name("scan_state.lua")).read_text()
 # A fixed-window counter (the semantics of the limits library's fixed window: the window
@@ -71,18 +78,20 @@ def encode_place(place: ScanPlace) -> str:
     parts = (str(ms), "" if place.lat is None else repr(place.lat),
              "" if place.lon is None else repr(place.lon), place.province or "",
              place.device_hash or "",
-             "" if place.accuracy_m is None else str(round(place.accuracy_m)))
+             "" if place.accuracy_m is None else str(round(place.accuracy_m)),
+             place.network or "")
     return "|".join(parts)
 
 
 def decode_place(text: str | bytes) -> ScanPlace:
     if isinstance(text, bytes):
         text = text.decode()
-    ms, lat, lon, province, device, accuracy = (text.split("|") + [""])[:6]
+    ms, lat, lon, province, device, accuracy, network = (text.split("|") + [""] * 2)[:7]
     return ScanPlace(at=dt.datetime.fromtimestamp(int(ms) / 1000, dt.UTC),
                      lat=float(lat) if lat else None, lon=float(lon) if lon else None,
                      province=province or None, device_hash=device or None,
-                     accuracy_m=float(accuracy) if accuracy else None)
+                     accuracy_m=float(accuracy) if accuracy else None,
+                     network=network or None)
 
 
 class RedisScanStateStore(ScanStateStore):
@@ -107,7 +116,8 @@ class RedisScanStateStore(ScanStateStore):
 
     def keys_for(self, serial: str) -> list[str]:
         tag = self._tag(bucket_of(serial))
-        return [f"{tag}:ready", f"{tag}:c:{serial}", f"{tag}:d:{serial}", f"{tag}:r:{serial}"]
+        return [f"{tag}:{SENTINEL}", f"{tag}:c:{serial}", f"{tag}:d:{serial}",
+                f"{tag}:r:{serial}", f"{tag}:w:{serial}", f"{tag}:p:{serial}"]
 
     # -- contract -------------------------------------------------------------------------
     def observe(self, serial: str, place: ScanPlace, window_s: float,
@@ -124,8 +134,11 @@ class RedisScanStateStore(ScanStateStore):
     def history(self, serial: str) -> CodeHistory:
         return self._history(self._call(serial, "peek", None, 0)[0])
 
-    def note_pin(self, serial: str, ok: bool) -> CodeHistory:
-        return self._history(self._call(serial, "pin_ok" if ok else "pin_fail", None, 0)[0])
+    def note_pin(self, serial: str, ok: bool, claimer: tuple[str, str] | None = None
+                 ) -> CodeHistory:
+        member = "|".join(claimer) if ok and claimer else ""
+        return self._history(self._call(serial, "pin_ok" if ok else "pin_fail", None, 0,
+                                        claimer=member)[0])
 
     # -- stale buckets after an outage ------------------------------------------------------
     def mark_stale(self, serial: str) -> None:
@@ -146,7 +159,7 @@ class RedisScanStateStore(ScanStateStore):
             if serials:
                 self._reseed(serials)
             for bucket in buckets:
-                self._client.delete(f"{self._tag(bucket)}:ready")
+                self._client.delete(f"{self._tag(bucket)}:{SENTINEL}")
         except Exception:
             with self._stale_lock:
                 self._stale |= serials
@@ -155,13 +168,15 @@ class RedisScanStateStore(ScanStateStore):
 
     # -- internals --------------------------------------------------------------------------
     def _call(self, serial: str, mode: str, place: ScanPlace | None, window_s: float,
-              counters: Sequence[tuple[str, int]] = ()):
+              counters: Sequence[tuple[str, int]] = (), claimer: str = ""):
         if self._stale or self._stale_buckets:
             self._drop_stale()
         keys = self.keys_for(serial)
         now = place.at if place else dt.datetime.now(dt.UTC)
         args = [mode, int(now.timestamp() * 1000), (place.device_hash or "") if place else "",
-                int(window_s * 1000), encode_place(place) if place else "", RECENT_CAP]
+                int(window_s * 1000), encode_place(place) if place else "", RECENT_CAP,
+                (network_key(place.network, place.device_hash) or "") if place else "",
+                MAX_SCANS_PER_NETWORK, claimer]
         state = (self._script.sha, len(keys), *keys, *args)
         *counts, reply = self._run([*(self._counter_call(k, s) for k, s in counters), state])
         if reply[0] in (b"cold", "cold"):
@@ -213,11 +228,14 @@ class RedisScanStateStore(ScanStateStore):
     @staticmethod
     def _history(reply) -> CodeHistory:
         first = reply[4]
+        claimers = int(reply[9])
         return CodeHistory(
             scan_count=int(reply[2]), device_count=int(reply[3]),
             first_scan=decode_place(first) if first else None,
-            recent=tuple(decode_place(p) for p in reply[7:]),
-            pin_claims=int(reply[5]), pin_failures=int(reply[6]))
+            recent=tuple(decode_place(p) for p in reply[10 + claimers:]),
+            pin_claims=int(reply[5]), pin_failures=int(reply[6]),
+            capped_scan_count=int(reply[7]), network_count=int(reply[8]),
+            pin_claimers=decode_claimers(reply[10:10 + claimers]))
 
     def rebuild_bucket(self, bucket: int) -> None:
         """Reload every code of one bucket from the database, then set the sentinel."""
@@ -229,7 +247,7 @@ class RedisScanStateStore(ScanStateStore):
             codes = self._load_bucket(bucket)
             pipe = self._client.pipeline(transaction=False)
             self._write_codes(pipe, codes)
-            pipe.set(f"{tag}:ready", "1")
+            pipe.set(f"{tag}:{SENTINEL}", "1")
             pipe.execute()
             self._on_rebuild()
         finally:
@@ -250,10 +268,10 @@ class RedisScanStateStore(ScanStateStore):
 
     def _write_codes(self, pipe, codes: dict[str, dict]) -> None:
         for serial, state in codes.items():
-            _sentinel, c, d, r = self.keys_for(serial)
-            for key in (c, d, r):  # one key per DEL: Cluster pipelines refuse multi-key DEL
+            _sentinel, c, d, r, w, p = self.keys_for(serial)
+            for key in (c, d, r, w, p):  # one key per DEL: Cluster pipelines refuse multi-key DEL
                 pipe.delete(key)
-            fields = {"n": state["n"], "pc": state["pc"], "pf": state["pf"]}
+            fields = {"n": state["n"], "e": state["e"], "pc": state["pc"], "pf": state["pf"]}
             if state["first"] is not None:
                 fields["first"] = encode_place(state["first"])
                 fields["last"] = encode_place(state["recent"][-1])
@@ -262,6 +280,10 @@ class RedisScanStateStore(ScanStateStore):
             if state["devices"]:
                 pipe.hset(d, mapping={k: int(v.timestamp() * 1000)
                                       for k, v in state["devices"].items()})
+            if state["networks"]:
+                pipe.hset(w, mapping=state["networks"])
+            if state["claimers"]:
+                pipe.sadd(p, *sorted("|".join(pair) for pair in state["claimers"]))
 
     def _load_bucket(self, bucket: int) -> dict[str, dict]:
         key_chars = self._key_chars()
@@ -282,8 +304,18 @@ class RedisScanStateStore(ScanStateStore):
 
 
 def _empty_code() -> dict:
-    return {"n": 0, "pc": 0, "pf": 0, "first": None, "recent": deque(maxlen=RECENT_CAP),
-            "devices": {}}
+    return {"n": 0, "e": 0, "pc": 0, "pf": 0, "first": None,
+            "recent": deque(maxlen=RECENT_CAP), "devices": {}, "networks": {},
+            "claimers": set()}
+
+
+def decode_claimers(members) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for member in members:
+        text = member.decode() if isinstance(member, bytes) else member
+        device, _sep, network = text.partition("|")
+        pairs.append((device, network))
+    return tuple(sorted(pairs))
 
 
 def _load_codes(conn, events, pins, params) -> dict[str, dict]:
@@ -292,19 +324,32 @@ def _load_codes(conn, events, pins, params) -> dict[str, dict]:
     for row in conn.execute(events, params):
         state = codes[row.serial]
         place = ScanPlace(at=row.scanned_at, lat=row.lat, lon=row.lon, province=row.province,
-                          device_hash=row.device_hash, accuracy_m=row.accuracy_m)
+                          device_hash=row.device_hash, accuracy_m=row.accuracy_m,
+                          network=row.client_hash)
         state["n"] += 1
+        key = network_key(row.client_hash, row.device_hash)
+        share = 1
+        if key:
+            share = state["networks"][key] = state["networks"].get(key, 0) + 1
+        if share <= MAX_SCANS_PER_NETWORK:
+            state["e"] += 1
         state["first"] = state["first"] or place
         state["recent"].append(place)
         if row.device_hash:
             state["devices"][row.device_hash] = row.scanned_at
-    for serial, ok in conn.execute(pins, params):
+    for serial, ok, device, network in conn.execute(pins, params):
         codes[serial]["pc" if ok else "pf"] += 1
+        if ok and device:
+            codes[serial]["claimers"].add((device, network or ""))
     return codes
 
 
 _EVENT_COLUMNS = (ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon,
-                  ScanEvent.province, ScanEvent.device_hash, ScanEvent.accuracy_m)
+                  ScanEvent.province, ScanEvent.device_hash, ScanEvent.accuracy_m,
+                  ScanEvent.client_hash)
+
+
+_PIN_COLUMNS = (PinCheck.serial, PinCheck.ok, PinCheck.device_hash, PinCheck.client_hash)
 
 
 def _events_of(serials: list[str]):
@@ -314,7 +359,7 @@ def _events_of(serials: list[str]):
 
 
 def _pins_of(serials: list[str]):
-    return select(PinCheck.serial, PinCheck.ok).where(PinCheck.serial.in_(serials))
+    return select(*_PIN_COLUMNS).where(PinCheck.serial.in_(serials))
 
 
 def _range_params(bucket: int, key_chars: str) -> dict[str, str]:
@@ -341,7 +386,7 @@ def _events_query(count: int):
 
 @functools.lru_cache(maxsize=64)
 def _pins_query(count: int):
-    return select(PinCheck.serial, PinCheck.ok).where(_ranges(PinCheck.serial, count))
+    return select(*_PIN_COLUMNS).where(_ranges(PinCheck.serial, count))
 
 
-__all__ = ["RedisScanStateStore", "BucketRebuilding", "bucket_of"]
+__all__ = ["RedisScanStateStore", "BucketRebuilding", "bucket_of", "SENTINEL"]

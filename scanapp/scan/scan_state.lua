@@ -1,17 +1,22 @@
--- One call per scan of a genuine code: reload window, counters, devices, first/last place,
--- recent places and PIN counts, answered as one CodeHistory. Every key shares the hash tag
--- of the code's bucket, so the script runs on one Redis Cluster slot.
+-- One call per scan of a genuine code: reload window, counters, devices, networks,
+-- first/last place, recent places and PIN counts, answered as one CodeHistory. Every key
+-- shares the hash tag of the code's bucket, so the script runs on one Redis Cluster slot.
 --
 -- KEYS[1] bucket sentinel (present = bucket fully loaded from the database)
--- KEYS[2] code hash: n (scans), first, last (places), pc / pf (PIN claims / failures)
+-- KEYS[2] code hash: n (scans), e (scans, each network's share capped), first, last
+--         (places), pc / pf (PIN claims / failures)
 -- KEYS[3] devices hash: device hash -> last counted scan (ms)
 -- KEYS[4] recent places list, newest first, capped
+-- KEYS[5] networks hash: network hash -> counted scans from it
+-- KEYS[6] PIN claimers set: "device|network"
 -- ARGV[1] mode: scan | peek | pin_ok | pin_fail
 -- ARGV[2] now (ms)   ARGV[3] device hash or ""   ARGV[4] reload window (ms)
--- ARGV[5] place ("ms|lat|lon|province|device|accuracy")   ARGV[6] recent cap
+-- ARGV[5] place ("ms|lat|lon|province|device|accuracy|network")   ARGV[6] recent cap
+-- ARGV[7] network hash or ""   ARGV[8] one network's cap on e   ARGV[9] claimer or ""
 --
 -- Reply: {"cold"} when the bucket must be rebuilt from the database, otherwise
--- {"ok", repeat (0/1), n, devices, first or "", pc, pf, recent...}.
+-- {"ok", repeat (0/1), n, devices, first or "", pc, pf, e, networks, #claimers,
+--  claimers..., recent...}.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'cold'}
 end
@@ -63,21 +68,36 @@ if mode == 'scan' then
     if device ~= '' then
       redis.call('HSET', KEYS[3], device, ARGV[2])
     end
+    local share = 1
+    if ARGV[7] ~= '' then
+      share = redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
+    end
+    if share <= tonumber(ARGV[8]) then
+      redis.call('HINCRBY', KEYS[2], 'e', 1)
+    end
     redis.call('LPUSH', KEYS[4], ARGV[5])
     redis.call('LTRIM', KEYS[4], 0, cap - 1)
   end
 else
   if mode == 'pin_ok' then
     redis.call('HINCRBY', KEYS[2], 'pc', 1)
+    if ARGV[9] ~= '' then
+      redis.call('SADD', KEYS[6], ARGV[9])
+    end
   elseif mode == 'pin_fail' then
     redis.call('HINCRBY', KEYS[2], 'pf', 1)
   end
   recent = redis.call('LRANGE', KEYS[4], 0, cap - 1)
 end
 
-local state = redis.call('HMGET', KEYS[2], 'n', 'first', 'pc', 'pf')
+local state = redis.call('HMGET', KEYS[2], 'n', 'first', 'pc', 'pf', 'e')
+local claimers = redis.call('SMEMBERS', KEYS[6])
 local reply = {'ok', repeat_scan, tonumber(state[1] or 0), redis.call('HLEN', KEYS[3]),
-               state[2] or '', tonumber(state[3] or 0), tonumber(state[4] or 0)}
+               state[2] or '', tonumber(state[3] or 0), tonumber(state[4] or 0),
+               tonumber(state[5] or 0), redis.call('HLEN', KEYS[5]), #claimers}
+for i = 1, #claimers do
+  reply[#reply + 1] = claimers[i]
+end
 for i = 1, #recent do
   reply[#reply + 1] = recent[i]
 end

@@ -76,6 +76,9 @@ class PinIn(Schema):
 class PinOut(ma.Schema):
     result = ma.fields.String(validate=validate.OneOf(
         ["valid", "already_claimed", "wrong_pin", "counterfeit"]))
-    pin_claims = ma.fields.Integer()
+    pin_claims = ma.fields.Integer(metadata={"description": "correct PIN entries so far"})
     pin_failures = ma.fields.Integer()
     degraded = ma.fields.Boolean()
+    risk = ma.fields.Integer(metadata={"description": "the code's risk judged at this check"})
+    reasons = ma.fields.List(ma.fields.String(), metadata={
+        "description": "fraud signals at this check, strongest first"})

@@ -16,15 +16,17 @@ When Redis fails the same answer comes from the database (``degraded``: true, co
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
 from flask import Flask, current_app
 
 from ..db import get_engine, utcnow
-from ..errors import InvalidInput
+from ..errors import InvalidInput, RateLimited
 from ..fraud import engine as fraud
 from ..fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from ..redis_client import get_redis
@@ -67,6 +69,13 @@ class ScanComponents:
     reload_window_s: float
     limits: ScanLimits
     flag_writer: FlagWriter | None = None  # flags after the answer (production)
+    # The time of a scan. None: the real clock. Tests and the scenario harness
+    # (scanapp/fraud/harness.py) set their own, so weeks of scans replay in seconds through
+    # this same service; production never sets it.
+    clock: Callable[[], dt.datetime] | None = None
+
+    def now(self) -> dt.datetime:
+        return self.clock() if self.clock is not None else utcnow()
 
 
 def init_app(app: Flask) -> ScanComponents:
@@ -213,14 +222,10 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
     if not ident.genuine:
         if windows:
             _count_alone(parts, windows)
-        return _record_counterfeit(app, parts, ident, place, client_hash, req.source)
+        return _record_counterfeit(app, parts, ident, place, req.source)
 
     rng = ident.range
-    product = ident.product
-    range_facts = RangeFacts(
-        range_id=rng.id, status=ident.status,
-        market_regions=rng.market_regions or (product.market_regions if product else ()),
-        settings=dict(product.fraud_settings) if product else {})
+    range_facts = _range_facts(ident)
     with parts.store.serialised():
         obs = _observe(parts, ref.serial, place, windows)
         if obs.counts:
@@ -240,7 +245,7 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
             parts.metrics.inc("scanapp_scan_reloads_total")
         else:
             result.scan_id = _record(parts, ref.serial, {
-                **_row(ident, place, client_hash, req.source, obs.degraded),
+                **_row(ident, place, req.source, obs.degraded),
                 "range_id": rng.id, "verdict": verdict, "reasons": reasons,
                 "risk": assessment.risk, "scan_no": obs.scan_no})
         if obs.degraded and isinstance(parts.store, RedisScanStateStore):
@@ -251,13 +256,26 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
     if obs.degraded:
         parts.metrics.inc("scanapp_scan_degraded_total")
     if assessment.flag and result.scan_id is not None:
-        if parts.flag_writer is not None:
-            parts.flag_writer.submit(result.scan_id, facts, obs.history, range_facts,
-                                     assessment)
-        else:
-            fraud.on_scan_recorded(app, result.scan_id, facts, obs.history, range_facts,
-                                   assessment)
+        _flag_later(app, parts, result.scan_id, facts, obs.history, range_facts, assessment)
     return result
+
+
+def _range_facts(ident: Identified) -> RangeFacts:
+    """The range's market and the product's tuning, as the rules read them."""
+    rng, product = ident.range, ident.product
+    return RangeFacts(
+        range_id=rng.id, status=ident.status,
+        market_regions=rng.market_regions or (product.market_regions if product else ()),
+        settings=dict(product.fraud_settings) if product else {})
+
+
+def _flag_later(app: Flask, parts: ScanComponents, scan_id: int | None, facts: ScanFacts,
+                history: CodeHistory, range_facts: RangeFacts,
+                assessment: fraud.Assessment) -> None:
+    if parts.flag_writer is not None:
+        parts.flag_writer.submit(scan_id, facts, history, range_facts, assessment)
+    else:
+        fraud.on_scan_recorded(app, scan_id, facts, history, range_facts, assessment)
 
 
 def _verdict(status: str | None, assessment: fraud.Assessment) -> tuple[str, list[str]]:
@@ -281,9 +299,10 @@ def _place(parts: ScanComponents, req: ScanRequest) -> tuple[ScanPlace, str | No
         device = parts.hasher.anonymous_device(address, req.user_agent)
     client = parts.hasher.client(address) if address else None
     accuracy = None if req.accuracy_m is None or lat is None else round(req.accuracy_m, 1)
-    return ScanPlace(at=utcnow(), lat=lat, lon=lon,
+    return ScanPlace(at=parts.now(), lat=lat, lon=lon,
                      province=_province_at(lat, lon, default_locator.uses_polygons),
-                     device_hash=device, accuracy_m=accuracy), client
+                     device_hash=device, accuracy_m=accuracy,
+                     network=parts.hasher.network(address)), client
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -341,13 +360,14 @@ def _observe(parts: ScanComponents, serial: str, place: ScanPlace,
     return parts.fallback.observe(serial, place, parts.reload_window_s)
 
 
-def _row(ident: Identified, place: ScanPlace, client_hash: str | None, source: str,
-         degraded: bool) -> dict:
+def _row(ident: Identified, place: ScanPlace, source: str, degraded: bool) -> dict:
     return {"scanned_at": place.at, "serial": ident.ref.serial, "gtin": ident.ref.gtin,
             "lot": ident.ref.lot, "province": place.province, "lat": place.lat,
             "lon": place.lon, "accuracy_m": place.accuracy_m,
             "cell": cell_of(place.lat, place.lon),
-            "device_hash": place.device_hash, "client_hash": client_hash, "source": source,
+            # The row keeps the client's network (the rules' sybil counting reads it back
+            # when state is rebuilt), not the rate limiter's per-address key.
+            "device_hash": place.device_hash, "client_hash": place.network, "source": source,
             "degraded": degraded}
 
 
@@ -362,11 +382,11 @@ def _record(parts: ScanComponents, serial: str, row: dict) -> int:
 
 
 def _record_counterfeit(app: Flask, parts: ScanComponents, ident: Identified, place: ScanPlace,
-                        client_hash: str | None, source: str) -> ScanResult:
+                        source: str) -> ScanResult:
     reason = ident.counterfeit_reason or "bad_signature"
     result = ScanResult("counterfeit", [reason], ident)
     result.scan_id = parts.sink.record({
-        **_row(ident, place, client_hash, source, False), "range_id": None,
+        **_row(ident, place, source, False), "range_id": None,
         "verdict": "counterfeit", "reasons": [reason], "risk": 100, "scan_no": None})
     result.risk = 100
     parts.metrics.inc("scanapp_scans_total", verdict="counterfeit")
@@ -401,16 +421,30 @@ class PinResult:
     pin_claims: int
     pin_failures: int
     degraded: bool = False
+    risk: int = 0
+    reasons: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"result": self.result, "pin_claims": self.pin_claims,
-                "pin_failures": self.pin_failures, "degraded": self.degraded}
+                "pin_failures": self.pin_failures, "degraded": self.degraded,
+                "risk": self.risk, "reasons": self.reasons}
 
 
 def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
               client_address: str | None, user_agent: str = "") -> PinResult:
     """A correct PIN claims the code (first time: ``valid``; again: ``already_claimed``,
-    a fraud signal); a wrong one is counted (``wrong_pin``), also a signal."""
+    a fraud signal); a wrong one is counted (``wrong_pin``), also a signal.
+
+    A code with ``PIN_LOCKOUT_FAILURES`` wrong PINs inside ``PIN_LOCKOUT_S`` refuses every
+    check (429 ``pin_locked``), the right PIN included, whatever the device or address: a
+    lock that a lucky guess could pass would not stop guessing. Refused checks are not
+    counted, so an attacker gets that many guesses per period and code, no more.
+
+    Counted before stored, like a scan: the store counts the check (in Redis, or from the
+    rows so far plus this one), then its row is written. The other order counted the
+    first check after a Redis restart twice (issue 15, item 1): the bucket rebuild loaded
+    the fresh row and the script then added it again.
+    """
     parts = components(app)
     ref = parse_scanned(code)
     ident = identify(app, ref)
@@ -419,26 +453,68 @@ def check_pin(app: Flask, code: str, pin: str, device_id: str | None,
     if not ident.range.pin_enabled:
         raise InvalidInput("this product's stamps carry no scratch-off PIN",
                            code="pin_not_enabled")
+    now = parts.now()
+    _refuse_if_locked(app, parts, ref.serial, now)
     ok = serial_pin_matches(ident.seq, pin, app)
     address = client_address or ""
     device = (parts.hasher.device(device_id) if device_id
               else parts.hasher.anonymous_device(address, user_agent))
-    parts.sink.record_pin({"checked_at": utcnow(), "serial": ref.serial, "ok": ok,
-                           "device_hash": device,
-                           "client_hash": parts.hasher.client(address) if address else None})
+    network = parts.hasher.network(address)
+    row = {"checked_at": now, "serial": ref.serial, "ok": ok, "device_hash": device,
+           "client_hash": network}
+    claimer = (device, network or "")
     degraded = False
-    try:
-        history = parts.store.note_pin(ref.serial, ok)
-    except (redis.RedisError, BucketRebuilding):
-        if isinstance(parts.store, RedisScanStateStore):
-            parts.store.mark_stale(ref.serial)
-        history, degraded = parts.fallback.history(ref.serial), True
+    with parts.store.serialised():
+        try:
+            history = parts.store.note_pin(ref.serial, ok, claimer)
+        except (redis.RedisError, BucketRebuilding):
+            history, degraded = parts.fallback.note_pin(ref.serial, ok, claimer), True
+        try:
+            parts.sink.record_pin(row)
+        except Exception:
+            if isinstance(parts.store, RedisScanStateStore) and not degraded:
+                parts.store.mark_stale(ref.serial)  # counted in Redis, never stored
+            raise
+    if degraded and isinstance(parts.store, RedisScanStateStore):
+        parts.store.mark_stale(ref.serial)  # Redis never saw it: reload once it answers
+    # Judged at the PIN check itself: two households claiming one PIN may never scan the
+    # code again, so waiting for its next scan could mean never flagging it.
+    facts = ScanFacts(serial=ref.serial, gtin=ref.gtin,
+                      place=ScanPlace(at=now, device_hash=device, network=network),
+                      standing=_STANDING.get(ident.status or "", ident.status or ""),
+                      kind="pin")
+    range_facts = _range_facts(ident)
+    assessment = fraud.assess(facts, history, range_facts)
     if not ok:
         result = "wrong_pin"
     else:
-        result = "valid" if history.pin_claims <= 1 else "already_claimed"
+        # The same household entering its PIN again (the buyer the next day, the spouse at
+        # home) is not a second claim; an unrelated one is.
+        households = fraud.pin_households(facts, history, range_facts)
+        result = "valid" if households <= 1 else "already_claimed"
     parts.metrics.inc("scanapp_pin_checks_total", result=result)
-    return PinResult(result, history.pin_claims, history.pin_failures, degraded)
+    if assessment.flag:
+        _flag_later(app, parts, None, facts, history, range_facts, assessment)
+    return PinResult(result, history.pin_claims, history.pin_failures, degraded,
+                     risk=assessment.risk, reasons=list(assessment.reasons))
+
+
+def _refuse_if_locked(app: Flask, parts: ScanComponents, serial: str,
+                      now: dt.datetime) -> None:
+    limit = int(app.config.get("PIN_LOCKOUT_FAILURES", 10))
+    period = dt.timedelta(seconds=int(app.config.get("PIN_LOCKOUT_S", 3600)))
+    if limit <= 0:
+        return
+    failures = parts.fallback.pin_failures_since(serial, now - period, limit)
+    if len(failures) < limit:
+        return
+    parts.metrics.inc("scanapp_pin_checks_total", result="locked")
+    # Open again once the oldest of the last ``limit`` failures leaves the period.
+    until = failures[-1] + period
+    raise RateLimited(
+        "Too many wrong PINs were tried on this stamp; PIN checks of this code are paused. "
+        "Quá nhiều mã PIN sai đã được thử trên tem này; tạm dừng kiểm tra PIN của mã này.",
+        retry_after_s=max((until - now).total_seconds(), 1.0), code="pin_locked")
 
 
 __all__ = ["verify_scan", "identify", "current_verification", "check_pin", "ScanRequest",

@@ -17,6 +17,7 @@ Two implementations share the contract tests in tests/scan/test_store_contract.p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import threading
 from abc import ABC, abstractmethod
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
-from ..fraud.facts import CodeHistory, ScanPlace
+from ..fraud.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
 from .models import PinCheck, ScanEvent
 
 RECENT_CAP = 20
@@ -59,17 +60,30 @@ class ScanStateStore(ABC):
         """The code's current state, counting nothing."""
 
     @abstractmethod
-    def note_pin(self, serial: str, ok: bool) -> CodeHistory:
-        """Count a PIN check whose ``scan_pin_checks`` row is already committed."""
+    def note_pin(self, serial: str, ok: bool, claimer: tuple[str, str] | None = None
+                 ) -> CodeHistory:
+        """Count a PIN check and return the history including it. Called *before* the
+        check's ``scan_pin_checks`` row is written (inside ``serialised()``), as ``observe``
+        is before the scan's row: a rebuild from the rows must never see it twice.
+        ``claimer`` is ``(device hash, network hash or "")`` of a successful claim."""
 
     def serialised(self):
         """Held from ``observe`` until the scan event is written (see SqlScanStateStore)."""
         return contextlib.nullcontext()
 
 
+def network_key(network: str | None, device: str | None) -> str | None:
+    """What a scan counts as for the per-network counters: its client network, or, when the
+    address said nothing (loopback, none), its device as a network of its own."""
+    if network:
+        return network
+    return f"d:{device}" if device else None
+
+
 def _place(row) -> ScanPlace:
     return ScanPlace(at=row.scanned_at, lat=row.lat, lon=row.lon, province=row.province,
-                     device_hash=row.device_hash, accuracy_m=row.accuracy_m)
+                     device_hash=row.device_hash, accuracy_m=row.accuracy_m,
+                     network=row.client_hash)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -83,13 +97,15 @@ def counted_events(serial: str):
     return (ScanEvent.serial == serial, ScanEvent.verdict != COUNTERFEIT)
 
 
-def load_history(conn: Connection, serial: str) -> tuple[CodeHistory, dict[str, dt.datetime]]:
-    """The code's state from the database, plus each device's last counted scan time."""
+def load_history(conn: Connection, serial: str
+                 ) -> tuple[CodeHistory, dict[str, dt.datetime], dict[str, int]]:
+    """The code's state from the database, plus each device's last counted scan time and
+    each network's counted scans."""
     where = counted_events(serial)
     count, devices = conn.execute(
         select(func.count(), func.count(ScanEvent.device_hash.distinct())).where(*where)).one()
     columns = (ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon, ScanEvent.province,
-               ScanEvent.device_hash, ScanEvent.accuracy_m)
+               ScanEvent.device_hash, ScanEvent.accuracy_m, ScanEvent.client_hash)
     first = None
     recent: tuple[ScanPlace, ...] = ()
     if count:
@@ -103,10 +119,27 @@ def load_history(conn: Connection, serial: str) -> tuple[CodeHistory, dict[str, 
         select(ScanEvent.device_hash, func.max(ScanEvent.scanned_at))
         .where(*where, ScanEvent.device_hash.is_not(None))
         .group_by(ScanEvent.device_hash)).all())
+    shares: dict[str, int] = {}
+    capped = 0
+    for network, device, n in conn.execute(
+            select(ScanEvent.client_hash, ScanEvent.device_hash, func.count())
+            .where(*where).group_by(ScanEvent.client_hash, ScanEvent.device_hash)):
+        key = network_key(network, device)
+        if key is None:
+            capped += n
+        else:
+            shares[key] = shares.get(key, 0) + n
+    capped += sum(min(n, MAX_SCANS_PER_NETWORK) for n in shares.values())
     claims, failures = pin_counts(conn, serial)
+    claimers = tuple(sorted({(device, network or "") for device, network in conn.execute(
+        select(PinCheck.device_hash, PinCheck.client_hash)
+        .where(PinCheck.serial == serial, PinCheck.ok.is_(True),
+               PinCheck.device_hash.is_not(None)))}))
     history = CodeHistory(scan_count=count, device_count=devices, first_scan=first,
-                          recent=recent, pin_claims=claims, pin_failures=failures)
-    return history, {d: _utc(t) for d, t in last_seen.items()}
+                          recent=recent, pin_claims=claims, pin_failures=failures,
+                          network_count=len(shares), capped_scan_count=capped,
+                          pin_claimers=claimers)
+    return history, {d: _utc(t) for d, t in last_seen.items()}, shares
 
 
 def pin_counts(conn: Connection, serial: str) -> tuple[int, int]:
@@ -115,14 +148,18 @@ def pin_counts(conn: Connection, serial: str) -> tuple[int, int]:
     return rows.get(True, 0), rows.get(False, 0)
 
 
-def with_new_scan(history: CodeHistory, place: ScanPlace, new_device: bool) -> CodeHistory:
-    """The history after one more counted scan at ``place`` (``recent`` excludes it)."""
-    return CodeHistory(
-        scan_count=history.scan_count + 1,
+def with_new_scan(history: CodeHistory, place: ScanPlace, new_device: bool,
+                  network_share: int | None) -> CodeHistory:
+    """The history after one more counted scan at ``place`` (``recent`` excludes it);
+    ``network_share`` is its network's counted scans before it (None: no network)."""
+    return dataclasses.replace(
+        history, scan_count=history.scan_count + 1,
         device_count=history.device_count + (1 if new_device else 0),
         first_scan=history.first_scan or place,
         recent=history.recent[:RECENT_CAP],
-        pin_claims=history.pin_claims, pin_failures=history.pin_failures)
+        network_count=(history.network_count or 0) + (1 if network_share == 0 else 0),
+        capped_scan_count=(history.capped_scan_count or 0) + (
+            1 if network_share is None or network_share < MAX_SCANS_PER_NETWORK else 0))
 
 
 def _without_newest_of(recent: tuple[ScanPlace, ...], device: str) -> tuple[ScanPlace, ...]:
@@ -158,21 +195,40 @@ class SqlScanStateStore(ScanStateStore):
 
     def observe(self, serial: str, place: ScanPlace, window_s: float) -> Observation:
         with self._engine.connect() as conn:
-            history, last_seen = load_history(conn, serial)
+            history, last_seen, shares = load_history(conn, serial)
         device = place.device_hash
         if device and is_reload(last_seen.get(device), place.at, window_s):
             recent = _without_newest_of(history.recent, device)
-            return Observation(CodeHistory(
-                scan_count=history.scan_count, device_count=history.device_count,
-                first_scan=history.first_scan, recent=recent, pin_claims=history.pin_claims,
-                pin_failures=history.pin_failures), is_repeat=True, degraded=self.degraded)
+            return Observation(dataclasses.replace(history, recent=recent), is_repeat=True,
+                               degraded=self.degraded)
         new_device = bool(device) and device not in last_seen
-        return Observation(with_new_scan(history, place, new_device), is_repeat=False,
+        key = network_key(place.network, device)
+        share = None if key is None else shares.get(key, 0)
+        return Observation(with_new_scan(history, place, new_device, share), is_repeat=False,
                            degraded=self.degraded)
 
     def history(self, serial: str) -> CodeHistory:
         with self._engine.connect() as conn:
             return load_history(conn, serial)[0]
 
-    def note_pin(self, serial: str, ok: bool) -> CodeHistory:
-        return self.history(serial)
+    def note_pin(self, serial: str, ok: bool, claimer: tuple[str, str] | None = None
+                 ) -> CodeHistory:
+        history = self.history(serial)  # the rows so far; this check's row comes next
+        claimers = history.pin_claimers
+        if ok and claimer and claimer not in claimers:
+            claimers = tuple(sorted((*claimers, claimer)))
+        return dataclasses.replace(history, pin_claims=history.pin_claims + (1 if ok else 0),
+                                   pin_failures=history.pin_failures + (0 if ok else 1),
+                                   pin_claimers=claimers)
+
+    def pin_failures_since(self, serial: str, since: dt.datetime,
+                           limit: int) -> list[dt.datetime]:
+        """Times of the code's latest wrong PINs after ``since``, newest first, at most
+        ``limit`` (the per-code lockout; one indexed read, PIN checks are rare)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(PinCheck.checked_at)
+                .where(PinCheck.serial == serial, PinCheck.ok.is_(False),
+                       PinCheck.checked_at > since)
+                .order_by(PinCheck.checked_at.desc()).limit(limit)).scalars().all()
+        return [_utc(t) for t in rows]

@@ -5,23 +5,26 @@ Views only parse, call ``service`` and shape the answer.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Blueprint as FlaskBlueprint
-from flask import Response, current_app, jsonify, redirect, request
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 
 from ..errors import NotFound
 from ..extensions import Blueprint, limiter
 from ..serials.stamps import StampRef
 from . import pages, service
-from .limits import per_address, pin_per_device, too_many
+from .digital_link import partially_compressed, uncompressed_parts
+from .limits import per_address, pin_per_address, pin_per_device, too_many
 from .resolver import (
+    JSONLD_CONTEXT,
     LINKSET_TYPE,
     InvalidDigitalLink,
     LinkTypeNotFound,
-    links_for,
-    linkset,
     normalise_link_type,
     parse_item_path,
+    resolve_item,
     resolver_description,
 )
 from .schemas import PinIn, PinOut, ScanIn, ScanOut
@@ -32,7 +35,7 @@ blp = Blueprint("scans", __name__, url_prefix="/api/v1",
 CORS = {"Access-Control-Allow-Origin": "*",
         "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS, POST",
         "Access-Control-Allow-Headers": "Accept, Accept-Language, Content-Type",
-        "Access-Control-Expose-Headers": "Link, Location, Retry-After",
+        "Access-Control-Expose-Headers": "Link, Location, Retry-After, Resolved-Anchor, Walked-Up",
         "Access-Control-Max-Age": "86400"}
 
 
@@ -75,7 +78,7 @@ class Scans(MethodView):
 
 @blp.route("/scans/pin")
 class PinCheck(MethodView):
-    decorators = [per_address, pin_per_device]
+    decorators = [per_address, pin_per_address, pin_per_device]
 
     @blp.arguments(PinIn)
     @blp.response(200, PinOut)
@@ -94,7 +97,7 @@ class Verification(MethodView):
     def get(self, rest):
         """The current verdict and counters of a code, recording nothing (the resolver's
         ``gs1:verificationService`` link)."""
-        item = parse_item_path("/01/" + rest)
+        item = parse_item_path(_raw_item_path("/api/v1/verification"), _raw_query())
         if not item.serial:
             raise InvalidDigitalLink("verification needs a serial (/21/...)")
         ref = StampRef(item.gtin, item.serial, item.lot, None)
@@ -113,41 +116,105 @@ resolver_bp.register_error_handler(429, too_many)
 @resolver_bp.route("/01/<path:rest>", methods=["GET", "HEAD", "OPTIONS"],
                    provide_automatic_options=False)
 def resolve(rest: str):
-    if request.method == "OPTIONS":
-        return Response(status=204, headers={"Allow": "GET, HEAD, OPTIONS"})
-    item = parse_item_path("/01/" + rest)
-    product = service.components().catalog.by_gtin(item.gtin)
-    if product is None:
-        raise NotFound(f"no product with GTIN {item.gtin} is registered here",
-                       code="unknown_gtin")
+    """GS1-Conformant resolver for GTIN Digital Links (the stamp URI itself)."""
+    path, query = _raw_item_path(""), _raw_query()
+    partial = partially_compressed(path)
+    if partial is not None:
+        return _compressed_answer(*partial)
+    return _resolver_answer(path, query)
+
+
+@resolver_bp.route("/<segment>", methods=["GET", "HEAD", "OPTIONS"],
+                   provide_automatic_options=False)
+def compressed(segment: str):
+    """A compressed GS1 Digital Link URI: decompressed, then answered like the uncompressed
+    one, with ``Link: <uncompressed URI>; rel="owl:sameAs"``."""
+    return _compressed_answer(*uncompressed_parts(segment))
+
+
+def _compressed_answer(path: str, query: str):
     base = current_app.config["PUBLIC_BASE_URL"]
-    anchor = base + item.path()
-    links = links_for(base, item)
-    linkset_url = anchor + "?linkType=linkset"
-    headers = {"Vary": "Accept, Accept-Language",
-               "Link": f'<{linkset_url}>; rel="linkset"; type="{LINKSET_TYPE}"'}
-    wanted = request.args.get("linkType")
+    same_as = base + path + (("?" + query) if query else "")
+    raw = _raw_query()
+    return _resolver_answer(path, "&".join(q for q in (query, raw) if q), same_as=same_as,
+                            passed_on=raw)
+
+
+def _resolver_answer(path: str, query: str, same_as: str | None = None,
+                     passed_on: str | None = None):
+    base = current_app.config["PUBLIC_BASE_URL"]
+    links = [f'<{same_as}>; rel="owl:sameAs"'] if same_as else []
+    if request.method == "OPTIONS":
+        # A CORS preflight must succeed even for a URI the GET will refuse with 400.
+        try:
+            item = parse_item_path(path, query)
+            links.append(_linkset_link(base + item.path()))
+        except InvalidDigitalLink:
+            pass
+        headers = {"Allow": "GET, HEAD, OPTIONS"}
+        if links:
+            headers["Link"] = ", ".join(links)
+        return Response(status=204, headers=headers)
+    item = parse_item_path(path, query)  # the whole URI is checked before any lookup
+    res = resolve_item(current_app._get_current_object(), base, item)
+    product = res.product
+    links.append(_linkset_link(base + item.path()))
+    headers = {"Vary": "Accept, Accept-Language", "Link": ", ".join(links),
+               "Resolved-Anchor": res.anchor}
+    if res.walked_up:
+        headers["Walked-Up"] = res.walked_up
+    wanted = item.params.get("linkType")
     if wanted is not None:
         wanted = normalise_link_type(wanted)
     wants_linkset = _explicitly_accepts(LINKSET_TYPE)
     if wanted in ("linkset", "all") or (wanted is None and wants_linkset and (
             request.accept_mimetypes[LINKSET_TYPE] >= request.accept_mimetypes["text/html"])):
-        response = jsonify(linkset(anchor, links))
+        response = jsonify(res.linkset())
         response.mimetype = LINKSET_TYPE
+        headers["Link"] += (f', <{JSONLD_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"'
+                            '; type="application/ld+json"')
         response.headers.update(headers)
         return response
     if wanted is None and _explicitly_accepts("text/html"):
         response = pages.render_page(item, product)
         response.headers.update(headers)
         return response
-    target = links[0] if wanted in (None, "defaultLink") else next(
-        (link for link in links if link.link_type == wanted), None)
+    if wanted in (None, "defaultLink"):
+        target = res.default_link()
+    else:
+        languages = [lang.split("-")[0].lower() for lang, q in request.accept_languages if q]
+        media = [m for m, q in request.accept_mimetypes if q and "*" not in m]
+        target = res.find(wanted, languages, media)
     if target is None:
-        raise LinkTypeNotFound(f"this item has no link of type {request.args['linkType']!r}")
-    query = _passed_on_query()
-    response = redirect(target.href + (("?" + query) if query else ""), code=307)
-    response.headers.update(headers)
-    return response
+        raise LinkTypeNotFound(f"this item has no link of type {item.params['linkType']!r}")
+    # The request's query string goes on byte for byte: order and encoding kept.
+    query = item.query if passed_on is None else passed_on
+    location = target.href + (("&" if "?" in target.href else "?") + query if query else "")
+    headers["Location"] = location
+    return Response(status=307, headers=headers)
+
+
+def _linkset_link(anchor: str) -> str:
+    return f'<{anchor}?linkType=linkset>; rel="linkset"; type="{LINKSET_TYPE}"'
+
+
+def _raw_query() -> str:
+    return request.query_string.decode("utf-8", "replace")
+
+
+def _raw_item_path(prefix: str) -> str:
+    """The request path as sent (percent-encoding intact, so an encoded '/' inside a
+    serial stays inside it), from ``/01/`` on."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        raw = raw.split("?", 1)[0]
+        if "://" in raw:  # absolute-form request target
+            raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+        if request.script_root and raw.startswith(request.script_root):
+            raw = raw[len(request.script_root):]
+    else:
+        raw = quote(request.path, safe="/")
+    return raw[len(prefix):] if prefix and raw.startswith(prefix) else raw
 
 
 def _explicitly_accepts(mimetype: str) -> bool:
@@ -157,19 +224,11 @@ def _explicitly_accepts(mimetype: str) -> bool:
     return any(value == mimetype and quality > 0 for value, quality in accept)
 
 
-def _passed_on_query() -> str:
-    """The request's query string minus the resolver's own ``linkType`` parameter."""
-    from urllib.parse import urlencode
-
-    kept = [(k, v) for k, v in request.args.items(multi=True) if k != "linkType"]
-    return urlencode(kept)
-
-
 @resolver_bp.route("/v/01/<path:rest>", methods=["GET", "POST"])
 def stamp_page(rest: str):
     """The verification page (default link). POST is the no-JavaScript fallback: the form
     records the scan (without location) and the answer is rendered on the server."""
-    item = parse_item_path("/01/" + rest)
+    item = parse_item_path(_raw_item_path("/v"), _raw_query())
     product = service.components().catalog.by_gtin(item.gtin)
     if product is None:
         raise NotFound(f"no product with GTIN {item.gtin} is registered here",

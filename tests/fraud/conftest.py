@@ -14,6 +14,9 @@ from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from scanapp.regions import PROVINCES, cell_of
 from scanapp.scan.models import ScanEvent
 
+# Real stamps issued through the API, and the scan service's clock (tests/scan/conftest.py).
+from tests.scan.conftest import clock, issue_stamps  # noqa: F401
+
 
 @pytest.fixture
 def published():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -12,6 +13,7 @@ from scanapp.fraud.rules import (
     DEFAULT_SETTINGS,
     RULES,
     RULES_BY_ID,
+    SETTING_BOUNDS,
     combine,
     excess_strength,
     hotspot_places,
@@ -24,10 +26,12 @@ HCMC = (10.7769, 106.7009)
 HANOI_EAST = (21.0285, 105.95)  # ~10 km from the first: same city
 
 
-def place(minutes=0, at=None, device=None, province=None, point=None) -> ScanPlace:
+def place(minutes=0, at=None, device=None, province=None, point=None, network=None,
+          accuracy=None) -> ScanPlace:
     lat, lon = point if point else (None, None)
     return ScanPlace(at=at or T0 + dt.timedelta(minutes=minutes), lat=lat, lon=lon,
-                     province=province, device_hash=device)
+                     province=province, device_hash=device, network=network,
+                     accuracy_m=accuracy)
 
 
 def scan(p: ScanPlace | None = None, standing="genuine") -> ScanFacts:
@@ -175,14 +179,17 @@ def test_no_coordinates_means_no_travel_signal():
 # -- provinces and market --------------------------------------------------------------------
 
 def test_many_provinces_boundary():
-    two = CodeHistory(scan_count=2, device_count=2,
-                      recent=(place(minutes=-5000, province="01"),))
+    # Three provinces are a gift's journey (shop, home across the border, the parents').
     three = CodeHistory(scan_count=3, device_count=3,
                         recent=(place(minutes=-5000, province="01"),
-                                place(minutes=-9000, province="48")))
+                                place(minutes=-9000, province="24")))
+    four = CodeHistory(scan_count=4, device_count=4,
+                       recent=(place(minutes=-5000, province="01"),
+                               place(minutes=-9000, province="24"),
+                               place(minutes=-9500, province="48")))
     s = scan(place(province="79"))
-    assert "many_provinces" not in fired(s, two)
-    assert "many_provinces" in fired(s, three)
+    assert "many_provinces" not in fired(s, three)
+    assert "many_provinces" in fired(s, four)
 
 
 def test_out_of_market_fires_outside_the_ranges_regions():
@@ -224,7 +231,8 @@ def test_genuine_standing_fires_no_lifecycle_signal():
 def test_pin_claimed_once_is_the_buyer_twice_is_a_clone():
     assert "pin_reused" not in fired(scan(), CodeHistory(scan_count=1, device_count=1,
                                                          pin_claims=1))
-    result = assess(scan(), CodeHistory(scan_count=2, device_count=2, pin_claims=2), rng())
+    result = assess(scan(), CodeHistory(scan_count=2, device_count=2, pin_claims=2,
+                                        pin_claimers=(("a", "net-a"), ("b", "net-b"))), rng())
     assert "pin_reused" in result.reasons and result.suspicious
 
 
@@ -246,8 +254,25 @@ def test_flag_threshold_is_inclusive_and_tunable():
     h = CodeHistory(scan_count=1, device_count=1)
     assert assess(s, h, rng(flag_at=45)).flag  # exactly at the threshold
     assert not assess(s, h, rng(flag_at=46)).flag
-    assert assess(s, h, rng(suspicious_at=45)).suspicious
-    assert not assess(s, h, rng(suspicious_at=46)).suspicious
+    claimed = CodeHistory(scan_count=1, device_count=1,
+                          pin_claimers=(("a", "net-a"), ("b", "net-b")))  # risk 85
+    assert assess(scan(), claimed, rng(suspicious_at=85)).suspicious
+    assert not assess(scan(), claimed, rng(suspicious_at=86)).suspicious
+
+
+def test_weak_signals_adding_up_flag_for_inspectors_but_never_warn_the_consumer():
+    # A long gift's journey: bought in Hà Nội, home across the border, relatives in two
+    # more provinces: out of market (45) + many provinces reach the consumer threshold, but
+    # no signal is strong on its own, so the family is not told its gift is fake.
+    h = CodeHistory(scan_count=5, device_count=4, recent=(
+        place(minutes=-2000, province="33", device="r"),
+        place(minutes=-3000, province="38", device="p"),
+        place(minutes=-6000, province="24", device="b"),
+        place(minutes=-9000, province="01", device="b")))
+    result = assess(scan(place(point=(19.8, 105.78), province="40", device="q")), h,
+                    rng(suspicious_at=40))
+    assert result.risk >= 60 and result.flag
+    assert not result.suspicious
 
 
 def test_nonsense_settings_fall_back_to_defaults():
@@ -336,10 +361,12 @@ def strength(rule_id: str, s: ScanFacts, h: CodeHistory | None = None,
     return RULES_BY_ID[rule_id].evaluate(s, h or CodeHistory(), r, settings_for(r))
 
 
-def test_zero_and_fractional_settings_are_kept_negative_ones_refused():
-    merged = settings_for(rng(max_pin_failures=0, max_speed_kmh=0.5, max_scans=-1))
-    assert merged["max_pin_failures"] == 0.0 and merged["max_speed_kmh"] == 0.5
-    assert merged["max_scans"] == DEFAULT_SETTINGS["max_scans"]
+def test_settings_at_their_bounds_are_kept_and_beyond_them_refused():
+    for name, (low, high) in SETTING_BOUNDS.items():
+        assert settings_for(rng(**{name: low}))[name] == low, name
+        assert settings_for(rng(**{name: high}))[name] == high, name
+        assert settings_for(rng(**{name: low - 0.01}))[name] == DEFAULT_SETTINGS[name], name
+        assert settings_for(rng(**{name: high + 1}))[name] == DEFAULT_SETTINGS[name], name
 
 
 def test_excess_strength_scales_with_fractional_limits_and_caps_at_one():
@@ -347,16 +374,18 @@ def test_excess_strength_scales_with_fractional_limits_and_caps_at_one():
     assert excess_strength(1000, 2) == 1.0 and excess_strength(1, 0) == 1.0
 
 
-def test_a_lost_count_is_still_one_scan_not_more():
-    assert strength("many_scans", scan(), CodeHistory(scan_count=0), rng(max_scans=1)) == 0.0
-    assert strength("many_scans", scan(), CodeHistory(scan_count=2), rng(max_scans=1)) == 1.0
+def test_a_lost_count_does_not_fire_and_twice_the_limit_is_full_strength():
+    limit = int(DEFAULT_SETTINGS["max_scans"])
+    assert strength("many_scans", scan(), CodeHistory(scan_count=0)) == 0.0
+    assert strength("many_scans", scan(), CodeHistory(scan_count=2 * limit)) == 1.0
 
 
 def test_burst_counts_the_window_edge_and_every_anonymous_scan():
     window = DEFAULT_SETTINGS["burst_window_s"]
     edge = place(at=T0 - dt.timedelta(seconds=window), device="edge")
-    assert strength("scan_burst", scan(place(device="me")), CodeHistory(recent=(edge,)),
-                    rng(max_burst_scans=1)) > 0  # exactly a window ago is inside it
+    other = place(minutes=-1, device="other")
+    assert strength("scan_burst", scan(place(device="me")), CodeHistory(recent=(other, edge)),
+                    rng(max_burst_scans=2)) > 0  # exactly a window ago is inside it
     two = CodeHistory(recent=(place(minutes=-1),))  # this scan and one more, both anonymous
     assert strength("scan_burst", scan(place()), two, rng(max_burst_scans=2)) == 0.0
     three = CodeHistory(recent=(place(minutes=-1), place(minutes=-2)))
@@ -414,3 +443,194 @@ def test_one_forged_scan_is_a_hotspot_when_the_setting_says_one():
 def test_risk_counts_a_strength_above_one_as_one():
     full = round(100 * RULES_BY_ID["many_scans"].weight)
     assert combine({"many_scans": 1.5}) == combine({"many_scans": 1.0}) == full
+
+
+# -- clones at one market, households and shops (issue 19) ------------------------------------
+
+DAY = 24 * 60
+MARKET_STALL = (21.0380, 105.8490)  # Chợ Đồng Xuân, Hà Nội
+
+
+def _near(point, km_north=0.0, km_east=0.0):
+    return (point[0] + km_north / 111.0, point[1] + km_east / 104.0)
+
+
+def _history(*places: ScanPlace, **fields) -> CodeHistory:
+    recent = tuple(sorted(places, key=lambda p: p.at, reverse=True))
+    devices = {p.device_hash for p in places if p.device_hash}
+    return CodeHistory(scan_count=len(places) + 1, device_count=len(devices) + 1,
+                       recent=recent, **fields)
+
+
+def test_five_unrelated_buyers_at_one_market_over_days_are_flagged():
+    # The genuine buyer took it home first; four more phones, each on its own mobile
+    # network, scan "it" at the same stall on four different days.
+    owner = [place(-12 * DAY, device="owner", network="m0", point=MARKET_STALL, province="01"),
+             place(-12 * DAY + 300, device="owner", network="home0",
+                   point=_near(MARKET_STALL, 5), province="01")]
+    buyers = [place(-d * DAY, device=f"v{d}", network=f"m{d}",
+                    point=_near(MARKET_STALL, 0.05 * d), province="01") for d in (9, 7, 4)]
+    now = place(0, device="v0", network="mx", point=MARKET_STALL, province="01")
+    result = assess(scan(now), _history(*owner, *buyers), rng())
+    assert "many_parties" in result.reasons and result.flag
+    # Four parties are what a shelf item sees: not flagged.
+    fewer = assess(scan(now), _history(*owner, *buyers[:2]), rng())
+    assert "many_parties" not in fewer.reasons
+
+
+def test_a_shop_shelf_and_its_shoppers_are_one_party_until_the_item_leaves():
+    shop = (10.7769, 106.7009)
+    shelf = [place(-6 * DAY, device="assistant", network="shop-wifi", point=shop,
+                   province="79")]
+    shelf += [place(-d * DAY, device=f"shopper{d}", network=f"m{d}",
+                    point=_near(shop, 0.02), province="79") for d in (5, 4, 3, 2)]
+    buyer = place(-1 * DAY, device="buyer", network="mb", point=shop, province="79")
+    home = place(-1 * DAY + 120, device="buyer", network="home", point=_near(shop, 6),
+                 province="79")
+    family = place(-1 * DAY + 150, device="wife", network="home", point=_near(shop, 6),
+                   province="79")
+    now = place(0, device="son", network="home", point=_near(shop, 6), province="79")
+    result = assess(scan(now), _history(*shelf, buyer, home, family), rng())
+    assert result.reasons == ()
+    # ... but a new phone scanning it at the shop after the buyer took it home is a copy.
+    back = place(0, device="stranger", network="m9", point=shop, province="79")
+    h = _history(*shelf, buyer, home, family,
+                 place(-DAY // 2, device="other", network="m8", point=shop, province="79"),
+                 place(-DAY // 3, device="third", network="m7", point=shop, province="79"))
+    assert "many_parties" in assess(scan(back), h, rng()).reasons
+
+
+def test_two_households_carrying_one_code_home_is_a_copy():
+    stall = place(-3 * DAY, device="a", network="ma", point=MARKET_STALL, province="01")
+    a_home = place(-3 * DAY + 60, device="a", network="home-a",
+                   point=_near(MARKET_STALL, -7), province="01")
+    b_stall = place(-DAY, device="b", network="mb", point=MARKET_STALL, province="01")
+    b_home = place(0, device="b", network="home-b", point=_near(MARKET_STALL, 0, 8),
+                   province="01")
+    result = assess(scan(b_home), _history(stall, a_home, b_stall), rng())
+    assert "several_carriers" in result.reasons and result.flag and result.suspicious
+
+
+def test_a_stall_scanning_one_stamp_again_and_again_is_flagged_at_the_fifth_scan():
+    stall = [place(-60 * i, device="stall", network="stall-net", point=MARKET_STALL,
+                   province="01") for i in range(1, 5)]
+    fourth = assess(scan(place(0, device="stall", network="stall-net", point=MARKET_STALL,
+                               province="01")), _history(*stall[:3]), rng())
+    assert "repeat_scanner" not in fourth.reasons
+    fifth = assess(scan(place(0, device="stall", network="stall-net", point=MARKET_STALL,
+                              province="01")), _history(*stall), rng())
+    assert fifth.reasons == ("repeat_scanner",) and fifth.flag
+    # The same phone's scans spread over days are a buyer re-checking: nothing.
+    days = [place(-DAY * i, device="buyer", point=MARKET_STALL) for i in range(1, 5)]
+    assert "repeat_scanner" not in fired(scan(place(0, device="buyer", point=MARKET_STALL)),
+                                         _history(*days))
+
+
+def test_a_gift_across_three_provinces_is_not_flagged_at_all():
+    shop = place(-5 * DAY, device="buyer", network="mb", point=(21.03, 105.85), province="01")
+    home = place(-5 * DAY + 600, device="buyer", network="home", point=(21.18, 106.07),
+                 province="24")
+    family = place(-5 * DAY + 640, device="wife", network="home", point=(21.18, 106.07),
+                   province="24")
+    parents = place(0, device="mother", network="parents", point=(19.80, 105.78),
+                    province="38")
+    result = assess(scan(parents), _history(shop, home, family), rng())
+    assert not result.flag and not result.suspicious
+    assert result.reasons == ("out_of_market",)
+
+
+def test_one_network_posing_as_phones_all_over_the_country_counts_once():
+    """Sybil: made-up device ids and coordinates from one address."""
+    provinces = [("48", (16.05, 108.20)), ("92", (10.04, 105.75)), ("22", (20.96, 107.04)),
+                 ("40", (18.68, 105.68)), ("66", (12.67, 108.05)), ("56", (12.24, 109.19)),
+                 ("31", (20.84, 106.69)), ("38", (19.81, 105.79)), ("91", (10.01, 105.08))]
+    fakes = [place(-4 * i, device=f"fake{i}", network="attacker", point=point, province=code)
+             for i, (code, point) in enumerate(provinces, start=1)]
+    owner = place(-3 * DAY, device="owner", network="home", point=(21.03, 105.85),
+                  province="01")
+    now = place(0, device="fake0", network="attacker", point=(10.78, 106.70), province="79")
+    h = CodeHistory(scan_count=11, device_count=11, network_count=2, capped_scan_count=6,
+                    recent=_history(owner, *fakes).recent)
+    result = assess(scan(now), h, rng())
+    for rule in ("many_devices", "many_provinces", "impossible_travel", "many_parties",
+                 "scan_burst", "many_scans", "scattered_parties", "several_carriers"):
+        assert rule not in result.reasons, result
+    assert not result.flag
+    # The same scans from nine real networks are a clone.
+    honest = tuple(dataclasses.replace(p, network=f"net{i}") for i, p in enumerate(h.recent))
+    cloned = assess(scan(now), CodeHistory(scan_count=11, device_count=11, network_count=11,
+                                           capped_scan_count=11, recent=honest), rng())
+    assert cloned.flag and cloned.suspicious
+
+
+def test_pin_entered_again_by_the_household_is_one_claim():
+    shop = place(-DAY, device="buyer", network="mb", point=MARKET_STALL, province="01")
+    home = place(-DAY + 300, device="spouse", network="home", point=_near(MARKET_STALL, 6),
+                 province="01")
+    pin = ScanFacts(serial="1ABCDEFGHJKMNPQRSTVW", gtin="08934567890120",
+                    place=place(0, device="spouse", network="home"), standing="genuine",
+                    kind="pin")
+    same_device = _history(shop, pin_claims=2, pin_claimers=(("buyer", "mb"), ("buyer", "home")))
+    assert "pin_reused" not in assess(pin, same_device, rng()).reasons
+    spouse = _history(shop, home, pin_claims=2,
+                      pin_claimers=(("buyer", "mb"), ("spouse", "home")))
+    assert "pin_reused" not in assess(pin, spouse, rng()).reasons
+    # Two phones never seen scanning, on different networks: two claims, judged at once.
+    strangers = CodeHistory(pin_claims=2, pin_claimers=(("a", "net-a"), ("b", "net-b")))
+    result = assess(pin, strangers, rng())
+    assert result.reasons == ("pin_reused",) and result.flag and result.suspicious
+    # ... and so are two phones seen far apart (Hà Nội and TP HCM).
+    far = _history(shop, place(-60, device="b", network="nb", point=HCMC, province="79"),
+                   pin_claims=2, pin_claimers=(("buyer", "mb"), ("b", "nb")))
+    assert "pin_reused" in assess(pin, far, rng()).reasons
+
+
+def test_reasons_are_sorted_by_what_they_add_to_the_risk():
+    # Issue 22 item 9: strongest first, by weight x strength, not by strength alone.
+    s = scan(place(point=(16.05, 108.2), province="48", device="x"))  # out of market: 1.0
+    h = CodeHistory(scan_count=31, device_count=1)  # many_scans: strength 1.0 x 0.7
+    result = assess(s, h, rng())
+    assert result.reasons == ("many_scans", "out_of_market")
+
+
+@pytest.mark.parametrize("name,value", [
+    ("max_scans", 1e308), ("max_scans", float("inf")), ("max_devices", -1),
+    ("flag_at", 90), ("flag_at", 1e308), ("suspicious_at", 0), ("unknown", 3),
+    ("max_scans", True)])
+def test_settings_outside_their_bounds_are_refused_and_ignored(name, value):
+    from scanapp.fraud.rules import setting_problem
+
+    assert setting_problem(name, value)
+    merged = settings_for(rng(**{name: value}))
+    assert merged.get(name) == DEFAULT_SETTINGS.get(name)
+
+
+def test_a_brand_may_lower_the_flag_threshold_but_not_raise_it():
+    from scanapp.fraud.rules import setting_problem
+
+    assert setting_problem("flag_at", 45) is None
+    assert "lowered" in setting_problem("flag_at", 51)
+    assert settings_for(rng(flag_at=45))["flag_at"] == 45
+
+
+def test_coarse_fixes_on_both_sides_of_a_border_are_one_province_not_a_move():
+    # A household between Hà Nội and Bắc Ninh: 3 km fixes land on either side.
+    a = place(-600, device="a", point=(21.125, 105.975), province="24", accuracy=3000)
+    b = place(-300, device="b", point=(21.135, 105.985), province="01", accuracy=3000)
+    c = place(-200, device="c", point=(21.033, 105.85), province="01")
+    d = place(-100, device="d", point=(10.78, 106.70), province="79")
+    now = place(0, device="e", point=(21.13, 105.98), province="24", accuracy=3000)
+    from scanapp.fraud.rules import count_provinces
+
+    assert count_provinces([now, a, b]) == 1
+    assert count_provinces([now, a, b, c, d]) == 2
+    # The same places with precise fixes are two provinces.
+    precise = [dataclasses.replace(p, accuracy_m=None) for p in (now, a, b)]
+    assert count_provinces(precise) == 2
+
+
+def test_a_coarse_fix_reaching_into_the_market_is_not_out_of_market():
+    coarse = place(point=(21.13, 105.98), province="24", accuracy=3000, device="x")
+    assert "out_of_market" not in fired(scan(coarse))
+    precise = place(point=(21.18, 106.07), province="24", device="x")  # Bắc Ninh city
+    assert "out_of_market" in fired(scan(precise))

@@ -152,3 +152,34 @@ def test_grid_lookup_on_cell_edges_and_far_away():
     points += [(lat / 10, lon / 10) for lat in range(80, 240, 7) for lon in range(1020, 1100, 9)]
     for lat, lon in points:
         assert nearest_anchor_province(lat, lon) == _nearest_by_comparing_every_anchor(lat, lon)
+
+
+# -- the accuracy radius near a border (issue 19) ---------------------------------------------
+
+def test_a_coarse_fix_near_a_border_may_be_in_either_unit():
+    from scanapp.regions import ProvinceLocator
+
+    anchors = ProvinceLocator()
+    # Between Hà Nội (Đông Anh) and Bắc Ninh (Từ Sơn): a 3 km circle crosses the border.
+    assert anchors.provinces_near(21.13, 105.98, 3.0) == {"01", "24"}
+    # Hoàn Kiếm, the centre of Hà Nội: even 5 km stays inside.
+    assert anchors.provinces_near(21.0285, 105.8542, 5.0) == {"01"}
+    # Thủ Đức (TP HCM) next to Biên Hòa (Đồng Nai) with an 8 km cell-tower fix.
+    assert anchors.provinces_near(10.90, 106.80, 8.0) == {"75", "79"}
+    # A precise fix is in one unit only.
+    assert anchors.provinces_near(21.13, 105.98, 0.05) == {anchors.province_at(21.13, 105.98)}
+
+
+def test_the_63_former_provinces_map_onto_the_34_units():
+    from scanapp.regions import FORMER_PROVINCES, PROVINCES, unit_of_former
+
+    assert len(FORMER_PROVINCES) == 63
+    assert {unit for _name, unit in FORMER_PROVINCES.values()} == set(PROVINCES)
+    # Each unit keeps the code of the former province holding its administrative centre.
+    for code in PROVINCES:
+        assert unit_of_former(code) == code
+    assert unit_of_former("26") == "25"  # Vĩnh Phúc -> Phú Thọ
+    assert unit_of_former("27") == "24"  # Bắc Ninh (old) -> Bắc Ninh (Bắc Giang's code)
+    assert unit_of_former("74") == "79" and unit_of_former("77") == "79"
+    assert unit_of_former("45") == "44"  # Quảng Trị (old) -> Quảng Trị (Quảng Bình's code)
+    assert unit_of_former("99") is None

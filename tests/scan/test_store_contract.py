@@ -30,9 +30,9 @@ class Harness:
         self.sink = DirectSink(get_engine(app))
 
     def scan(self, serial=SERIAL, seconds=0.0, device="d1", lat=None, lon=None,
-             province=None):
+             province=None, network=None):
         place = ScanPlace(at=T0 + dt.timedelta(seconds=seconds), lat=lat, lon=lon,
-                          province=province, device_hash=device)
+                          province=province, device_hash=device, network=network)
         with self.store.serialised():
             obs = self.store.observe(serial, place, WINDOW)
             if not obs.is_repeat:
@@ -40,13 +40,18 @@ class Harness:
                                   "gtin": "08934567890120", "verdict": "authentic",
                                   "reasons": [], "risk": 0, "scan_no": obs.scan_no,
                                   "province": province, "lat": lat, "lon": lon,
-                                  "device_hash": device, "source": "api",
+                                  "device_hash": device, "client_hash": network,
+                                  "source": "api",
                                   "degraded": False})
         return obs
 
-    def pin(self, ok: bool, serial=SERIAL):
-        self.sink.record_pin({"checked_at": T0, "serial": serial, "ok": ok})
-        return self.store.note_pin(serial, ok)
+    def pin(self, ok: bool, serial=SERIAL, device="d1", network=None):
+        # As the scan service does: counted first, then its row is written.
+        with self.store.serialised():
+            history = self.store.note_pin(serial, ok, (device, network or ""))
+            self.sink.record_pin({"checked_at": T0, "serial": serial, "ok": ok,
+                                  "device_hash": device, "client_hash": network})
+        return history
 
 
 @pytest.fixture(params=["sql", "redis"])
@@ -201,3 +206,42 @@ def test_a_reload_keeps_recent_full_when_the_list_is_at_its_cap(harness):
     assert again.is_repeat
     assert [p.device_hash for p in again.history.recent[:2]] == ["e2", "e0"]
     assert "e1" not in [p.device_hash for p in again.history.recent]
+
+
+def test_networks_are_counted_and_one_networks_share_is_capped(app, harness):
+    """Sybil resistance in the counters: made-up device ids from one network add devices
+    but one network, and that network's share of the capped count stops at the cap."""
+    from scanapp.fraud.facts import MAX_SCANS_PER_NETWORK
+
+    for i in range(MAX_SCANS_PER_NETWORK + 4):
+        obs = harness.scan(device=f"fake-{i}", seconds=i, network="net-attacker")
+    h = obs.history
+    assert h.device_count == MAX_SCANS_PER_NETWORK + 4
+    assert h.network_count == 1
+    assert h.capped_scan_count == MAX_SCANS_PER_NETWORK
+    assert h.recent[0].network == "net-attacker"
+    # Scans without a network count as their device's own network.
+    h = harness.scan(device="phone-a", seconds=100).history
+    h = harness.scan(device="phone-b", seconds=101, network="net-b").history
+    assert (h.network_count, h.capped_scan_count) == (3, MAX_SCANS_PER_NETWORK + 2)
+    if isinstance(harness.store, RedisScanStateStore):  # and the rebuild agrees
+        before = harness.store.history(SERIAL)
+        client = get_redis(app)
+        for key in list(client.scan_iter(match=app.config["REDIS_PREFIX"] + ":*")):
+            client.delete(key)
+        assert harness.store.history(SERIAL) == before
+
+
+def test_pin_claimers_are_remembered_once_each(app, harness):
+    harness.pin(True, device="buyer", network="home")
+    harness.pin(False, device="guesser", network="x")
+    harness.pin(True, device="buyer", network="home")
+    h = harness.pin(True, device="spouse", network="home")
+    assert h.pin_claims == 3
+    assert h.pin_claimers == (("buyer", "home"), ("spouse", "home"))
+    assert harness.scan(device="d9").history.pin_claimers == h.pin_claimers
+    if isinstance(harness.store, RedisScanStateStore):
+        client = get_redis(app)
+        for key in list(client.scan_iter(match=app.config["REDIS_PREFIX"] + ":*")):
+            client.delete(key)
+        assert harness.store.history(SERIAL).pin_claimers == h.pin_claimers

@@ -29,6 +29,7 @@ PUBLIC = {
     "swagger_ui_static": "docs page assets",
     "static": "static files",
     "resolver.resolve": "GS1 resolver: what a phone opens from the stamp",
+    "resolver.compressed": "GS1 resolver: compressed Digital Link URIs",
     "resolver.gs1resolver": "GS1 resolver description (/.well-known/gs1resolver)",
     "resolver.stamp_page": "the consumer verification page",
     "resolver.static": "verification page assets",
