@@ -108,8 +108,8 @@ CHANGES = [
     (
         "12 a rule raising on odd input",
         "scanapp/fraud/rules.py",
-        'return excess_strength(max(history.scan_count, 1), s["max_scans"])',
-        'return excess_strength(max(math.sqrt(history.scan_count), 1), s["max_scans"])',
+        "    return excess_strength(max(count, 1 if",
+        "    return excess_strength(max(math.sqrt(count), 1 if",
         ["tests/fraud/test_rules.py", "-k", "odd_input"],
     ),
     (
