@@ -87,7 +87,7 @@ CHANGES = [
     (
         "9 reasons unsorted",
         "scanapp/fraud/engine.py",
-        "reasons = tuple(sorted(strengths, key=lambda r: -strengths[r]))",
+        "reasons = tuple(sorted(strengths, key=lambda r: -contribution[r]))",
         "reasons = tuple(strengths)",
         [T, "-k", "strongest"],
     ),
@@ -115,8 +115,8 @@ CHANGES = [
     (
         "13a flag written inside the request",
         "scanapp/scan/service.py",
-        "        if parts.flag_writer is not None:\n",
-        "        if False:\n",
+        "    if parts.flag_writer is not None:\n",
+        "    if False:\n",
         [T, "-k", "does_not_wait"],
     ),
     (
