@@ -28,6 +28,7 @@ FEATURE_VIEWS = (
     "scanapp.scan.views",
     "scanapp.serials.views",
     "scanapp.epcis.views",
+    "scanapp.epcis.rest",
     "scanapp.fraud.views",
 )
 

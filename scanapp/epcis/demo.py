@@ -20,6 +20,11 @@ def show_epcis(app: Flask, info: dict) -> dict:
         "",
         f"  EPCIS 2.0:  {count} events so far; read them as an EPCISDocument:",
         f"    curl -H 'Authorization: Bearer {brand_key}' {base}/api/v1/epcis/events",
+        "  EPCIS 2.0 repository (GS1 REST binding): capture documents, query any event:",
+        f"    curl -H 'Authorization: Bearer {brand_key}' '{base}/epcis/events?EQ_bizStep="
+        "commissioning'",
+        f"    curl -H 'Authorization: Bearer {brand_key}' -H 'Content-Type: "
+        f"application/ld+json' --data @document.jsonld {base}/epcis/capture",
         f"  Push target: {target}; file export: flask --app scanapp epcis export "
         "--since YYYY-MM-DD --until YYYY-MM-DD -o events.jsonld",
     ]}

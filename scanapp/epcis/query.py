@@ -89,7 +89,9 @@ def make_filter(args: dict) -> EventFilter:
 
 
 def visible_events(principal: Principal) -> Select:
-    query = select(EpcisEvent)
+    # scanapp's own events only: captured ones are served by the EPCIS binding (/epcis),
+    # with its own visibility rules.
+    query = select(EpcisEvent).where(EpcisEvent.source == "scanapp")
     if principal.role is Role.BRAND:
         return query.where(EpcisEvent.brand_org_id == principal.org_id)
     if principal.role is Role.PRINTER:

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from .. import events
 from ..db import utcnow
 from . import mapping, sources
+from .capture import index_entries
 from .mapping import MappedEvent
-from .models import EpcisEvent, EpcisOutbox, EpcisScanDay
+from .models import EpcisEvent, EpcisEventIdentifier, EpcisOutbox, EpcisScanDay
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ def store(session: Session, mapped: MappedEvent) -> EpcisEvent:
         brand_org_id=mapped.brand_org_id, printer_org_id=mapped.printer_org_id,
         range_id=mapped.range_id, event_time=mapped.event_time, record_time=now, body=body)
     session.add(row)
+    # Indexed like captured events, so the EPCIS binding's MATCH_ queries find them too.
+    entries, _problems = index_entries(body, strict=False)
+    session.add_all(EpcisEventIdentifier(event=row, role=role, identifier=value, gtin=gtin)
+                    for role, value, gtin in entries)
     # Linked by relationship, not by id: both rows go in with the publisher's own flush,
     # without an extra round trip here.
     session.add(EpcisOutbox(event=row, created_at=now, next_attempt_at=now))

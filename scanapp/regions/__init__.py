@@ -3,9 +3,11 @@ from coordinates to a unit.
 
 The codes are the two-digit administrative codes: each merged unit keeps the code of the
 former province that holds its administrative centre (Decision 19/2025/QĐ-TTg's rule).
-The embedded lookup is a nearest-anchor search over the 63 former provincial capitals, each
-labelled with the unit it now belongs to, which is far closer to the real borders than the
-34 new centres alone. An operator can load real boundary polygons (see ``geo``).
+The lookup uses the units' borders shipped with the project (``data/``, loaded at import like
+the table below; an operator may load more precise ones: see ``geo``): a point outside every
+border (and off the coast) is in no province. The nearest-anchor search over the 63 former
+provincial capitals, each labelled with the unit it now belongs to, remains for a locator
+built without polygons.
 """
 
 from __future__ import annotations
@@ -219,11 +221,14 @@ class ProvinceLocator:
     """Maps coordinates to a province code; polygons when loaded, anchors otherwise."""
 
     def __init__(self, polygons=None):
-        self._polygons = polygons
+        self.use_polygons(polygons)
 
     def use_polygons(self, polygons) -> None:
         """Switch to boundary polygons (``geo.ProvincePolygons``), or back with None."""
         self._polygons = polygons
+        # Borders of all 34 units are the whole answer; a partial file leaves gaps that the
+        # anchors still cover.
+        self._complete = polygons is not None and polygons.codes >= set(PROVINCES)
 
     @property
     def uses_polygons(self) -> bool:
@@ -235,7 +240,7 @@ class ProvinceLocator:
         own = self.province_at(lat, lon)
         if self._polygons is not None:
             found = self._polygons.provinces_near(lat, lon, radius_km)
-            if found:
+            if found or self._complete:
                 return frozenset(found | ({own} if own else set()))
         near = anchor_provinces_near(lat, lon, radius_km)
         return near | {own} if own else near
@@ -245,7 +250,9 @@ class ProvinceLocator:
             return None
         if self._polygons is not None:
             code = self._polygons.province_at(lat, lon)
-            if code is not None:
+            # Complete borders are the answer, None included: a scan in Laos is in no
+            # province, however near a former capital it is.
+            if code is not None or self._complete:
                 return code
         return nearest_anchor_province(lat, lon)
 
@@ -268,3 +275,12 @@ def cell_of(lat: float | None, lon: float | None) -> str | None:
 def cell_centre(cell: str) -> tuple[float, float]:
     row, col = (int(part) for part in cell.split(":"))
     return ((row + 0.5) * CELL_DEG, (col + 0.5) * CELL_DEG)
+
+
+def _load_shipped_borders() -> None:
+    from .geo import SHIPPED, ProvincePolygons
+
+    default_locator.use_polygons(ProvincePolygons.from_file(SHIPPED))
+
+
+_load_shipped_borders()

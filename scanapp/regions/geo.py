@@ -1,6 +1,9 @@
 """Precise province lookup from boundary polygons (GeoJSON), with shapely and an STRtree.
 
-An operator points ``SCANAPP_PROVINCES_GEOJSON`` at a GeoJSON FeatureCollection of the 34
+The project ships the 34 units' borders (``data/vn-34-provinces.geojson``: Natural Earth's
+public-domain provinces dissolved into the 2025 units; source, licence and precision in
+``data/SOURCE.md``) and uses them by default. An operator with a more precise licensed file
+points ``SCANAPP_PROVINCES_GEOJSON`` at a GeoJSON FeatureCollection of the 34
 province-level units (Polygon or MultiPolygon features, WGS 84 lon/lat). Each feature is
 matched to a unit by a code property (``code``, ``province_code``, ``ma_tinh``, ``MA_TINH``,
 ``ma``: the two-digit code) or else by a name property (``name``, ``ten_tinh``,
@@ -8,13 +11,15 @@ matched to a unit by a code property (``code``, ``province_code``, ``ma_tinh``, 
 ignored). A feature that matches no unit is an error at start-up, not a silent gap.
 
 A lookup asks the STRtree for the polygons whose bounding boxes hold the point (a few at
-most) and tests only those, so it costs microseconds. A point in no polygon (at sea, on a
-simplified coastline) falls back to the nearest-anchor lookup.
+most) and tests only those, so it costs microseconds. A point in no polygon but within
+``COAST_KM`` of one (a harbour or beach just outside a 1:10 million coastline) belongs to the
+nearest; farther out it is in no province.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import unicodedata
 from pathlib import Path
@@ -26,6 +31,10 @@ from shapely.strtree import STRtree
 from . import PROVINCES, default_locator
 
 ENV_VAR = "SCANAPP_PROVINCES_GEOJSON"
+SHIPPED = Path(__file__).with_name("data") / "vn-34-provinces.geojson"
+_CELL_DEG = 0.05  # about 5.5 km: most of the country lies in cells inside one unit
+# The shipped coastline is drawn at 1:10 million: Hạ Long's centre lies 2.3 km outside it.
+COAST_KM = 5.0
 CODE_PROPERTIES = ("code", "province_code", "ma_tinh", "MA_TINH", "ma")
 NAME_PROPERTIES = ("name", "ten_tinh", "NAME_1", "name_vi", "name_en", "NAME")
 _PREFIXES = ("tinh ", "thanh pho ", "tp. ", "tp ", "province of ", "city of ")
@@ -74,6 +83,10 @@ class ProvincePolygons:
     def __init__(self, geometries: list, codes: list[str]):
         self._geometries = geometries
         self._codes = codes
+        # Grid cell -> the unit that holds the whole cell (or None: the cell straddles a
+        # border or the coast). Filled on first use; most scans fall in cells far from any
+        # border and then cost a dictionary lookup instead of a polygon test.
+        self._whole_cells: dict[tuple[int, int], str | None] = {}
         for geometry in geometries:
             shapely.prepare(geometry)
         self._tree = STRtree(geometries)
@@ -118,25 +131,39 @@ class ProvincePolygons:
     def provinces_near(self, lat: float, lon: float, radius_km: float) -> set[str]:
         """Units whose boundary comes within ``radius_km`` of the point (degrees taken as
         111 km north-south and 111 km x cos(latitude) east-west, enough at this scale)."""
-        import math
-
         degrees = radius_km / (111.0 * max(0.2, math.cos(math.radians(lat))))
         area = Point(lon, lat).buffer(degrees)
         return {self._codes[int(i)] for i in self._tree.query(area, predicate="intersects")}
 
     def province_at(self, lat: float, lon: float) -> str | None:
+        cell = (math.floor(lat / _CELL_DEG), math.floor(lon / _CELL_DEG))
+        try:
+            whole = self._whole_cells[cell]
+        except KeyError:
+            whole = self._whole_cells[cell] = self._unit_holding(cell)
+        if whole is not None:
+            return whole
         point = Point(lon, lat)  # GeoJSON order: x = longitude
         for index in self._tree.query(point, predicate="intersects"):
+            return self._codes[int(index)]
+        # Off the drawn coastline: the nearest unit, if it is close enough to be the shore.
+        reach = COAST_KM / (111.0 * max(0.2, math.cos(math.radians(lat))))
+        near = self._tree.query_nearest(point, max_distance=reach)
+        return self._codes[int(near[0])] if len(near) else None
+
+
+    def _unit_holding(self, cell: tuple[int, int]) -> str | None:
+        box = shapely.box(cell[1] * _CELL_DEG, cell[0] * _CELL_DEG,
+                          (cell[1] + 1) * _CELL_DEG, (cell[0] + 1) * _CELL_DEG)
+        for index in self._tree.query(box, predicate="within"):
             return self._codes[int(index)]
         return None
 
 
-def load_configured(path: str | None = None) -> ProvincePolygons | None:
-    """Load the operator's boundaries (argument or ``SCANAPP_PROVINCES_GEOJSON``) into the
-    shared locator; without either, the embedded anchors stay in use."""
+def load_configured(path: str | None = None) -> ProvincePolygons:
+    """Load the operator's boundaries (argument or ``SCANAPP_PROVINCES_GEOJSON``), else the
+    shipped ones, into the shared locator."""
     path = path or os.environ.get(ENV_VAR) or None
-    if not path:
-        return None
-    polygons = ProvincePolygons.from_file(path)
+    polygons = ProvincePolygons.from_file(path or SHIPPED)
     default_locator.use_polygons(polygons)
     return polygons

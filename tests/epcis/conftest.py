@@ -97,3 +97,18 @@ def events_of(actor, **params) -> list[dict]:
             return found
         next_url = link[1:link.index(">")]
         response = actor.get(next_url)
+
+
+@pytest.fixture
+def binding_alone(app):
+    """The capture pipeline and binding without other packages' capture hooks.
+
+    scanapp.trace registers a hook that decides who may write about which GTIN and place;
+    these tests are about the binding's own behaviour (schema, duplicates, rollback, paging,
+    problems) with documents about any GTIN, so the app's hooks are set aside for them.
+    Trace's tests cover the binding with its hook."""
+    hooks = app.extensions.setdefault("scanapp.epcis.capture_hooks", [])
+    kept = list(hooks)
+    hooks.clear()
+    yield
+    hooks[:] = kept

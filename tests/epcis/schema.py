@@ -40,7 +40,9 @@ def errors(document: dict) -> list[str]:
     messages = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in found]
     # The root schema dispatches on "type" with if/then; check the document definition
     # directly as well, so that a document never slips through on a mistyped "type".
-    doc_schema = {"$ref": DOCUMENT_ID + "#/definitions/epcisDocument"}
+    definition = ("epcisQueryDocument" if isinstance(document, dict)
+                  and document.get("type") == "EPCISQueryDocument" else "epcisDocument")
+    doc_schema = {"$ref": DOCUMENT_ID + "#/definitions/" + definition}
     direct = Draft7Validator(doc_schema, registry=_registry(),
                              format_checker=Draft7Validator.FORMAT_CHECKER)
     messages += [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"

@@ -5,7 +5,8 @@ from alembic.migration import MigrationContext
 
 from scanapp.db import Base, get_engine
 
-TABLES = {"epcis_events", "epcis_outbox", "epcis_scan_days"}
+TABLES = {"epcis_events", "epcis_outbox", "epcis_scan_days", "epcis_event_identifiers",
+          "epcis_capture_jobs"}
 
 
 def _table_of(diff) -> str | None:

@@ -614,12 +614,13 @@ def test_a_brand_may_lower_the_flag_threshold_but_not_raise_it():
 
 
 def test_coarse_fixes_on_both_sides_of_a_border_are_one_province_not_a_move():
-    # A household between Hà Nội and Bắc Ninh: 3 km fixes land on either side.
-    a = place(-600, device="a", point=(21.125, 105.975), province="24", accuracy=3000)
-    b = place(-300, device="b", point=(21.135, 105.985), province="01", accuracy=3000)
+    # A household on the Hà Nội / Bắc Ninh (Từ Sơn) border, which runs near 105.93 E at
+    # this latitude: 3 km fixes land on either side.
+    a = place(-600, device="a", point=(21.125, 105.945), province="24", accuracy=3000)
+    b = place(-300, device="b", point=(21.135, 105.915), province="01", accuracy=3000)
     c = place(-200, device="c", point=(21.033, 105.85), province="01")
     d = place(-100, device="d", point=(10.78, 106.70), province="79")
-    now = place(0, device="e", point=(21.13, 105.98), province="24", accuracy=3000)
+    now = place(0, device="e", point=(21.13, 105.94), province="24", accuracy=3000)
     from scanapp.fraud.rules import count_provinces
 
     assert count_provinces([now, a, b]) == 1
@@ -630,7 +631,7 @@ def test_coarse_fixes_on_both_sides_of_a_border_are_one_province_not_a_move():
 
 
 def test_a_coarse_fix_reaching_into_the_market_is_not_out_of_market():
-    coarse = place(point=(21.13, 105.98), province="24", accuracy=3000, device="x")
+    coarse = place(point=(21.13, 105.94), province="24", accuracy=3000, device="x")
     assert "out_of_market" not in fired(scan(coarse))
     precise = place(point=(21.18, 106.07), province="24", device="x")  # Bắc Ninh city
     assert "out_of_market" in fired(scan(precise))

@@ -113,17 +113,64 @@ def test_operator_setting_switches_the_shared_locator(tmp_path, monkeypatch):
     monkeypatch.setenv("SCANAPP_PROVINCES_GEOJSON", str(path))
     try:
         assert load_configured() is not None
-        assert default_locator.uses_polygons
         assert default_locator.province_at(21.03, 105.85) == "79"
     finally:
-        default_locator.use_polygons(None)
+        monkeypatch.delenv("SCANAPP_PROVINCES_GEOJSON")
+        load_configured()
     assert default_locator.province_at(21.03, 105.85) == "01"
 
 
-def test_no_setting_keeps_the_anchors(monkeypatch):
+def test_no_setting_loads_the_shipped_borders_of_all_34_units(monkeypatch):
     monkeypatch.delenv("SCANAPP_PROVINCES_GEOJSON", raising=False)
-    assert load_configured() is None
-    assert not default_locator.uses_polygons
+    polygons = load_configured()
+    assert polygons.codes == set(PROVINCES)
+    assert default_locator.uses_polygons
+    assert default_locator.province_at(11.56, 104.92) is None  # Phnom Penh: not Vietnam
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from scanapp.regions.geo import SHIPPED
+
+    return ProvincePolygons.from_file(SHIPPED)
+
+
+@pytest.mark.parametrize("place, lat, lon, code", [
+    # Places the nearest-former-capital lookup put in a neighbour (issue 19).
+    ("Sóc Sơn, Hà Nội", 21.257, 105.849, "01"),
+    ("Hoài Đức, Hà Nội", 21.02, 105.70, "01"),
+    ("Văn Giang, Hưng Yên", 20.93, 105.93, "33"),
+    ("Củ Chi, TP HCM", 11.0, 106.49, "79"),
+    ("Dĩ An (Bình Dương until 2025), TP HCM", 10.90, 106.77, "79"),
+    ("Vũng Tàu (Bà Rịa - Vũng Tàu until 2025), TP HCM", 10.346, 107.084, "79"),
+    ("Biên Hòa, Đồng Nai", 10.95, 106.82, "75"),
+    ("Phú Quốc island, An Giang", 10.227, 103.967, "91"),
+    ("Thái Bình (merged into Hưng Yên)", 20.4463, 106.3366, "33"),
+    # On the shore, just outside the 1:10 million coastline.
+    ("Hạ Long, Quảng Ninh", 20.9599, 107.0425, "22"),
+])
+def test_shipped_borders_put_real_places_in_their_unit(shipped, place, lat, lon, code):
+    assert shipped.province_at(lat, lon) == code, place
+
+
+def test_shipped_borders_hold_every_former_capital_in_its_new_unit(shipped):
+    from scanapp.regions import _ANCHORS
+
+    wrong = [(lat, lon, code, shipped.province_at(lat, lon)) for lat, lon, code in _ANCHORS
+             if shipped.province_at(lat, lon) != code]
+    assert wrong == []
+
+
+def test_shipped_borders_leave_open_sea_and_neighbours_outside(shipped):
+    assert shipped.province_at(16.0, 112.0) is None  # the East Sea, far from any shore
+    assert shipped.province_at(17.97, 102.60) is None  # Vientiane, Laos
+    assert shipped.province_at(11.56, 104.92) is None  # Phnom Penh, Cambodia
+
+
+def test_a_fix_near_a_shipped_border_reaches_both_units(shipped):
+    # Between Hà Nội (Long Biên) and Bắc Ninh (Từ Sơn), about 3 km from the border.
+    assert {"01", "24"} <= shipped.provinces_near(21.10, 105.94, 5.0)
+    assert shipped.provinces_near(21.03, 105.85, 0.5) == {"01"}  # Hoàn Kiếm, far from it
 
 
 def _nearest_by_comparing_every_anchor(lat, lon):
