@@ -87,3 +87,38 @@ def test_the_stamp_page_sends_a_strict_csp_on_every_url_a_phone_opens(client, st
         assert_basic_headers(response)
         assert_strict_page_csp(response)
     assert pages >= 5
+
+
+# -- found by mutation testing (scripts/mutation.sh security) -------------------------------
+
+DOCUMENTED_PAGE_CSP = {  # docs/RELIABILITY.md, "Security headers"
+    "default-src": ["'none'"], "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "https:"], "font-src": ["'self'"],
+    "connect-src": ["'self'"], "manifest-src": ["'self'"], "form-action": ["'self'"],
+    "base-uri": ["'none'"], "object-src": ["'none'"], "frame-ancestors": ["'none'"],
+}
+
+
+def test_the_page_csp_is_exactly_the_documented_one(client, stamp):
+    from .test_headers import csp_directives
+
+    gtin, serial = stamp
+    directives = csp_directives(client.get(f"/v/01/{gtin}/10/L01/21/{serial}"))
+    scripts = directives.pop("script-src")
+    assert directives == DOCUMENTED_PAGE_CSP
+    assert scripts[0] == "'self'" and all(s.startswith("'nonce-") or s.startswith("'sha256-")
+                                          for s in scripts[1:])
+
+
+def test_a_body_exactly_at_the_limit_is_accepted(app, brand):
+    app.config["MAX_CONTENT_LENGTH"] = 2000
+    body = '{"gtin": "08934567890120", "name": "' + "x" * 2000
+    at_limit = body[:1998] + '"}'
+    assert len(at_limit.encode()) == 2000
+    response = brand.post("/api/v1/products", data=at_limit,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code != 413, response.get_json()
+    over = body[:1999] + '"}'
+    response = brand.post("/api/v1/products", data=over,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
