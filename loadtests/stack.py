@@ -211,6 +211,10 @@ def production_env(database_url: str, schema: str, redis_url: str, prefix: str,
         # benchmark reaches them.
         "SCANAPP_RATELIMIT_SCAN": "100000000/minute",
         "SCANAPP_RATELIMIT_DEVICE": "100000000/minute",
+        # Synthetic GTINs under no declared GS1 company prefix, and 10-million-code ranges
+        # read back several times: production's prefix rule and download quota stay out.
+        "SCANAPP_REQUIRE_GS1_PREFIX": "0",
+        "SCANAPP_DOWNLOAD_CODES_PER_DAY": "0",
     })
     return env
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, db, health, redis_client
+from . import authority, cli, db, health, redis_client, trace
 from .config import load_settings
 from .errors import register_errorhandlers
 from .extensions import api
@@ -30,6 +30,9 @@ FEATURE_VIEWS = (
     "scanapp.epcis.views",
     "scanapp.epcis.rest",
     "scanapp.fraud.views",
+    "scanapp.trace.views",
+    "scanapp.reports.views",
+    "scanapp.authority.views",
 )
 
 
@@ -47,6 +50,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_security(app)
     register_commands(app)
+    trace.init_app(app)
+    authority.init_app(app)
     prepare_database(app)
     return app
 

@@ -49,15 +49,24 @@ def db_revision(message: str, branch: str, empty: bool) -> None:
 @click.option("--role", required=True, type=click.Choice([r.value for r in auth_service.Role]))
 @click.option("--org", "org_name", required=True, help="organisation name; created if new")
 @click.option("--label", default=None)
-def keys_create(role: str, org_name: str, label: str | None) -> None:
+@click.option("--province", default=None,
+              help="authority keys: the province code it supervises ('all': nationwide)")
+def keys_create(role: str, org_name: str, label: str | None, province: str | None) -> None:
     """Create an API key; the key is printed alone on the last line."""
+    if (province is not None) != (role == "authority"):
+        raise click.ClickException("--province goes with --role authority, and an authority "
+                                   "key needs it (a province code, or 'all')")
     with session_scope() as session:
         try:
+            if province is not None:
+                # The authority package owns scopes; it registered this hook in init_app.
+                scope_hook = current_app.extensions["scanapp.authority.assign_scope"]
+                scope_hook(session, auth_service.get_or_create_org(session, org_name), province)
             key, raw = auth_service.issue_key(session, org_name, auth_service.Role(role), label)
         except DomainError as exc:
             raise click.ClickException(exc.message) from None
-        click.echo(f"created {role} key {key.prefix} (id {key.id}) for {org_name!r}; "
-                   "store it now, it is not shown again:")
+        click.echo(f"created {role} key {key.prefix} (id {key.id}) for {org_name!r} "
+                   f"(organisation id {key.org_id}); store it now, it is not shown again:")
     click.echo(raw)
 
 

@@ -25,6 +25,13 @@ SECRET_SETTINGS = {
 }
 
 
+# Production start checks (issue 15, items 13 and 14). A secret is text of at least this many
+# characters: secrets.token_urlsafe(32), 32 random bytes, is 43 characters long.
+MIN_SECRET_CHARS = 43
+GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+_LOOPBACK_HOSTS = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
 class ConfigError(RuntimeError):
     """The service cannot start with the configuration it was given."""
 
@@ -71,7 +78,10 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "REDIS_URL": _env("REDIS_URL"),
         "REDIS_CLUSTER": _bool(_env("REDIS_CLUSTER", "0")),
         "REDIS_PREFIX": _env("REDIS_PREFIX", "scanapp"),
-        "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")).rstrip("/"),
+        # Printed into every stamp. Production has no default: a stamp pointing at a
+        # development address is waste paper (check_production).
+        "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", "" if production
+                                 else "http://127.0.0.1:5000")).rstrip("/"),
         # Tables are created automatically only for the embedded first run; production
         # runs migrations explicitly with `flask --app scanapp db upgrade`.
         "AUTO_MIGRATE": _bool(_env("AUTO_MIGRATE", "0" if production else "1")),
@@ -87,11 +97,36 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         # every further check of that code until the oldest of them is PIN_LOCKOUT_S old.
         "PIN_LOCKOUT_FAILURES": int(_env("PIN_LOCKOUT_FAILURES", "10")),
         "PIN_LOCKOUT_S": int(_env("PIN_LOCKOUT_S", "3600")),
+        # Consumer reports filed per address (the stamp page's form and the public API).
+        "RATELIMIT_REPORT": _env("RATELIMIT_REPORT", "10/hour;30/day"),
         # Write fraud flags after the answer (production) or inside the request.
         "SCAN_FLAGS_IN_BACKGROUND": _bool(_env("SCAN_FLAGS_IN_BACKGROUND",
                                                "1" if production else "0")),
         "RATELIMIT_ENABLED": _bool(_env("RATELIMIT_ENABLED", "1")),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto entries are
+        # believed (werkzeug ProxyFix). 0 trusts none: the client address is the socket's.
+        # Behind the documented nginx it is 1; more only when a CDN or load balancer adds
+        # its own hop, since every trusted hop is an address a client could otherwise forge.
+        "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024))),
+        # Anonymous endpoints marked with security.body_limit (scan, PIN check): a scan body
+        # is a code, a device id and three numbers, far below this.
+        "PUBLIC_MAX_CONTENT_LENGTH": int(_env("PUBLIC_MAX_CONTENT_LENGTH", "4096")),
+        # Budgets per API key and organisation (scanapp/quotas.py, serials/service.py): far
+        # above a real printer's day, low enough that one key cannot load the server.
+        "RATELIMIT_API": _env("RATELIMIT_API", "1200/minute"),
+        "RANGE_MAX_QUANTITY": int(_env("RANGE_MAX_QUANTITY", "10000000")),
+        "ISSUE_CODES_PER_DAY": int(_env("ISSUE_CODES_PER_DAY", "50000000")),
+        "DOWNLOAD_CODES_PER_DAY": int(_env("DOWNLOAD_CODES_PER_DAY", "100000000")),
+        # Brands without a declared GS1 company prefix register no product (products/
+        # service.py); the demo and tests run without prefixes.
+        "REQUIRE_GS1_PREFIX": _bool(_env("REQUIRE_GS1_PREFIX", "1" if production else "0")),
+        # Who may read /metrics (security.metrics_guard): these networks, or this token.
+        "METRICS_ALLOW_CIDRS": _env("METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128"),
+        "METRICS_TOKEN": _env("METRICS_TOKEN"),
+        # Inspectors' dashboard sessions (server-side, fraud/dashboard.py).
+        "DASHBOARD_IDLE_TIMEOUT_S": int(_env("DASHBOARD_IDLE_TIMEOUT_S", "1800")),
+        "DASHBOARD_MAX_AGE_S": int(_env("DASHBOARD_MAX_AGE_S", str(12 * 3600))),
         "API_TITLE": "scanapp",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",
@@ -107,12 +142,108 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
 
     settings.update(overrides)
 
+    if production:
+        check_production(settings)
     missing = [name for name in SECRET_SETTINGS if not settings.get(name)]
-    if missing and production:
-        detail = "; ".join(f"{PREFIX}{name} ({SECRET_SETTINGS[name]})" for name in missing)
-        raise ConfigError(f"production mode needs these secrets set in the environment: {detail}")
     if missing:
         generated = _dev_secrets(instance)
         for name in missing:
             settings[name] = generated[name]
     return settings
+
+
+def check_production(settings: dict[str, Any]) -> None:
+    """Refuse to start production with a base URL or secrets that would hurt later.
+
+    Every problem is listed at once, each naming its variable, so one failed start is
+    enough to fix the environment.
+    """
+    problems = [p for p in (_base_url_problem(settings.get("PUBLIC_BASE_URL") or ""),)
+                if p]
+    seen: dict[str, str] = {}
+    for name, purpose in SECRET_SETTINGS.items():
+        value = settings.get(name) or ""
+        problem = secret_problem(value)
+        if problem is None and value in seen:
+            problem = (f"is the same value as {PREFIX}{seen[value]}; each secret protects "
+                       "something different and must be generated separately")
+        seen.setdefault(value, name)
+        if problem:
+            problems.append(f"{PREFIX}{name} ({purpose}) {problem}; generate one with: "
+                            f"{GENERATE_SECRET}")
+    if problems:
+        raise ConfigError("production mode cannot start:\n  - " + "\n  - ".join(problems))
+
+
+def _base_url_problem(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    name = f"{PREFIX}PUBLIC_BASE_URL"
+    example = f"set it to the https address phones will open, e.g. {name}=https://scan.example.vn"
+    if not url:
+        return f"{name} is not set: every stamp printed would point nowhere; {example}"
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return f"{name}={url!r} is not an https URL; {example}"
+    if parts.query or parts.fragment or (parts.path not in ("", "/")):
+        return f"{name}={url!r} must be a scheme and host only (no path or query); {example}"
+    if _is_loopback(parts.hostname):
+        return (f"{name}={url!r} names this machine ({parts.hostname}); a phone cannot reach "
+                f"it; {example}")
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    host = host.strip("[]").lower().rstrip(".")
+    if host in _LOOPBACK_HOSTS or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (address.is_loopback or address.is_unspecified
+            or bool(mapped and (mapped.is_loopback or mapped.is_unspecified)))
+
+
+def secret_problem(value: str) -> str | None:
+    """Why ``value`` is not a secret of 32 random bytes, or None when it may be one.
+
+    Randomness cannot be proven from one sample, so this refuses what is clearly not
+    random: too short, few distinct characters, or text made of repeated pieces (a
+    word typed several times, a keyboard run). A generated token always passes.
+    """
+    if not value:
+        return "is not set"
+    if len(value) < MIN_SECRET_CHARS:
+        return (f"is {len(value)} characters long; it needs at least {MIN_SECRET_CHARS} "
+                "characters of random text (32 random bytes)")
+    bits = len(value) * _bits_per_char(value)
+    if bits < 256:
+        return (f"holds at most {bits:.0f} bits of randomness in its {len(value)} characters; "
+                "it needs 256 (32 random bytes)")
+    if len(set(value)) < 12:
+        return f"uses only {len(set(value))} different characters; it is not random"
+    # In random text of this length almost every three-character piece is new; in a
+    # repeated word or a run like 'abcabc...' most are repeats.
+    trigrams = [value[i:i + 3] for i in range(len(value) - 2)]
+    if len(set(trigrams)) < 0.9 * len(trigrams):
+        return "repeats the same pieces of text; it is not random"
+    steps = sum(1 for a, b in zip(value, value[1:], strict=False) if abs(ord(a) - ord(b)) == 1)
+    if steps > len(value) // 2:
+        return "runs through neighbouring characters (like 'abcdef'); it is not random"
+    return None
+
+
+def _bits_per_char(value: str) -> float:
+    """The most randomness one character of ``value``'s alphabet can carry."""
+    import string
+
+    chars = set(value)
+    if chars <= set(string.hexdigits):
+        return 4.0
+    if chars <= set(string.ascii_letters + string.digits + "-_+/="):
+        return 6.0
+    return 6.5  # printable ASCII and beyond: generous, the other checks still apply

@@ -70,7 +70,8 @@ def seed_demo(app: Flask, echo: Callable[..., None] = print) -> dict:
         keys = _load_keys(app)
         product = _ensure_product(app)
         info: dict = {"keys": keys, "product_id": product.id, "gtin": product.gtin}
-        for hook in DEMO_HOOKS:
+        # Packages nothing may import (scanapp/authority) add their steps per app.
+        for hook in DEMO_HOOKS + app.extensions.get("scanapp.demo_hooks", []):
             info.update(hook(app, info) or {})
     base = app.config["PUBLIC_BASE_URL"]
     echo("")
@@ -96,6 +97,10 @@ DEMO_HOOKS.append(seed_serials)
 from .fraud.demo import seed_fraud  # noqa: E402  (after the serials step: it uses its range)
 
 DEMO_HOOKS.append(seed_fraud)
+
+from .trace.demo import seed_trace  # noqa: E402  (the longan chain, with its own stamps)
+
+DEMO_HOOKS.append(seed_trace)
 
 from .epcis.demo import show_epcis  # noqa: E402  (last: it counts the events the others made)
 

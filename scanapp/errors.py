@@ -104,6 +104,27 @@ def _http_code(exc: HTTPException) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
 
 
+# A body with 80,000 unknown keys must not earn an 80,000-entry answer (2.2 MB, issue 15
+# item 6): the first few say what is wrong, a count says how much more.
+MAX_LISTED_ERRORS = 20
+
+
+def cap_errors(errors: Any, limit: int = MAX_LISTED_ERRORS) -> Any:
+    """``errors`` with at most ``limit`` entries per level, plus how many were left out."""
+    if isinstance(errors, dict):
+        items = list(errors.items())
+        capped = {key: cap_errors(value, limit) for key, value in items[:limit]}
+        if len(items) > limit:
+            capped["_more"] = f"{len(items) - limit} more fields have errors"
+        return capped
+    if isinstance(errors, list):
+        capped_list = [cap_errors(value, limit) for value in errors[:limit]]
+        if len(errors) > limit:
+            capped_list.append(f"{len(errors) - limit} more errors")
+        return capped_list
+    return errors
+
+
 def http_exception_response(exc: HTTPException):
     """JSON for werkzeug's HTTP errors, including webargs' 422 with field messages."""
     data = getattr(exc, "data", None) or {}
@@ -115,7 +136,7 @@ def http_exception_response(exc: HTTPException):
         if isinstance(messages, dict) and len(messages) == 1:
             errors = next(iter(messages.values()))
         return error_response(422, "validation_error", "The request body or query is invalid.",
-                              errors)
+                              cap_errors(errors))
     headers = None
     if status in (405, 429):
         headers = {k: v for k, v in exc.get_response().headers.items()

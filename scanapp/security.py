@@ -1,11 +1,16 @@
 """Defences every response and request gets, whatever blueprint serves it.
 
 - Security headers on every response; HTML gets a strict Content-Security-Policy.
-- Request limits checked before any view runs: an oversized body is a 413, a JSON body
+- Request limits checked before any view runs: an oversized body is a 413 (public
+  endpoints marked with ``body_limit`` take far less than the API's limit), a JSON body
   nested deeper than ``MAX_JSON_DEPTH``, a text body that is not UTF-8 or any NUL character
   is a 400, a path id no table can hold is a 404, all in the service's JSON error shape.
 - Values the database itself refuses (a number out of a column's range) are a 422, not a
   500: a last line behind the schemas, which cannot know every column's width.
+- The client address: the socket's, or the one the trusted proxies (``PROXY_HOPS``)
+  report; IPv6 clients are counted by their /64 (``client_network``).
+- ``metrics_guard``: /metrics only for the scrape network (``METRICS_ALLOW_CIDRS``) or
+  the scrape token (``METRICS_TOKEN``), never readable cross-origin.
 - A log record factory that keeps API keys, secrets, PINs and raw device ids out of every
   log line, whichever logger or handler writes it.
 
@@ -25,7 +30,9 @@ Decisions (see docs/RELIABILITY.md):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import ipaddress
 import logging
 import re
 import secrets
@@ -104,6 +111,8 @@ _DEFAULT_HEADERS = (
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
+    if g.get("scanapp_same_origin_only"):
+        _strip_cors(response)
     # One pass over the response's headers instead of a lookup per header: werkzeug's
     # Headers is a list, and this runs on every response (~4 % of a scan, profiled).
     present = {key.lower() for key, _value in headers.items()}
@@ -172,9 +181,36 @@ def check_request():
     return check_request_body()
 
 
+def body_limit(setting: str = "PUBLIC_MAX_CONTENT_LENGTH"):
+    """Mark a view (function or MethodView class) as taking bodies of at most the size in
+    config ``setting``: the anonymous endpoints, whose bodies are small by nature and whose
+    callers nobody vouches for."""
+    def mark(view):
+        view.scanapp_body_limit = setting
+        return view
+    return mark
+
+
+def _body_limit() -> int | None:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    view = current_app.view_functions.get(request.endpoint or "")
+    setting = getattr(getattr(view, "view_class", view), "scanapp_body_limit", None)
+    if setting:
+        smaller = current_app.config.get(setting)
+        limit = min(limit, smaller) if limit and smaller else (smaller or limit)
+    return limit
+
+
 def check_request_body():
     """Refuse bodies that are too big, too deep or not text."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = _body_limit()
+    # An endpoint may allow more (a report's photo): BODY_LIMITS maps endpoint -> bytes.
+    own = current_app.config.get("BODY_LIMITS", {}).get(request.endpoint)
+    if own:
+        limit = own
+    if limit:
+        # werkzeug then stops reading a chunked body at this size too.
+        request.max_content_length = limit
     length = request.content_length
     if limit and length is not None and length > limit:
         return error_response(413, "payload_too_large",
@@ -268,7 +304,98 @@ def install_log_redaction() -> None:
         logging.setLogRecordFactory(factory)
 
 
+# --- client addresses ----------------------------------------------------------------------
+
+def trust_proxies(app: Flask) -> None:
+    """Take the client address from the ``PROXY_HOPS`` proxies in front of the app.
+
+    Only X-Forwarded-For and -Proto: the Host header is never believed (links are built
+    from PUBLIC_BASE_URL), nor -Port or -Prefix, which nothing here needs.
+    """
+    hops = app.config.get("PROXY_HOPS", 0)
+    if hops < 0:
+        from .config import ConfigError
+
+        raise ConfigError(f"SCANAPP_PROXY_HOPS must be 0 or more, not {hops}")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
+                                x_host=0, x_port=0, x_prefix=0)
+
+
+@functools.lru_cache(maxsize=8192)
+def client_network(address: str) -> str:
+    """The unit one client controls: an IPv4 address, or an IPv6 address's /64.
+
+    An ISP hands each IPv6 subscriber at least a /64 (RFC 6177), so counting single
+    addresses would give one phone 2^64 rate-limit buckets and device identities.
+    IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
+    """
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+
+
+# --- /metrics ------------------------------------------------------------------------------
+
+def metrics_access_refused() -> Response | None:
+    """None when the request may read the metrics, else the refusal.
+
+    Allowed: a client address inside ``METRICS_ALLOW_CIDRS`` (comma-separated; loopback by
+    default, where a Prometheus on the same host scrapes gunicorn directly), or
+    ``Authorization: Bearer <METRICS_TOKEN>`` when a token is set. The address is the one
+    ProxyFix settled on, so a client behind the proxy cannot claim the proxy's loopback.
+    """
+    config = current_app.config
+    token = config.get("METRICS_TOKEN") or ""
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer ") and secrets.compare_digest(
+            header[len("Bearer "):].strip().encode(), token.encode()):
+        return None
+    try:
+        address = ipaddress.ip_address((request.remote_addr or "").split("%", 1)[0])
+    except ValueError:
+        address = None
+    if address is not None and any(address in network
+                                   for network in _networks(config.get("METRICS_ALLOW_CIDRS", ""))):
+        return None
+    return error_response(403, "metrics_forbidden",
+                          "the metrics are for the configured scrape network or token only")
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(text: str) -> tuple:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in text.split(",") if part.strip())
+
+
+def metrics_guard(view):
+    """Apply to the /metrics route: refuses whoever ``metrics_access_refused`` refuses, and
+    the answer carries no CORS headers, whatever the route's blueprint adds."""
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):
+        g.scanapp_same_origin_only = True
+        refused = metrics_access_refused()
+        if refused is not None:
+            return refused
+        return view(*args, **kwargs)
+    return guarded
+
+
+def _strip_cors(response: Response) -> None:
+    for name in [k for k in response.headers.keys() if k.lower().startswith("access-control-")]:
+        del response.headers[name]
+
+
 def register_security(app: Flask) -> None:
+    trust_proxies(app)
     remember_secrets(app.config.get(name) for name in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY"))
     install_log_redaction()
     app.jinja_env.globals["csp_nonce"] = csp_nonce

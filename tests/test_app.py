@@ -1,5 +1,7 @@
 """The service shell: configuration, probes, OpenAPI and docs, the CLI."""
 
+import secrets
+
 import pytest
 
 from scanapp import create_app
@@ -10,9 +12,10 @@ from scanapp.db import get_engine
 def test_production_refuses_to_start_without_secrets(monkeypatch, tmp_path):
     for name in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY"):
         monkeypatch.delenv(f"SCANAPP_{name}", raising=False)
-    monkeypatch.setenv("SCANAPP_SECRET_KEY", "s" * 32)
+    monkeypatch.setenv("SCANAPP_SECRET_KEY", secrets.token_urlsafe(48))
     with pytest.raises(ConfigError) as info:
-        create_app({"ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+        create_app({"ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                    "PUBLIC_BASE_URL": "https://scan.example.vn"})
     message = str(info.value)
     assert "SCANAPP_SERIAL_KEY" in message and "SCANAPP_PIN_KEY" in message
     assert "SCANAPP_SECRET_KEY" not in message
@@ -20,7 +23,9 @@ def test_production_refuses_to_start_without_secrets(monkeypatch, tmp_path):
 
 def test_production_does_not_create_tables_on_its_own(tmp_path):
     app = create_app({"ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
-                      "SECRET_KEY": "a" * 32, "SERIAL_KEY": "b" * 32, "PIN_KEY": "c" * 32})
+                      "PUBLIC_BASE_URL": "https://scan.example.vn",
+                      **{name: secrets.token_urlsafe(48)
+                         for name in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY")}})
     assert app.config["AUTO_MIGRATE"] is False
     import sqlalchemy as sa
 
@@ -128,3 +133,10 @@ def test_migrations_downgrade_and_upgrade_cleanly(tmp_path):
     assert set(sa.inspect(get_engine(app)).get_table_names()) <= {"alembic_version"}
     migrations.upgrade(app)
     assert "api_keys" in sa.inspect(get_engine(app)).get_table_names()
+
+
+def test_cli_key_creation_names_the_organisation_id(runner, client):
+    result = runner.invoke(args=["keys", "create", "--role", "printer", "--org", "CLI Printer"])
+    key = result.output.strip().splitlines()[-1]
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).get_json()
+    assert f"(organisation id {me['org_id']})" in result.output

@@ -154,6 +154,8 @@ def production_env(database_url: str, redis_url: str | None, schema: str | None 
         "SCANAPP_AUTO_MIGRATE": "0",
         # One load generator on one address: the per-address limit would refuse it.
         "SCANAPP_RATELIMIT_ENABLED": "0",
+        # The drill's synthetic GTIN is under no declared GS1 company prefix.
+        "SCANAPP_REQUIRE_GS1_PREFIX": "0",
         "SCANAPP_GUNICORN_LOGLEVEL": "warning",
     }
     if schema:

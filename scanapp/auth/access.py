@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask import g, request
 
 from ..db import get_session
+from ..quotas import count_api_request
 from .models import Role
 from .service import Principal, authenticate, require_role
 
@@ -21,6 +22,7 @@ def requires(*roles: Role) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             principal = authenticate(get_session(), request.headers.get("Authorization"))
+            count_api_request(principal.key_id)
             require_role(principal, *roles)
             g.principal = principal
             return view(*args, **kwargs)

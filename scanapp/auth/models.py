@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import JSON, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime, utcnow
@@ -16,6 +16,9 @@ class Role(enum.StrEnum):
     BRAND = "brand"
     PRINTER = "printer"
     INSPECTOR = "inspector"
+    # A provincial (or national) authority: reviews and supervises traceability data of
+    # its province; its scope lives in scanapp/authority.
+    AUTHORITY = "authority"
 
 
 class Organisation(Base):
@@ -26,6 +29,9 @@ class Organisation(Base):
     # A webhook for brand alerts (fraud flags); the secret signs each delivery.
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    # GS1 company prefixes the brand holds (GTIN-13 form, e.g. "893850450"), set by an
+    # admin: a brand registers only GTINs under them (products/service.py).
+    gs1_prefixes: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="organisation")

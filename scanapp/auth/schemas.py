@@ -20,6 +20,8 @@ class KeySchema(Schema):
     prefix = ma.fields.String(dump_only=True)
     role = ma.fields.Function(lambda k: k.role.value, dump_only=True)
     org = ma.fields.Function(lambda k: k.organisation.name, dump_only=True)
+    # A brand authorises a printer by this id (POST /api/v1/printer-authorisations).
+    org_id = ma.fields.Integer(dump_only=True)
     label = ma.fields.String(dump_only=True, allow_none=True)
     created_at = ma.fields.DateTime(dump_only=True)
     revoked_at = ma.fields.DateTime(dump_only=True, allow_none=True)
@@ -40,4 +42,15 @@ class PrincipalSchema(Schema):
 class OrgSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String(dump_only=True)
+    gs1_prefixes = ma.fields.Function(lambda org: list(org.gs1_prefixes or []),
+                                      dump_only=True,
+                                      metadata={"type": "array", "items": {"type": "string"}})
     created_at = ma.fields.DateTime(dump_only=True)
+
+
+class Gs1PrefixesSchema(Schema):
+    prefixes = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Regexp(
+            r"^[0-9]{6,12}$", error="a GS1 company prefix is 6 to 12 digits")),
+        required=True, validate=ma.validate.Length(max=50),
+        metadata={"description": "GTIN-13 form, e.g. 893850450; an empty list clears them"})

@@ -126,3 +126,13 @@ def issue_key(session: Session, org_name: str, role: Role, label: str | None = N
     key, raw = create_key(session, org, role, label)
     session.commit()
     return key, raw
+
+
+def set_gs1_prefixes(session: Session, org_id: int, prefixes: list[str]) -> Organisation:
+    """Record the GS1 company prefixes an organisation holds (admin)."""
+    org = session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound(f"no organisation with id {org_id}", code="unknown_org")
+    org.gs1_prefixes = sorted(set(prefixes)) or None
+    session.commit()
+    return org

@@ -8,7 +8,14 @@ from ..extensions import Blueprint
 from . import service
 from .access import ALL_ROLES, current_principal, requires
 from .models import Organisation, Role
-from .schemas import KeyCreateSchema, KeySchema, NewKeySchema, OrgSchema, PrincipalSchema
+from .schemas import (
+    Gs1PrefixesSchema,
+    KeyCreateSchema,
+    KeySchema,
+    NewKeySchema,
+    OrgSchema,
+    PrincipalSchema,
+)
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="API keys and organisations")
 
@@ -57,3 +64,13 @@ class Orgs(MethodView):
     def get(self):
         """List organisations (admin)"""
         return list(get_session().scalars(select(Organisation).order_by(Organisation.id)))
+
+
+@blp.route("/orgs/<int:org_id>/gs1-prefixes")
+class OrgGs1Prefixes(MethodView):
+    @requires(Role.ADMIN)
+    @blp.arguments(Gs1PrefixesSchema)
+    @blp.response(200, OrgSchema)
+    def put(self, data, org_id: int):
+        """Declare the GS1 company prefixes a brand holds (admin); its products must use them"""
+        return service.set_gs1_prefixes(get_session(), org_id, data["prefixes"])

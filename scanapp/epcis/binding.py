@@ -32,7 +32,7 @@ from . import eventhash, identifiers, mapping, validation
 from .capture import CaptureHook, CaptureResult, capture_events, vocabulary_term
 from .models import EpcisCaptureJob, EpcisEvent, EpcisEventIdentifier
 from .problems import Problem
-from .query import decode_token, encode_token
+from .query import decode_token, encode_token, seen_by
 
 EPCIS_VERSION = "2.0.0"
 CBV_VERSION = "2.0.0"
@@ -394,7 +394,7 @@ def query_events(session: Session, principal: Principal, q: EventQuery, *,
                  token: str | None = None) -> EventPage:
     """One page in recording order; paging by the last id seen (an index range per page,
     nothing skipped or repeated when events arrive between pages)."""
-    query = _apply(select(EpcisEvent.id, EpcisEvent.body), q)
+    query = _apply(select(EpcisEvent.id, EpcisEvent.kind, EpcisEvent.body), q)
     visible = visibility(session, principal, hooks)
     if visible is not None:
         query = query.where(visible)
@@ -403,20 +403,21 @@ def query_events(session: Session, principal: Principal, q: EventQuery, *,
     rows = session.execute(query.order_by(EpcisEvent.id).limit(per_page + 1)).all()
     more = len(rows) > per_page
     rows = rows[:per_page]
-    return EventPage([body for _id, body in rows], encode_token(rows[-1][0]) if more else None)
+    return EventPage([seen_by(principal, kind, body) for _id, kind, body in rows],
+                     encode_token(rows[-1][0]) if more else None)
 
 
 def get_event(session: Session, principal: Principal, event_id: str,
               hooks: Sequence[object] = ()) -> dict:
-    query = select(EpcisEvent.body).where(EpcisEvent.event_id == event_id)
+    query = select(EpcisEvent.kind, EpcisEvent.body).where(EpcisEvent.event_id == event_id)
     visible = visibility(session, principal, hooks)
     if visible is not None:
         query = query.where(visible)
-    body = session.scalar(query)
-    if body is None:
+    row = session.execute(query).first()
+    if row is None:
         # Someone else's event is reported as absent, like every other object.
         raise NotFound(f"no event {event_id}")
-    return body
+    return seen_by(principal, row.kind, row.body)
 
 
 def query_document(events: list[dict], namespace: str, query_name: str = "SimpleEventQuery"

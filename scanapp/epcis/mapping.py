@@ -154,6 +154,23 @@ def _range_what(base: str, rng: RangeFacts, serials: tuple[str, ...] | None) -> 
                               "quantity": rng.quantity}]}
 
 
+def without_serials(body: dict) -> dict:
+    """A copy of an event whose epcList is replaced by counts per class (GTIN + lot).
+
+    For readers who may know how many codes a step touched but not which: a genuine
+    serial is a stamp anyone can print.
+    """
+    counts: dict[str, int] = {}
+    for epc in body.get("epcList", ()):
+        epc_class = epc.rsplit("/21/", 1)[0]
+        counts[epc_class] = counts.get(epc_class, 0) + 1
+    copy = {key: value for key, value in body.items() if key != "epcList"}
+    copy["quantityList"] = [*body.get("quantityList", ()),
+                            *({"epcClass": c, "quantity": n} for c, n in counts.items())]
+    copy[ext("serialsWithheld")] = True
+    return copy
+
+
 def range_issued(base: str, rng: RangeFacts, at: dt.datetime) -> MappedEvent:
     body = _event("ADD", at, "commissioning", "inactive")
     body.update(_range_what(base, rng, None))

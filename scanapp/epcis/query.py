@@ -1,6 +1,7 @@
 """Reading events back: who may see which, filters, cursor paging, EPCISDocuments.
 
-Visibility: an admin and an inspector (the authorities) see every event; a brand sees the
+Visibility: an admin and an inspector (the authorities) see every event (inspectors without
+the serials of lifecycle steps: ``_as_seen_by``); a brand sees the
 events of its own products; a printer sees the lifecycle events (issued, printed, activated,
 voided, recalled) of the ranges it holds, and nothing of inspections, flags or scan counts,
 which belong to the brand and the authorities.
@@ -153,7 +154,23 @@ def query_events(session: Session, principal: Principal, flt: EventFilter,
     rows = list(session.scalars(query.order_by(EpcisEvent.id).limit(per_page + 1)))
     more = len(rows) > per_page
     rows = rows[:per_page]
-    return Page([row.body for row in rows], encode_token(rows[-1].id) if more else None)
+    return Page([_as_seen_by(principal, row) for row in rows],
+                encode_token(rows[-1].id) if more else None)
+
+
+def _as_seen_by(principal: Principal, row: EpcisEvent) -> dict:
+    return seen_by(principal, row.kind, row.body)
+
+
+def seen_by(principal: Principal, kind: str, body: dict) -> dict:
+    """Inspectors see how many codes a lifecycle step touched, not which: they may not
+    download codes either. Events about a flagged or inspected code keep its EPC, which
+    is the inspector's work. Every query surface (this export and the REST binding)
+    passes its events through here."""
+    if (principal.role is Role.INSPECTOR and kind in mapping.LIFECYCLE_KINDS
+            and "epcList" in body):
+        return mapping.without_serials(body)
+    return body
 
 
 def events_document(events: list[dict], namespace: str) -> dict:

@@ -250,7 +250,9 @@ def _next_link(token: str | None) -> dict[str, str]:
         return {}
     params = [(k, v) for k, v in request.args.items(multi=True) if k != "nextPageToken"]
     params.append(("nextPageToken", token))
-    return {"Link": f'<{request.base_url}?{urlencode(params)}>; rel="next"'}
+    # PUBLIC_BASE_URL, never the Host header: a forged Host must not turn into links.
+    base = current_app.config["PUBLIC_BASE_URL"]
+    return {"Link": f'<{base}{request.path}?{urlencode(params)}>; rel="next"'}
 
 
 class PageSchema(Schema):

@@ -49,7 +49,8 @@ class Events(MethodView):
         if page.next_token:
             params = [(k, v) for k, v in request.args.items(multi=True)
                       if k != "nextPageToken"] + [("nextPageToken", page.next_token)]
-            next_url = f"{request.base_url}?{urlencode(params)}"
+            # PUBLIC_BASE_URL, never the Host header: a forged Host must not turn into links.
+            next_url = f"{current_app.config['PUBLIC_BASE_URL']}{request.path}?{urlencode(params)}"
             headers["Link"] = f'<{next_url}>; rel="next"'
             document["scanapp:next"] = next_url
         # EPCIS documents are JSON-LD; a Response passes through flask-smorest untouched.

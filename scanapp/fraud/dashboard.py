@@ -1,8 +1,11 @@
 """The market inspectors' dashboard under ``/inspect``: server-rendered pages.
 
-Sign-in: an inspector (or admin) pastes their API key once; the session cookie (signed by
-Flask with SECRET_KEY, HttpOnly, SameSite=Lax) then holds only the key's id, and every
-page re-checks that the key exists and is not revoked, so revoking a key ends its sessions.
+Sign-in: an inspector (or admin) pastes their API key once. The session lives on the
+server (``dashboard_sessions``); the cookie (signed by Flask with SECRET_KEY, HttpOnly,
+SameSite=Lax) holds only a random token whose SHA-256 names that row. Every page checks the
+row: logging out ends it (for every copy of the cookie), so does ``DASHBOARD_IDLE_TIMEOUT_S``
+without a request (30 min) and ``DASHBOARD_MAX_AGE_S`` after sign-in (12 h), and the key
+must still exist and not be revoked.
 
 CSRF: every form carries a token made with itsdangerous (a timed signature over a random
 value kept in the session, salt ``inspect-csrf``) and every POST checks it. Chosen over
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import secrets
 
@@ -35,16 +39,18 @@ from flask import (
     url_for,
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from ..auth.models import ApiKey, Role
 from ..auth.service import Principal, authenticate
-from ..db import get_session
+from ..db import get_session, utcnow
 from ..errors import AuthenticationRequired, DomainError
 from ..regions import PROVINCES
 from . import flags as flag_service
 from .dossier import build_dossier, signal_info
 from .hotspots import hotspots
 from .map import hotspot_map, scan_map
+from .models import DashboardSession
 from .rules import HOTSPOT_DEFAULT_MIN_FORGED, RULES
 
 inspect_bp = Blueprint("inspect", __name__, url_prefix="/inspect",
@@ -104,14 +110,61 @@ def _template_helpers():
     return {"csrf_token": csrf_token}
 
 
+# Last activity is written at most this often: a page view must not always cost a write.
+SEEN_RESOLUTION = dt.timedelta(seconds=60)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _start_session(principal: Principal) -> None:
+    token = secrets.token_urlsafe(32)
+    db = get_session()
+    db.add(DashboardSession(token_hash=_token_hash(token), key_id=principal.key_id))
+    db.commit()
+    # A fresh cookie on sign-in: nothing from before survives (session fixation).
+    session.clear()
+    session["sid"] = token
+
+
+def _end_session() -> None:
+    token = session.get("sid")
+    if token:
+        db = get_session()
+        row = db.scalar(select(DashboardSession).where(
+            DashboardSession.token_hash == _token_hash(token)))
+        if row is not None and row.ended_at is None:
+            row.ended_at = utcnow()
+            db.commit()
+    session.clear()
+
+
 def _principal() -> Principal | None:
-    key_id = session.get("key_id")
-    if key_id is None:
+    token = session.get("sid")
+    if not token:
         return None
-    key = get_session().get(ApiKey, key_id)
-    if key is None or key.revoked_at is not None or key.role not in DASHBOARD_ROLES:
+    db = get_session()
+    row = db.scalar(select(DashboardSession).where(
+        DashboardSession.token_hash == _token_hash(token)))
+    now = utcnow()
+    config = current_app.config
+    idle = dt.timedelta(seconds=config.get("DASHBOARD_IDLE_TIMEOUT_S", 1800))
+    max_age = dt.timedelta(seconds=config.get("DASHBOARD_MAX_AGE_S", 12 * 3600))
+    if (row is None or row.ended_at is not None or now - row.last_seen_at > idle
+            or now - row.created_at > max_age):
+        if row is not None and row.ended_at is None:
+            row.ended_at = now
+            db.commit()
         session.clear()
         return None
+    key = db.get(ApiKey, row.key_id)
+    if key is None or key.revoked_at is not None or key.role not in DASHBOARD_ROLES:
+        _end_session()
+        return None
+    if now - row.last_seen_at > SEEN_RESOLUTION:
+        row.last_seen_at = now
+        db.commit()
     return Principal(key_id=key.id, org_id=key.org_id, org_name=key.organisation.name,
                      role=key.role)
 
@@ -164,16 +217,14 @@ def login():
             error = exc.message
         else:
             target = _safe_next(request.args.get("next"))
-            # A fresh session on sign-in: nothing from before survives (session fixation).
-            session.clear()
-            session["key_id"] = principal.key_id
+            _start_session(principal)
             return redirect(target)
     return render_template("inspect/login.html", error=error), 401 if error else 200
 
 
 @inspect_bp.post("/logout")
 def logout():
-    session.clear()
+    _end_session()
     return redirect(url_for("inspect.login"))
 
 

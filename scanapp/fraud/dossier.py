@@ -3,7 +3,8 @@
 Product, range, printer and lifecycle come from the catalogue and the serials package;
 every scan with time and place from ``scan_events``; the signals that fired, the case with
 its trail, and the field inspections from this package. A code nobody has scanned, flagged
-or inspected is reported as not found, as is a code of another brand's product.
+or inspected is reported as not found, as is a code of another brand's product. A brand
+reads only the scans, flag and inspections made under its own GTINs (``build_dossier``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..auth.models import Role
 from ..auth.service import Principal
 from ..errors import DomainError, NotFound
 from ..products.models import Product
@@ -97,26 +99,51 @@ def identify_unscanned(serial: str) -> tuple[str, int, str] | None:
 
 def _scan_row(event: ScanEvent) -> dict:
     province = PROVINCES.get(event.province or "")
-    return {"id": event.id, "at": event.scanned_at, "verdict": event.verdict,
+    return {"id": event.id, "at": event.scanned_at, "gtin": event.gtin, "verdict": event.verdict,
             "risk": event.risk, "reasons": list(event.reasons or []), "scan_no": event.scan_no,
             "province": event.province, "province_name": province.name if province else None,
             "lat": event.lat, "lon": event.lon, "cell": event.cell, "source": event.source,
             "device": (event.device_hash or "")[:8] or None}
 
 
+def _gtin_scope(principal: Principal):
+    """The GTINs whose records the caller may read: None for all (authorities), else a
+    subquery of the brand's own products' GTINs."""
+    if principal.role is not Role.BRAND:
+        return None
+    return select(Product.gtin).where(Product.brand_org_id == principal.org_id)
+
+
 def build_dossier(session: Session, principal: Principal, serial: str) -> dict:
+    """One serial's dossier, scoped by the GTIN of each record.
+
+    A forged serial may be printed under several brands' GTINs. Each scan, the flag and
+    each inspection carry the GTIN they were made under, and a brand reads only the records
+    of its own GTINs: which GTIN the serial was last scanned under decides nothing.
+    """
     serial = serial.strip().upper()
-    flag = session.scalar(select(Flag).where(Flag.serial == serial))
-    scans = list(session.scalars(select(ScanEvent).where(ScanEvent.serial == serial)
+    scope = _gtin_scope(principal)
+
+    def scoped(query, column):
+        return query if scope is None else query.where(column.in_(scope))
+
+    flag = session.scalar(scoped(select(Flag).where(Flag.serial == serial), Flag.gtin))
+    scans = list(session.scalars(scoped(select(ScanEvent).where(ScanEvent.serial == serial),
+                                        ScanEvent.gtin)
                                  .order_by(ScanEvent.scanned_at.desc(), ScanEvent.id.desc())
                                  .limit(MAX_SCANS)))
     scans.reverse()
-    inspections = inspections_for(session, serial)
+    inspections = [i for i in inspections_for(session, serial)
+                   if scope is None or brand_may_see_gtin(session, principal, i.gtin)]
     gtin = (flag.gtin if flag else None) or (scans[-1].gtin if scans else None) or \
         (inspections[0].gtin if inspections else None)
     range_id = (flag.range_id if flag else None) or next(
         (s.range_id for s in reversed(scans) if s.range_id is not None), None)
     identified = identify_unscanned(serial)
+    if identified is not None and not brand_may_see_gtin(session, principal, identified[0]):
+        # Genuine for another brand's product: for this caller it is a forgery of its own
+        # GTINs, and the genuine range is none of its business.
+        identified, range_id = None, None
     code_status = None
     if identified is not None:
         gtin, range_id, code_status = identified
@@ -151,7 +178,8 @@ def build_dossier(session: Session, principal: Principal, serial: str) -> dict:
         }
     total_scans = len(scans)
     if total_scans == MAX_SCANS:  # capped: count them all
-        total_scans = session.scalar(select(func.count()).where(ScanEvent.serial == serial))
+        total_scans = session.scalar(scoped(select(func.count()).where(
+            ScanEvent.serial == serial), ScanEvent.gtin))
     return {
         "serial": serial,
         "gtin": gtin,

@@ -210,6 +210,7 @@ class SignalSchema(Schema):
 class DossierScanSchema(Schema):
     id = ma.fields.Integer()
     at = ma.fields.DateTime()
+    gtin = ma.fields.String(metadata={"description": "the GTIN the code was scanned under"})
     verdict = ma.fields.String()
     risk = ma.fields.Integer()
     reasons = ma.fields.List(ma.fields.String())

@@ -12,6 +12,11 @@
   sha256=<hex>``, an HMAC-SHA256 with the brand's secret over ``"<timestamp>.<body>"``
   (the timestamp is signed so a captured delivery cannot be replayed later as new).
 
+Deliveries go through ``scanapp.outbound``: every address the host resolves to must be
+public (unless ``WEBHOOK_ALLOW_PRIVATE``, on by default outside production only), the
+connection goes to the address that was checked, redirects are not followed, and the brand
+reads a generic reason for a failure while the details go to the server log.
+
 Delivery is at least once: a receiver that answers 2xx after the worker's timeout may see
 the same event id again, which is what the id header is for.
 
@@ -27,18 +32,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 
 import click
@@ -46,7 +46,7 @@ from flask import Blueprint, Flask, current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import events
+from .. import events, outbound
 from ..auth.models import Organisation
 from ..auth.service import Principal
 from ..db import session_scope, utcnow
@@ -97,25 +97,6 @@ def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> b
 # -- brand settings --------------------------------------------------------------------------
 
 
-def private_address(host: str) -> bool:
-    """A loopback, private, link-local or otherwise internal address (or its name)."""
-    if host.lower() in ("localhost", "localhost.localdomain") or host.endswith(".local"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return not ip.is_global
-
-
-def resolves_to_private(host: str) -> bool:
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False  # unresolvable: the delivery fails and is retried like any outage
-    return any(private_address(info[4][0]) for info in infos)
-
-
 def _allow_private(app: Flask) -> bool:
     # Brands must not make this service call into its own network (SSRF); tests and the
     # embedded demo deliver to 127.0.0.1, so only production forbids it by default.
@@ -137,15 +118,10 @@ def set_webhook(session: Session, principal: Principal, url: str | None,
         org.webhook_url = None
         org.webhook_secret = None
     else:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise InvalidInput("the webhook URL must be http(s)", code="invalid_webhook_url")
-        if app is not None and not _allow_private(app):
-            if parts.scheme != "https":
-                raise InvalidInput("the webhook URL must use https", code="invalid_webhook_url")
-            if private_address(parts.hostname):
-                raise InvalidInput("the webhook URL must point at a public address",
-                                   code="invalid_webhook_url")
+        allow_private = _allow_private(app) if app is not None else True
+        problem = outbound.check_url(url, allow_private=allow_private)
+        if problem:
+            raise InvalidInput(problem, code="invalid_webhook_url")
         org.webhook_url = url
         if rotate_secret or not org.webhook_secret:
             new_secret = "whsec_" + secrets.token_urlsafe(32)
@@ -225,18 +201,6 @@ def _claim(session: Session, now: dt.datetime) -> list[int]:
     return claimed
 
 
-def _post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | None, str | None]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return response.status, None
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500]
-
-
 def deliver_one(app: Flask, session: Session, row_id: int) -> bool:
     row = session.get(WebhookDelivery, row_id)
     org = session.get(Organisation, row.org_id)
@@ -245,21 +209,27 @@ def deliver_one(app: Flask, session: Session, row_id: int) -> bool:
         row.failed_at, row.last_error, row.locked_until = now, "webhook removed", None
         session.commit()
         return False
-    host = urllib.parse.urlsplit(org.webhook_url).hostname or ""
-    if not _allow_private(app) and resolves_to_private(host):
-        # Checked again at delivery: the name may have been re-pointed since it was set.
-        row.attempts += 1
-        row.failed_at, row.last_error, row.locked_until = now, "private address refused", None
-        session.commit()
-        return False
     body = json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False).encode()
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "User-Agent": "scanapp-webhooks/1",
                EVENT_ID_HEADER: row.event_id, EVENT_TYPE_HEADER: row.event_type,
                TIMESTAMP_HEADER: timestamp,
                SIGNATURE_HEADER: sign(org.webhook_secret, timestamp, body)}
-    status, error = _post(org.webhook_url, body, headers,
-                          float(setting(app, "WEBHOOK_TIMEOUT_S")))
+    # The address is checked again at each delivery (the name may have been re-pointed since
+    # it was set) and the connection goes to the address checked; see scanapp/outbound.py.
+    try:
+        status, error = outbound.post(
+            org.webhook_url, body, headers, timeout=float(setting(app, "WEBHOOK_TIMEOUT_S")),
+            allow_private=_allow_private(app)), None
+    except outbound.DeliveryError as exc:
+        status, error = exc.status, exc.reason
+    if error == outbound.NOT_PUBLIC:
+        row.attempts += 1
+        row.failed_at, row.last_error, row.locked_until = now, error, None
+        session.commit()
+        return False
+    if status is not None and not 200 <= status < 300 and error is None:
+        error = f"HTTP {status}"
     row.attempts += 1
     row.last_status = status
     row.locked_until = None

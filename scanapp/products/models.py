@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import Organisation
@@ -27,6 +27,13 @@ class Product(Base):
     market_regions: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Per-product overrides of the fraud rule thresholds; empty means the defaults.
     fraud_settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Traceability facts (Circular 02/2024 items 9 and 10; columns added by the trace branch).
+    standards: Mapped[list[str]] = mapped_column(JSON, default=list)
+    category: Mapped[str | None] = mapped_column(String(100))
+    country_of_origin: Mapped[str | None] = mapped_column(String(2))
+    unit: Mapped[str | None] = mapped_column(String(20))
+    shelf_life_days: Mapped[int | None] = mapped_column(Integer)
+    consumer_hotline: Mapped[str | None] = mapped_column(String(30))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     brand: Mapped[Organisation] = relationship()

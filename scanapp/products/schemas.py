@@ -14,7 +14,23 @@ def _regions(values):
             f"unknown province codes {unknown}; use the two-digit codes of the 34 units")
 
 
-class ProductCreateSchema(Schema):
+class _TraceFacts(Schema):
+    """What Circular 02/2024 shows of a product besides its name (items 9 and 10)."""
+
+    standards = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 100)),
+                               validate=ma.validate.Length(max=30), metadata={
+                                   "description": "standards applied: TCVN, QCVN, "
+                                                  "international, company"})
+    category = ma.fields.String(validate=ma.validate.Length(max=100), allow_none=True)
+    country_of_origin = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Z]{2}$"),
+                                         allow_none=True,
+                                         metadata={"description": "ISO 3166-1 alpha-2"})
+    unit = ma.fields.String(validate=ma.validate.Length(max=20), allow_none=True)
+    shelf_life_days = ma.fields.Integer(validate=ma.validate.Range(1, 36500), allow_none=True)
+    consumer_hotline = ma.fields.String(validate=ma.validate.Length(max=30), allow_none=True)
+
+
+class ProductCreateSchema(_TraceFacts):
     gtin = ma.fields.String(required=True, validate=ma.validate.Length(1, 14))
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200),
                             metadata={"description": "Vietnamese name"})
@@ -26,7 +42,7 @@ class ProductCreateSchema(Schema):
     brand_org_id = ma.fields.Integer(metadata={"description": "admin only: the owning brand"})
 
 
-class ProductUpdateSchema(Schema):
+class ProductUpdateSchema(_TraceFacts):
     name = ma.fields.String(validate=ma.validate.Length(1, 200))
     name_en = ma.fields.String(validate=ma.validate.Length(max=200), allow_none=True)
     description_vi = ma.fields.String(validate=ma.validate.Length(max=5000), allow_none=True)
@@ -64,4 +80,10 @@ class ProductSchema(Schema):
     image_url = ma.fields.String(allow_none=True)
     market_regions = ma.fields.List(ma.fields.String())
     fraud_settings = ma.fields.Dict()
+    standards = ma.fields.List(ma.fields.String())
+    category = ma.fields.String(allow_none=True)
+    country_of_origin = ma.fields.String(allow_none=True)
+    unit = ma.fields.String(allow_none=True)
+    shelf_life_days = ma.fields.Integer(allow_none=True)
+    consumer_hotline = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
@@ -72,12 +73,31 @@ def create_product(session: Session, principal: Principal, data: dict) -> Produc
                            code="brand_required")
     elif session.get(Organisation, brand_org_id) is None:
         raise InvalidInput(f"no organisation with id {brand_org_id}", code="unknown_org")
+    _check_company_prefix(session, brand_org_id, gtin)
     if session.scalar(select(Product.id).where(Product.gtin == gtin)) is not None:
         raise Conflict(f"a product with GTIN {gtin} is already registered", code="duplicate_gtin")
     product = Product(gtin=gtin, brand_org_id=brand_org_id, **data)
     session.add(product)
     session.commit()
     return product
+
+
+def _check_company_prefix(session: Session, brand_org_id: int, gtin14: str) -> None:
+    """A brand registers only GTINs under the GS1 company prefixes it declared (an admin sets
+    them). Without declared prefixes: refused where REQUIRE_GS1_PREFIX is on (production's
+    default), allowed elsewhere (demo data, tests)."""
+    org = session.get(Organisation, brand_org_id)
+    prefixes = list(org.gs1_prefixes or []) if org is not None else []
+    if not prefixes:
+        if current_app.config.get("REQUIRE_GS1_PREFIX"):
+            raise InvalidInput(
+                "this brand has no GS1 company prefix on record; an admin declares it with "
+                f"PUT /api/v1/orgs/{brand_org_id}/gs1-prefixes", code="no_gs1_prefix")
+        return
+    gtin13 = gtin14[1:]  # the company prefix follows the indicator digit
+    if not any(gtin13.startswith(prefix) for prefix in prefixes):
+        raise InvalidInput(f"GTIN {gtin14} is not under this brand's GS1 company prefixes "
+                           f"({', '.join(prefixes)})", code="gtin_outside_prefix")
 
 
 def update_product(session: Session, principal: Principal, product_id: int,

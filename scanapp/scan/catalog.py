@@ -36,6 +36,8 @@ class ProductInfo:
     brand: str
     market_regions: tuple[str, ...]
     fraud_settings: dict = field(default_factory=dict)
+    # The brand's consumer hotline (a products column from the trace migration; None before).
+    consumer_hotline: str | None = None
 
     def to_json(self) -> dict:
         return {"gtin": self.gtin, "name": self.name, "name_en": self.name_en,
@@ -57,6 +59,18 @@ TRACE_LOTS = "trace_lots"
 
 def trace_lots_table():
     return Base.metadata.tables.get(TRACE_LOTS)
+
+
+# Trace's publication filter (scanapp/trace/publication.py), found by name the same way.
+TRACE_WITHHELD = "trace_withheld"
+
+
+def _withheld(conn, product_id: int) -> bool:
+    table = Base.metadata.tables.get(TRACE_WITHHELD)
+    if table is None:
+        return False
+    return conn.execute(select(table.c.subject_id).where(
+        table.c.subject_type == "product", table.c.subject_id == product_id)).first() is not None
 
 
 def traceability_installed() -> bool:
@@ -114,17 +128,31 @@ class Catalog:
         return info
 
     def _load(self, where) -> ProductInfo | None:
+        # Read with getattr: the column arrives with the trace package's products migration.
+        hotline = getattr(Product, "consumer_hotline", None)
+        columns = [Product.id, Product.gtin, Product.name, Product.name_en,
+                   Product.description_vi, Product.description_en, Product.image_url,
+                   Product.market_regions, Product.fraud_settings,
+                   Organisation.name.label("brand")]
+        if hotline is not None:
+            columns.append(hotline.label("consumer_hotline"))
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(Product.id, Product.gtin, Product.name, Product.name_en,
-                       Product.description_vi, Product.description_en, Product.image_url,
-                       Product.market_regions, Product.fraud_settings,
-                       Organisation.name.label("brand"))
+                select(*columns)
                 .join(Organisation, Organisation.id == Product.brand_org_id).where(where)).first()
+            withheld = row is not None and _withheld(conn, row.id)
         if row is None:
             return None
+        if withheld:
+            # Under an authority's review: the stamp page shows the name (printed on the pack
+            # anyway) and the brand, not the text and image waiting for approval.
+            return ProductInfo(id=row.id, gtin=row.gtin, name=row.name, name_en=None,
+                               description_vi=None, description_en=None, image_url=None,
+                               brand=row.brand, market_regions=tuple(row.market_regions or ()),
+                               fraud_settings=dict(row.fraud_settings or {}))
         return ProductInfo(id=row.id, gtin=row.gtin, name=row.name, name_en=row.name_en,
                            description_vi=row.description_vi,
                            description_en=row.description_en, image_url=row.image_url,
                            brand=row.brand, market_regions=tuple(row.market_regions or ()),
-                           fraud_settings=dict(row.fraud_settings or {}))
+                           fraud_settings=dict(row.fraud_settings or {}),
+                           consumer_hotline=getattr(row, "consumer_hotline", None) or None)

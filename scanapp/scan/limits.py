@@ -1,7 +1,8 @@
 """Rate limiting of the public endpoints (Flask-Limiter), per client address and per device.
 
-Storage is the service's Redis when configured (limits shared by every worker), memory
-otherwise. Keys are keyed hashes, never raw addresses or device ids. When Redis is down the
+Storage is the service's Redis when configured (limits shared by every worker), otherwise
+one SQLite file in the instance folder (scanapp/ratelimit_store.py), shared by every process
+of the machine. Keys are keyed hashes, never raw addresses or device ids. When Redis is down the
 limiter fails open (``RATELIMIT_SWALLOW_ERRORS``): refusing every consumer because a
 counter store is gone would be worse than a few extra scans. Limits come from the
 ``RATELIMIT_SCAN`` (per address, shared by the stamp page, resolver and scan API) and
@@ -15,6 +16,11 @@ hot path, ``ScanLimits`` below counts the same windows under the same Redis keys
 scan's own pipelined round trip, so a scan costs one round trip in all. The stamp page, the
 resolver and the verification endpoint keep Flask-Limiter and share the per-address
 budget with the scan API, because the keys are the ones Flask-Limiter uses.
+
+A request refused before it becomes a scan (a body the schema rejects, one too large) is
+counted too (``count_refused``), so invalid bodies spend the same budget; an address over
+its window is refused in process before its body is read (the scans blueprint's
+``before_request``).
 
 Counting in the same round trip means the scan is counted in Redis before its limit is
 known. A refused scan is then re-read from the database (``mark_stale``: it has no row, so
@@ -30,6 +36,7 @@ checks keep their per-device limit, where it bounds guessing from one app instal
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -71,6 +78,15 @@ def init_app(app: Flask) -> None:
     app.extensions["scanapp.limits_share_scan_redis"] = bool(
         url and "RATELIMIT_STORAGE_URI" not in config
         and "RATELIMIT_STORAGE_OPTIONS" not in config)
+    if not url and "RATELIMIT_STORAGE_URI" not in config:
+        # No Redis: one SQLite file counts for every process of the machine (memory would
+        # count per worker). Registered by importing the module.
+        from .. import ratelimit_store  # noqa: F401
+
+        os.makedirs(app.instance_path, exist_ok=True)
+        config["RATELIMIT_STORAGE_URI"] = (
+            "scanapp+sqlite:///" + os.path.join(app.instance_path, "ratelimits.db"))
+        config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"key_prefix": config["REDIS_PREFIX"]})
     config.setdefault("RATELIMIT_STORAGE_URI", url or "memory://")
     if url:
         # Keys under the service's prefix like every other key (``<prefix>:LIMITER/rl/...``).
@@ -225,6 +241,22 @@ class ScanLimits:
                 return
             if not allowed:
                 raise refusal(window.limit, window.seconds)
+
+    def count_refused(self, windows: list[Window]) -> None:
+        """Count a request that was refused before it became a scan (an invalid body):
+        it cost the server too, and from now on a client over its window is refused in
+        process before its body is read (``refuse_if_blocked``)."""
+        strategy = limiter.limiter
+        for window in windows:
+            try:
+                # Blocked once the window is full, not only once it overflows: the next
+                # request from this address is then refused unread.
+                full = (not strategy.hit(window.limit, *window.identifiers)
+                        or not strategy.test(window.limit, *window.identifiers))
+            except Exception:  # noqa: BLE001 - RATELIMIT_SWALLOW_ERRORS: fail open
+                return
+            if full:
+                self._block(window, window.seconds)
 
     def breached(self, windows: list[Window], counts) -> RateLimited | None:
         """The refusal for counts taken in the scan's pipeline, remembering the client as

@@ -13,6 +13,8 @@ import hashlib
 import hmac
 import ipaddress
 
+from ..security import client_network
+
 COORD_DECIMALS = 3
 HASH_CHARS = 32  # 128 bits of the HMAC: collision-free at any realistic device count
 
@@ -36,7 +38,7 @@ class Hasher:
         return self._hash("device", device_id)
 
     def _client(self, address: str) -> str:
-        return self._hash("client", address)
+        return self._hash("client", client_network(address))
 
     def network(self, address: str | None) -> str | None:
         """The client's network as the fraud rules count it (sybil resistance): the keyed
@@ -60,7 +62,7 @@ class Hasher:
 
     def anonymous_device(self, address: str, user_agent: str) -> str:
         """Stand-in device identity when the caller sends no device id (plain browser GET)."""
-        return self._hash("anon", f"{address}|{user_agent}")
+        return self._hash("anon", f"{client_network(address)}|{user_agent}")
 
 
 def round_coord(value: float | None) -> float | None:

@@ -64,6 +64,10 @@ class ScanOut(ma.Schema):
     expiry = ma.fields.String(allow_none=True)
     expired = ma.fields.Boolean()
     pin_enabled = ma.fields.Boolean()
+    trace = ma.fields.Dict(allow_none=True, metadata={
+        "description": "the lot's origin: producer, origin place, dates, certificates valid "
+                       "today, recall (null when the lot has no trace record); "
+                       "see docs/TRACEABILITY.md"})
 
 
 class PinIn(Schema):

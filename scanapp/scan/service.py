@@ -159,6 +159,8 @@ class ScanResult:
     risk: int = 0
     scan_id: int | None = None
     extra: dict = field(default_factory=dict)
+    # The lot's origin summary (scanapp.trace), from that package's in-process cache.
+    trace: dict | None = None
 
     def to_json(self) -> dict:
         ident, history = self.identified, self.history
@@ -182,6 +184,7 @@ class ScanResult:
             "expiry": expiry.isoformat() if expiry else None,
             "expired": bool(expiry and expiry < utcnow().date()),
             "pin_enabled": bool(rng and rng.pin_enabled and ident.genuine),
+            "trace": self.trace,
         }
 
 
@@ -226,6 +229,8 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
 
     rng = ident.range
     range_facts = _range_facts(ident)
+    # Before the store's critical section: a cold lot's summary is built from the database.
+    trace = trace_summary(app, ident)
     with parts.store.serialised():
         obs = _observe(parts, ref.serial, place, windows)
         if obs.counts:
@@ -240,7 +245,7 @@ def verify_scan(app: Flask, req: ScanRequest) -> ScanResult:
         assessment = fraud.assess(facts, obs.history, range_facts)
         verdict, reasons = _verdict(ident.status, assessment)
         result = ScanResult(verdict, reasons, ident, obs.history, repeat=obs.is_repeat,
-                            degraded=obs.degraded, risk=assessment.risk)
+                            degraded=obs.degraded, risk=assessment.risk, trace=trace)
         if obs.is_repeat:
             parts.metrics.inc("scanapp_scan_reloads_total")
         else:
@@ -329,6 +334,26 @@ def _limit_windows(parts: ScanComponents, req: ScanRequest, place: ScanPlace,
     return []
 
 
+def _address_windows(app: Flask, address: str | None) -> tuple[ScanComponents, list[Window]]:
+    parts = components(app)
+    return parts, parts.limits.windows(parts.hasher.client(address) if address else None, None)
+
+
+def refuse_if_flooding(app: Flask, address: str | None) -> None:
+    """Before a scan's body is read: refuse an address already over its window here."""
+    parts, windows = _address_windows(app, address)
+    if windows:
+        parts.limits.refuse_if_blocked(windows)
+
+
+def count_refused_request(app: Flask, address: str | None) -> None:
+    """A scan request answered 4xx before it became a scan still spends the address's
+    budget (invalid bodies are the expensive ones)."""
+    parts, windows = _address_windows(app, address)
+    if windows:
+        parts.limits.count_refused(windows)
+
+
 def _count_alone(parts: ScanComponents, windows: list[Window]) -> None:
     """A forged code touches no code state: its windows take a round trip of their own."""
     try:
@@ -407,10 +432,24 @@ def current_verification(app: Flask, ref: StampRef) -> ScanResult:
         history = parts.store.history(ref.serial)
     except (redis.RedisError, BucketRebuilding):
         history, degraded = parts.fallback.history(ref.serial), True
-    verdict, reasons = ("authentic", []) if ident.status == "activated" else \
-        (_VERDICT.get(ident.status or "", "not_activated"),
-         [_VERDICT.get(ident.status or "", "not_activated")])
-    return ScanResult(verdict, reasons, ident, history, degraded=degraded)
+    # The fraud rules over the code's history as it stands (a scan from nowhere, now): a
+    # cloned code reads "suspicious" here too, without this request recording anything.
+    range_facts = _range_facts(ident)
+    facts = ScanFacts(serial=ref.serial, gtin=ref.gtin, place=ScanPlace(at=utcnow()),
+                      standing=_STANDING.get(ident.status or "", ident.status or ""))
+    assessment = fraud.assess(facts, history, range_facts)
+    verdict, reasons = _verdict(ident.status, assessment)
+    return ScanResult(verdict, reasons, ident, history, degraded=degraded,
+                      risk=assessment.risk, trace=trace_summary(app, ident))
+
+
+def trace_summary(app: Flask, ident: Identified) -> dict | None:
+    """The lot's trace summary from the provider scanapp.trace registered on the app (an
+    in-process cache: no database read per scan); None without a lot or trace data."""
+    provider = app.extensions.get("scanapp.trace.summary")
+    if provider is None or ident.range is None or not ident.range.lot:
+        return None
+    return provider.get(ident.range.gtin, ident.range.lot)
 
 
 # -- scratch-off PINs -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from flask.views import MethodView
 
 from ..errors import NotFound
 from ..extensions import Blueprint, limiter
+from ..security import body_limit, metrics_guard
 from ..serials.stamps import StampRef
 from . import pages, service
 from .digital_link import partially_compressed, uncompressed_parts
@@ -47,6 +48,24 @@ def _cors(response):
 blp.after_request(_cors)
 blp.register_error_handler(429, too_many)
 
+# Scans count their rate limit inside the scan (scan/limits.py); these two make a request
+# that never becomes a scan count as well, and refuse a flooding address before its body
+# is parsed (issue 15, item 6).
+_REFUSED_BODY = frozenset({400, 413, 415, 422})
+
+
+@blp.before_request
+def _refuse_flooding_address():
+    if request.endpoint == "scans.Scans":
+        service.refuse_if_flooding(current_app._get_current_object(), request.remote_addr)
+
+
+@blp.after_request
+def _count_refused_body(response):
+    if request.endpoint == "scans.Scans" and response.status_code in _REFUSED_BODY:
+        service.count_refused_request(current_app._get_current_object(), request.remote_addr)
+    return response
+
 
 def _client() -> dict:
     return {"client_address": request.remote_addr,
@@ -54,6 +73,7 @@ def _client() -> dict:
 
 
 @blp.route("/scans")
+@body_limit()
 class Scans(MethodView):
     # Rate-limited inside the scan's own Redis round trip (scan/limits.py), not by a
     # decorator: Flask-Limiter would spend a round trip of its own.
@@ -77,6 +97,7 @@ class Scans(MethodView):
 
 
 @blp.route("/scans/pin")
+@body_limit()
 class PinCheck(MethodView):
     decorators = [per_address, pin_per_address, pin_per_device]
 
@@ -110,7 +131,9 @@ class Verification(MethodView):
 resolver_bp = FlaskBlueprint("resolver", __name__, template_folder="templates",
                              static_folder="static", static_url_path="/scan-static")
 resolver_bp.after_request(_cors)
-resolver_bp.register_error_handler(429, too_many)
+# Browsers get a page for every outcome (malformed link, unknown product, 429, outage);
+# API clients keep the JSON error shape.
+pages.register_error_pages(resolver_bp, too_many)
 
 
 @resolver_bp.route("/01/<path:rest>", methods=["GET", "HEAD", "OPTIONS"],
@@ -245,6 +268,7 @@ def gs1resolver():
 
 @resolver_bp.get("/metrics")
 @limiter.exempt
+@metrics_guard
 def metrics():
     body = service.components().metrics.render()
     return Response(body, mimetype="text/plain", headers={"Cache-Control": "no-store"},

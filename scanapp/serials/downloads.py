@@ -7,7 +7,8 @@ quantity) and the public base URL, so:
 
 - the checksum is served separately at ``codes.csv.sha256`` / ``codes.txt.sha256`` in
   ``sha256sum`` format (``<hex>  <filename>``), so a printer runs ``sha256sum -c`` on the
-  downloaded file. Computing it means generating the file once; the result is cached;
+  downloaded file. Computing it means generating the file once; the result is stored in
+  ``code_checksums`` (a complete download stores it as it streams);
 - the ETag is a hash of those inputs, so a re-download can be validated cheaply.
 """
 
@@ -19,10 +20,12 @@ import threading
 from collections.abc import Iterator
 
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from ..concurrency import cooperate
+from ..db import session_scope
 from .codec import SERIAL_LENGTH, get_codec
-from .models import SerialRange
+from .models import CodeChecksum, SerialRange
 from .pins import PIN_DIGITS, get_pins
 from .stamps import stamp_uri
 
@@ -99,18 +102,62 @@ def chunks(target: SerialRange, fmt: str, start: int = 0, stop: int | None = Non
 
 
 def checksum(target: SerialRange, fmt: str) -> str:
+    """The file's SHA-256, computed once per file and kept in ``code_checksums``.
+
+    Generating a million codes takes seconds of CPU: concurrent requests of one process
+    wait for one computation, other processes find the stored value, and a complete
+    download stores it on the way (``recording_chunks``), so usually nothing is computed
+    for the checksum alone.
+    """
     app = current_app._get_current_object()
-    # Per app: the same range under other secrets (another app in tests) is another file.
-    cache: dict[tuple, str] = app.extensions.setdefault("scanapp.code_checksums", {})
-    key = _identity(target, fmt, app.config["PUBLIC_BASE_URL"])
-    cached = cache.get(key)
-    if cached is None:
+    identity = etag(target, fmt)
+    stored = _stored(app, target.id, identity)
+    if stored is not None:
+        return stored
+    with _computing_lock(target.id, identity):
+        stored = _stored(app, target.id, identity)
+        if stored is not None:
+            return stored
         digest = hashlib.sha256()
         for chunk in chunks(target, fmt, app=app):
             digest.update(chunk)
-        cached = digest.hexdigest()
-        with _checksum_lock:
-            if len(cache) > 1000:
-                cache.clear()
-            cache[key] = cached
-    return cached
+        _store(app, target.id, identity, digest.hexdigest())
+        return digest.hexdigest()
+
+
+def recording_chunks(target: SerialRange, fmt: str, app) -> Iterator[bytes]:
+    """``chunks`` of the whole file, storing its checksum once the last byte is sent."""
+    identity = etag(target, fmt)
+    known = _stored(app, target.id, identity) is not None
+    digest = None if known else hashlib.sha256()
+    for chunk in chunks(target, fmt, app=app):
+        if digest is not None:
+            digest.update(chunk)
+        yield chunk
+    if digest is not None:
+        _store(app, target.id, identity, digest.hexdigest())
+
+
+_locks: dict[tuple[int, str], threading.Lock] = {}
+
+
+def _computing_lock(range_id: int, identity: str) -> threading.Lock:
+    with _checksum_lock:
+        if len(_locks) > 1000:
+            _locks.clear()
+        return _locks.setdefault((range_id, identity), threading.Lock())
+
+
+def _stored(app, range_id: int, identity: str) -> str | None:
+    with session_scope(app) as session:
+        row = session.get(CodeChecksum, (range_id, identity))
+        return row.sha256 if row is not None else None
+
+
+def _store(app, range_id: int, identity: str, sha256: str) -> None:
+    with session_scope(app) as session:
+        session.add(CodeChecksum(range_id=range_id, identity=identity, sha256=sha256))
+        try:
+            session.commit()
+        except IntegrityError:  # another process stored the same file's checksum first
+            session.rollback()

@@ -120,3 +120,17 @@ class RangeTransition(Base):
     actor_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     actor_key_id: Mapped[int | None] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CodeChecksum(Base):
+    """The SHA-256 of a range's code file, computed once and kept (a million codes take
+    seconds to generate). ``identity`` is the file's ETag: a hash of everything the file
+    depends on (format, base URL, key, GTIN, lot, expiry, sequence span), so a change of
+    any of them names another file."""
+
+    __tablename__ = "code_checksums"
+
+    range_id: Mapped[int] = mapped_column(ForeignKey("serial_ranges.id"), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,14 +23,22 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import Select, or_, select, update
+from flask import current_app
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..auth.models import Role
 from ..auth.service import Principal
 from ..db import utcnow
-from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
+from ..errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unavailable,
+)
 from ..events import RangeIssued, RangeTransitioned, publish
 from ..gs1 import normalize_gtin
 from ..products.models import Product
@@ -81,6 +89,24 @@ def get_range(session: Session, principal: Principal, range_id: int) -> SerialRa
     if found is None:
         raise NotFound(f"no range with id {range_id}", code="unknown_range")
     return found
+
+
+def range_to_work_on(session: Session, principal: Principal, range_id: int) -> SerialRange:
+    """A range whose codes the caller may download or move along the lifecycle.
+
+    A printer holds a range only while the brand authorises it: reading the range's
+    metadata stays possible after a revocation (its own past work), but its codes, PINs,
+    labels and lifecycle steps are the brand's to grant, checked on every request.
+    """
+    target = get_range(session, principal, range_id)
+    if principal.role is Role.PRINTER:
+        product = session.get(Product, target.product_id)
+        if product is None or not printer_may_print(session, principal.org_id, product):
+            raise PermissionDenied(
+                f"the brand no longer authorises this printer for GTIN {target.gtin}: "
+                "its codes and lifecycle steps are closed to it",
+                code="printer_not_authorised")
+    return target
 
 
 # -- issuing ----------------------------------------------------------------------------
@@ -152,10 +178,17 @@ def issue_range(session: Session, principal: Principal, data: dict,
     product = _product_for(session, principal, data["gtin"])
     printer_org_id = _printer_for(session, principal, product, data.get("printer_org_id"))
     quantity = data["quantity"]
+    largest = int(current_app.config.get("RANGE_MAX_QUANTITY") or MAX_QUANTITY)
+    if quantity > largest:
+        raise InvalidInput(f"a range holds at most {largest} codes on this service; "
+                           f"ask for {quantity} in several ranges", code="range_too_large")
     key_id = get_codec().active_key_id()
     now = utcnow()
     try:
         start = allocate_sequence(session, quantity)
+        # Checked while allocate_sequence holds the counter's row lock: concurrent requests
+        # of one organisation see each other's ranges, so the quota is exact.
+        _within_daily_quota(session, principal, quantity, now)
         issued = SerialRange(
             product_id=product.id, gtin=product.gtin, lot=data.get("lot") or None,
             expiry=data.get("expiry"), start_seq=start, quantity=quantity, key_id=key_id,
@@ -183,6 +216,28 @@ def issue_range(session: Session, principal: Principal, data: dict,
                 return earlier, False
         raise
     return issued, True
+
+
+ISSUE_WINDOW = dt.timedelta(days=1)
+
+
+def _within_daily_quota(session: Session, principal: Principal, quantity: int,
+                        now: dt.datetime) -> None:
+    """An organisation issues at most ISSUE_CODES_PER_DAY codes in any 24 hours."""
+    quota = int(current_app.config.get("ISSUE_CODES_PER_DAY") or 0)
+    if not quota:
+        return
+    since = now - ISSUE_WINDOW
+    issued, oldest = session.execute(
+        select(func.coalesce(func.sum(SerialRange.quantity), 0), func.min(SerialRange.created_at))
+        .where(SerialRange.requested_by_org_id == principal.org_id,
+               SerialRange.created_at > since)).one()
+    if issued + quantity > quota:
+        session.rollback()  # gives the sequence numbers back
+        wait = ((oldest + ISSUE_WINDOW - now).total_seconds() if oldest else 3600)
+        raise RateLimited(f"this organisation has issued {issued} codes in the last 24 hours; "
+                          f"{quantity} more would pass its quota of {quota}",
+                          code="issue_quota_exceeded", retry_after_s=max(wait, 1))
 
 
 def _by_idempotency_key(session: Session, principal: Principal, key: str,
@@ -215,7 +270,7 @@ def _printer_for(session: Session, principal: Principal, product: Product,
 # -- lifecycle --------------------------------------------------------------------------
 def transition(session: Session, principal: Principal, range_id: int, action: str,
                data: dict) -> SerialRange:
-    target = get_range(session, principal, range_id)
+    target = range_to_work_on(session, principal, range_id)
     if principal.role not in ACTION_ROLES[action]:
         allowed = ", ".join(r.value for r in ACTION_ROLES[action])
         raise PermissionDenied(f"a {principal.role.value} key cannot {action} a range; "
@@ -344,11 +399,25 @@ def _pieces(range_status: str, overrides: Iterable, start: int, end: int):
         yield piece_start, piece_end, lifecycle.effective_status(range_status, statuses)
 
 
-def history(session: Session, principal: Principal, range_id: int) -> list[RangeTransition]:
+def history(session: Session, principal: Principal, range_id: int) -> list:
+    """Every step of a range. Inspectors get the steps without their serials: a genuine
+    serial is a stamp anyone can print, and code downloads are refused to them too."""
     get_range(session, principal, range_id)
-    return list(session.scalars(select(RangeTransition)
-                                .where(RangeTransition.range_id == range_id)
-                                .order_by(RangeTransition.id)))
+    steps = list(session.scalars(select(RangeTransition)
+                                 .where(RangeTransition.range_id == range_id)
+                                 .order_by(RangeTransition.id)))
+    if principal.role is Role.INSPECTOR:
+        return [_without_serials(step) for step in steps]
+    return steps
+
+
+def _without_serials(step: RangeTransition) -> dict:
+    """A detached copy (never the ORM row: a change to it would be flushed)."""
+    fields = ("id", "action", "from_status", "to_status", "code_count", "reason",
+              "actor_org_id", "actor_key_id", "at")
+    copy = {name: getattr(step, name) for name in fields}
+    copy["serials"] = None
+    return copy
 
 
 def code_counts(session: Session, target: SerialRange) -> dict[str, int]:

@@ -11,6 +11,8 @@ from ..auth.models import Role
 from ..db import get_session
 from ..errors import InvalidInput, NotFound
 from ..extensions import Blueprint
+from ..products.models import Product
+from ..quotas import spend_downloads
 from . import authorisations, downloads, keys, qr, service
 from .cli import serials_cli
 from .codec import InvalidSerial, get_codec
@@ -145,13 +147,14 @@ class RangeCodes(MethodView):
 
         Streamed; the SHA-256 of the file is at the same URL plus ``.sha256``.
         """
-        target = service.get_range(get_session(), current_principal(), range_id)
+        target = service.range_to_work_on(get_session(), current_principal(), range_id)
         etag = downloads.etag(target, fmt)
         if request.if_none_match.contains(etag):
             return Response(status=304, headers={"ETag": f'"{etag}"'})
         content_type = "text/csv; charset=utf-8" if fmt == "csv" else "text/plain; charset=utf-8"
+        spend_downloads(current_principal().org_id, target.quantity)
         app = current_app._get_current_object()
-        body = stream_with_context(downloads.chunks(target, fmt, app=app))
+        body = stream_with_context(downloads.recording_chunks(target, fmt, app=app))
         return Response(body, headers=_download_headers(
             target, fmt, downloads.filename(target, fmt), content_type))
 
@@ -163,7 +166,7 @@ class RangeCodesChecksum(MethodView):
                                 "content": {"text/plain": {}}}})
     def get(self, range_id: int, fmt: str):
         """SHA-256 of a range's code file, in `sha256sum -c` format"""
-        target = service.get_range(get_session(), current_principal(), range_id)
+        target = service.range_to_work_on(get_session(), current_principal(), range_id)
         name = downloads.filename(target, fmt)
         line = f"{downloads.checksum(target, fmt)}  {name}\n"
         return Response(line, mimetype="text/plain",
@@ -171,7 +174,7 @@ class RangeCodesChecksum(MethodView):
 
 
 def _serial_uri(range_id: int, serial: str):
-    target = service.get_range(get_session(), current_principal(), range_id)
+    target = service.range_to_work_on(get_session(), current_principal(), range_id)
     try:
         seq = get_codec().verify(serial, target.gtin, target.lot)
     except InvalidSerial:
@@ -191,6 +194,7 @@ class CodeQr(MethodView):
     def get(self, query, range_id: int, serial: str, fmt: str):
         """The QR code of one stamp, as SVG or PNG"""
         uri = _serial_uri(range_id, serial)
+        spend_downloads(current_principal().org_id, 1)
         if fmt == "svg":
             image, mimetype = qr.svg(uri, scale=query.get("scale", 4)), "image/svg+xml"
         else:
@@ -212,7 +216,7 @@ class RangeLabels(MethodView):
         At most 2,000 labels per PDF: pick a part with `offset` and `count`, or use
         codes.csv with the printing software for bigger runs.
         """
-        target = service.get_range(get_session(), current_principal(), range_id)
+        target = service.range_to_work_on(get_session(), current_principal(), range_id)
         offset = query["offset"]
         if offset >= target.quantity:
             raise InvalidInput(f"offset {offset} is past the end of the range "
@@ -224,6 +228,7 @@ class RangeLabels(MethodView):
                 f"a label PDF holds at most {qr.MAX_LABELS} labels and this asks for "
                 f"{count}; use offset and count to take part of the range, or "
                 "codes.csv for a full run", code="too_many_labels")
+        spend_downloads(current_principal().org_id, count)
         app = current_app._get_current_object()
         codec = get_codec(app)
         encoder = codec.range_encoder(target.gtin, target.lot, target.key_id)
@@ -231,8 +236,11 @@ class RangeLabels(MethodView):
         first = target.start_seq + offset
         labels = [(serial, stamp_uri(base, target.gtin, serial, target.lot, target.expiry))
                   for _seq, serial in encoder.serials(first, first + count)]
+        product = get_session().get(Product, target.product_id)
         pdf = qr.label_sheet(labels, query["cols"], query["rows"], query["margin_mm"],
-                             title=f"scanapp range {target.id} labels")
+                             title=f"scanapp range {target.id} labels",
+                             product_name=product.name if product else None,
+                             lot=target.lot, expiry=target.expiry, pin=target.pin_enabled)
         name = downloads.filename(target, "pdf").replace(".pdf", f"-labels-{offset}.pdf")
         return Response(pdf, mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -101,3 +101,11 @@ def test_key_creation_validates_role_and_org(admin):
 
 def test_anonymous_actor_gets_401(anonymous: Actor):
     assert anonymous.get("/api/v1/products").status_code == 401
+
+
+def test_key_creation_returns_the_organisation_id_a_brand_authorises(admin, client):
+    """Issue 15 item 14: a brand authorises a printer by organisation id, which key
+    creation did not return."""
+    created = admin.post("/api/v1/keys", json={"org": "Printer Z", "role": "printer"}).get_json()
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {created['key']}"})
+    assert created["org_id"] == me.get_json()["org_id"]

@@ -204,3 +204,46 @@ def test_the_session_cookie_is_httponly_and_samesite(app, inspector):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert inspector.key not in cookie  # only the key's id, signed
+
+
+def _copy_cookies(source, target):
+    for cookie in source._cookies.values():
+        target.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+
+
+def test_logout_ends_the_session_for_a_copied_cookie(app, inspector, two_flags):
+    """Issue 15 item 11: logout cleared the cookie in one browser only; a copy of the cookie
+    and its CSRF token kept working."""
+    client = app.test_client()
+    _login(client, inspector.key)
+    queue = client.get("/inspect/")
+    token = _csrf(queue.get_data(as_text=True))
+    thief = app.test_client()
+    _copy_cookies(client, thief)
+    assert thief.get("/inspect/").status_code == 200  # the copy works while signed in
+    assert client.post("/inspect/logout", data={"csrf_token": token}).status_code == 302
+    copied = thief.get("/inspect/")
+    assert copied.status_code == 302 and "/inspect/login" in copied.headers["Location"]
+    flag_id = inspector.get("/api/v1/flags").get_json()["items"][0]["id"]
+    thief.post(f"/inspect/flags/{flag_id}/case",
+               data={"status": "false_alarm", "csrf_token": token})
+    assert inspector.get(f"/api/v1/flags/{flag_id}").get_json()["status"] == "open"
+
+
+def test_an_idle_session_ends(app, inspector, two_flags):
+    client = app.test_client()
+    _login(client, inspector.key)
+    assert client.get("/inspect/").status_code == 200
+    idle = app.config.get("DASHBOARD_IDLE_TIMEOUT_S", 1800)
+    # The clock moves past the idle timeout: the session's last activity is made older.
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from scanapp.db import get_engine
+
+    with get_engine(app).begin() as conn:
+        conn.execute(sa.text("UPDATE dashboard_sessions SET last_seen_at = :t"),
+                     {"t": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=idle + 5)})
+    response = client.get("/inspect/")
+    assert response.status_code == 302 and "/inspect/login" in response.headers["Location"]

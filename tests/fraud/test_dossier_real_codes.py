@@ -60,3 +60,44 @@ def test_a_forged_serial_is_not_a_code(inspector, product, anonymous):
     assert "counterfeit" in signals
     reason = d["scans"][0]["reasons"][0]  # why the scan path refused it
     assert signals[reason]["title_vi"] and signals[reason]["explanation_en"]
+
+
+def test_a_forged_serial_dossier_stays_with_the_gtins_of_each_scan(inspector, brand,
+                                                                   other_brand, product,
+                                                                   anonymous):
+    """Issue 15 item 4: the dossier of a forged serial followed whichever brand's GTIN it
+    was last scanned under, handing brand A's inspection notes and coordinates to brand B."""
+    from tests.conftest import gtin14
+
+    theirs = other_brand.post("/api/v1/products", json={
+        "gtin": gtin14("0893456789029"), "name": "Nước mắm khác"}).get_json()
+    forged = "0" + "B" * 19
+    ours_uri = stamp_uri(BASE, product["gtin"], forged, None, None)
+    assert anonymous.post("/api/v1/scans", json={"code": ours_uri, "lat": 21.03,
+                                                 "lon": 105.85}).status_code == 200
+    recorded = inspector.post("/api/v1/inspections", json={
+        "serial": forged, "gtin": product["gtin"], "finding": "counterfeit",
+        "lat": 21.0345678, "lon": 105.8512345, "place": "Chợ Đồng Xuân, sạp 12",
+        "note": "ghi chú mật của thanh tra"})
+    assert recorded.status_code == 201, recorded.get_json()
+    # The forger now prints the same serial under the other brand's GTIN.
+    theirs_uri = stamp_uri(BASE, theirs["gtin"], forged, None, None)
+    assert anonymous.post("/api/v1/scans", json={"code": theirs_uri, "lat": 10.77,
+                                                 "lon": 106.70}).status_code == 200
+
+    seen_by_b = other_brand.get(f"/api/v1/codes/{forged}")
+    assert seen_by_b.status_code == 200
+    b = seen_by_b.get_json()
+    text = seen_by_b.get_data(as_text=True)
+    assert "ghi chú mật" not in text and "Đồng Xuân" not in text and "21.03" not in text
+    assert b["gtin"] == theirs["gtin"] and b["inspections"] == []
+    assert [s["gtin"] for s in b["scans"]] == [theirs["gtin"]]
+
+    a = brand.get(f"/api/v1/codes/{forged}").get_json()
+    assert a["gtin"] == product["gtin"]
+    assert [s["gtin"] for s in a["scans"]] == [product["gtin"]]
+    assert a["inspections"][0]["note"] == "ghi chú mật của thanh tra"
+
+    # The authorities see every scan, each with its GTIN.
+    every = inspector.get(f"/api/v1/codes/{forged}").get_json()
+    assert sorted(s["gtin"] for s in every["scans"]) == sorted([product["gtin"], theirs["gtin"]])

@@ -123,3 +123,32 @@ def test_html_in_text_fields_is_stored_verbatim_and_returned_as_json(brand):
     assert response.status_code == 201
     assert response.headers["Content-Type"].startswith("application/json")
     assert brand.get("/api/v1/products").get_json()[0]["name"] == evil
+
+
+def test_gtins_must_be_under_the_brands_declared_gs1_prefixes(admin, brand):
+    """Issue 15 item 12: any brand could register any GTIN."""
+    declared = admin.put(f"/api/v1/orgs/{brand.org_id}/gs1-prefixes",
+                         json={"prefixes": ["893456789"]})
+    assert declared.status_code == 200 and declared.get_json()["gs1_prefixes"] == ["893456789"]
+    outside = brand.post("/api/v1/products", json={"gtin": gtin14("0893999999001"),
+                                                   "name": "Hàng người khác"})
+    assert outside.status_code == 422 and outside.get_json()["code"] == "gtin_outside_prefix"
+    inside = brand.post("/api/v1/products", json={"gtin": gtin14("0893456789555"),
+                                                  "name": "Hàng của mình"})
+    assert inside.status_code == 201
+    assert brand.put(f"/api/v1/orgs/{brand.org_id}/gs1-prefixes",
+                     json={"prefixes": ["893456789"]}).status_code == 403
+    assert admin.put(f"/api/v1/orgs/{brand.org_id}/gs1-prefixes",
+                     json={"prefixes": ["893"]}).status_code == 422
+
+
+def test_production_requires_a_declared_prefix(app_factory, brand):
+    import secrets as _secrets
+
+    strong = {n: _secrets.token_urlsafe(48) for n in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY")}
+    app = app_factory(ENV="production", PRODUCTION=True, **strong)
+    assert app.config["REQUIRE_GS1_PREFIX"] is True
+    response = app.test_client().post(
+        "/api/v1/products", json={"gtin": gtin14("0893456789012"), "name": "X"},
+        headers={"Authorization": f"Bearer {brand.key}"})
+    assert response.status_code == 422 and response.get_json()["code"] == "no_gs1_prefix"

@@ -5,6 +5,7 @@ product and never 5xx), whatever the client accepts."""
 from __future__ import annotations
 
 import pytest
+from markupsafe import escape
 
 from scanapp.scan.digital_link import InvalidDigitalLink, parse
 
@@ -97,9 +98,13 @@ def test_values_are_decoded_once_and_kept_exactly():
 def test_the_resolver_answers_400_with_the_reason(anonymous, product, path, reason, accept):
     response = anonymous.get(path, headers={"Accept": accept})
     assert response.status_code == 400, (path, response.status_code)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    if accept == "text/html":  # a phone's browser: a page (issue 17), the reason in it
+        html = response.get_data(as_text=True)
+        assert 'data-verdict="malformed"' in html and escape(reason) in html
+        return
     body = response.get_json()
     assert body["code"] == "invalid_digital_link" and reason in body["message"]
-    assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
 @pytest.mark.parametrize(("path", "reason"), INVALID)

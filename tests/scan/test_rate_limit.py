@@ -120,3 +120,4 @@ def test_forged_codes_count_against_the_address_limit(app_factory, issue_stamps)
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[0].get_json()["verdict"] == "counterfeit"
     assert _scan(client, stamp.uri, address="10.0.6.1").status_code == 429
+

@@ -161,6 +161,24 @@ def test_trailing_slash_is_tolerated(anonymous, stamp):
         plain.status_code, plain.headers["Location"])
 
 
+@pytest.mark.parametrize("path", [
+    "/01/08934567890121/21/ABC",  # check digit
+    "/01/0893456789012X/21/ABC",  # not digits
+    "/01/08934567890120/21/AB%5EC",  # ^ is outside GS1's character set
+    "/01/08934567890120/21/S1/10/L1",  # qualifiers out of order
+    "/01/08934567890120/99/X",  # not a qualifier of a GTIN
+    "/01/08934567890120/21/" + "A" * 21,  # serial longer than 20
+])
+def test_syntactically_invalid_digital_links_are_400(anonymous, product, path):
+    for accept in ("*/*", LINKSET):
+        response = anonymous.get(path, headers={"Accept": accept})
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.get_json()["code"] == "invalid_digital_link"
+    # A phone's browser gets the same 400 as a page saying the code is not valid.
+    page = anonymous.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 400 and 'data-verdict="malformed"' in page.get_data(as_text=True)
+
+
 def test_unknown_gtin_is_404(anonymous, product):
     response = anonymous.get("/01/04006381333931/21/ABC", headers={"Accept": "*/*"})
     assert response.status_code == 404 and response.get_json()["code"] == "unknown_gtin"

@@ -33,17 +33,21 @@ PUBLIC = {
     "resolver.gs1resolver": "GS1 resolver description (/.well-known/gs1resolver)",
     "resolver.stamp_page": "the consumer verification page",
     "resolver.static": "verification page assets",
-    "resolver.metrics": "Prometheus scrape target (restrict at the network in production)",
+    "resolver.metrics": "Prometheus scrape target (metrics_guard: scrape network or token)",
     "scans.Scans": "consumers verify stamps without an account",
     "scans.PinCheck": "consumers check a scratch-off PIN without an account",
     "scans.Verification": "GS1 verificationService link type (JSON verdict)",
     "inspect.login": "dashboard sign-in form",
     "inspect.static": "dashboard assets",
+    "consumer_reports.submit_form": "the stamp page's report form (rate limited)",
 }
+# Public for one method only: filing a report; reading the queue needs a key (KEYED).
+PUBLIC_METHODS = {("POST", "reports.Reports"): "consumers file reports without an account"}
 
 # The inspector dashboard: signed-in session (from an inspector or admin key) or redirect.
 DASHBOARD = {"inspect.queue", "inspect.dossier", "inspect.export_csv", "inspect.case_action",
-             "inspect.logout"}
+             "inspect.logout", "consumer_reports.inspect_report",
+             "consumer_reports.inspect_report_photo"}
 
 FRAUD_READERS = frozenset({INSPECTOR, ADMIN, BRAND})
 ISSUERS = frozenset({PRINTER, BRAND, ADMIN})
@@ -54,6 +58,7 @@ KEYED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "auth.Keys"): frozenset({ADMIN}),
     ("POST", "auth.RevokeKey"): ALL,
     ("GET", "auth.Orgs"): frozenset({ADMIN}),
+    ("PUT", "auth.OrgGs1Prefixes"): frozenset({ADMIN}),
     ("GET", "products.Products"): ALL,
     ("POST", "products.Products"): frozenset({BRAND, ADMIN}),
     ("GET", "products.ProductItem"): ALL,
@@ -102,6 +107,10 @@ KEYED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "fraud.Webhook"): frozenset({BRAND}),
     ("PUT", "fraud.Webhook"): frozenset({BRAND}),
     ("GET", "fraud.WebhookDeliveries"): frozenset({BRAND}),
+    # Consumer reports carry reporters' phone numbers: inspectors only.
+    ("GET", "reports.Reports"): frozenset({INSPECTOR, ADMIN}),
+    ("GET", "reports.ReportItem"): frozenset({INSPECTOR, ADMIN}),
+    ("GET", "reports.ReportPhoto"): frozenset({INSPECTOR, ADMIN}),
 }
 
 # Ids that exist nowhere, so an allowed caller reaches the view and gets a 404 or 422
@@ -140,7 +149,8 @@ def call(actor, method: str, url: str):
 def test_every_endpoint_is_classified(app):
     unclassified = []
     for method, endpoint, url in routes(app):
-        if endpoint in PUBLIC or endpoint in DASHBOARD or (method, endpoint) in KEYED:
+        if endpoint in PUBLIC or endpoint in DASHBOARD or (method, endpoint) in KEYED \
+                or (method, endpoint) in PUBLIC_METHODS:
             continue
         unclassified.append(f"{method} {url} ({endpoint})")
     assert not unclassified, ("decide who may call these and add them to the matrix:\n"

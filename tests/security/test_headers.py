@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from flask import render_template_string
 
@@ -115,7 +117,9 @@ def test_swagger_ui_inline_script_is_allowed_by_hash_only(client):
 
 def test_production_over_https_sends_hsts(app_factory):
     app = app_factory(ENV="production", PRODUCTION=True,
-                      PUBLIC_BASE_URL="https://scan.example.vn")
+                      PUBLIC_BASE_URL="https://scan.example.vn",
+                      **{name: secrets.token_urlsafe(48)
+                         for name in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY")})
     with app.test_client().get("/healthz") as response:
         assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
 

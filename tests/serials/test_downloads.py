@@ -181,3 +181,29 @@ def test_inspectors_see_ranges_but_download_no_codes(inspector, brand, issue, pa
     assert inspector.get(f"/api/v1/ranges/{created['id']}").status_code == 200
     with inspector.get(f"/api/v1/ranges/{created['id']}/{path}") as response:
         assert response.status_code == 403
+
+
+def test_labels_say_what_they_are_and_pin_sheets_say_where_the_pin_goes(brand, issue,
+                                                                         tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    plain = issue(brand, quantity=3, lot="A1", expiry="2027-12-31")
+    pins = issue(brand, quantity=2, lot="B2", pin=True)
+
+    def text(range_id: int) -> str:
+        pdf = brand.get(f"/api/v1/ranges/{range_id}/labels.pdf?cols=3&rows=4")
+        assert pdf.status_code == 200
+        path = tmp_path / f"{range_id}.pdf"
+        path.write_bytes(pdf.data)
+        return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                              capture_output=True, text=True).stdout
+
+    labels = text(plain["id"])
+    assert labels.count("Lô A1 · HSD 31/12/2027") == 3
+    assert "PIN" not in labels
+    with_pins = text(pins["id"])
+    assert "dưới lớp cào bạc" in with_pins and "This sheet carries no PINs." in with_pins
+    assert with_pins.count("Lô B2") == 2

@@ -1,0 +1,521 @@
+"""The capture hook: what scanapp checks in, and derives from, every captured EPCIS event.
+
+``check`` lists every problem of one event (access, unknown lot/location/party, time in the
+future, bad quantities, a transformation feeding itself or closing a cycle); ``apply``
+writes the derived rows (lots, lot events, lineage edges) in the capture's transaction.
+Both follow the contract in scanapp/epcis/capture.py; this module is registered on the app
+by ``scanapp.trace.init_app`` (the epcis package never imports trace).
+
+Events about GTINs that no product of scanapp carries are another system's goods (scanapp
+acting as an EPCIS repository): they are stored as sent and nothing is derived from them,
+but they may not name another organisation's registered locations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ..auth.models import Role
+from ..db import utcnow
+from ..epcis import mapping
+from ..epcis.capture import Problem
+from ..products.models import Product
+from . import codes, lineage, portal
+from .access import (
+    bump_version,
+    lot_visibility,
+    manages_location,
+    may_write_gtin,
+    org_party,
+    reads_all,
+)
+from .models import LineageEdge, Location, Lot, LotEvent, Party
+from .recall import is_recall, mark_recalled, may_recall
+
+# Steps that may still touch a recalled lot (holding it, destroying it, looking at it).
+RECALL_SAFE_STEPS = frozenset({"holding", "destroying", "inspecting", "sampling", "storing",
+                               "receiving", "accepting", "arriving", "unloading"})
+PARTY_TYPES = ("owning_party", "possessing_party")
+
+
+@dataclass
+class LotRef:
+    gtin: str
+    lot: str
+    role: str            # object | child | input | output
+    quantity: Decimal | None
+    uom: str | None
+    field: str
+
+
+@dataclass
+class Parsed:
+    """The parts of one event the trace domain cares about."""
+
+    event_type: str
+    action: str | None
+    biz_step: str | None
+    time: dt.datetime | None
+    lots: list[LotRef] = field(default_factory=list)
+    gtins: set[str] = field(default_factory=set)
+    location: tuple[str, str] | None = None
+    location_field: str | None = None
+    raw_location: str | None = None
+    sources: list[tuple[str, str, str]] = field(default_factory=list)  # (type, id, field)
+    destinations: list[tuple[str, str, str]] = field(default_factory=list)
+    document: str | None = None
+    bad_quantities: list[tuple[str, str]] = field(default_factory=list)
+    # (gtin, lot) -> Lot found by check, reused by apply (None: not looked up yet)
+    existing: dict | None = None
+
+    def creates(self, ref: LotRef) -> bool:
+        return ref.role == "output" or (ref.role == "object" and self.action == "ADD")
+
+
+def _short_step(value: str | None) -> str | None:
+    if not value:
+        return None
+    for prefix in ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-",
+                   "cbv:BizStep-"):
+        if value.startswith(prefix):
+            return value[len(prefix):]
+    return value
+
+
+def parse_time(value) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _quantity(value) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return Decimal(-1)
+
+
+def parse_event(event: dict, index: int) -> Parsed:
+    base = f"/epcisBody/eventList/{index}"
+    kind = event.get("type", "")
+    parsed = Parsed(kind, event.get("action"), _short_step(event.get("bizStep")),
+                    parse_time(event.get("eventTime")))
+    lists = {
+        "ObjectEvent": (("epcList", "quantityList", "object"),),
+        "TransactionEvent": (("epcList", "quantityList", "object"),),
+        "AggregationEvent": (("childEPCs", "childQuantityList", "child"),),
+        "TransformationEvent": (("inputEPCList", "inputQuantityList", "input"),
+                                ("outputEPCList", "outputQuantityList", "output")),
+    }.get(kind, ())
+    for epc_key, qty_key, role in lists:
+        for i, epc in enumerate(event.get(epc_key) or []):
+            found = codes.parse_lot(epc)
+            gtin = found[0] if found else codes.parse_item_gtin(epc)
+            if gtin:
+                parsed.gtins.add(gtin)
+            if found:
+                parsed.lots.append(LotRef(found[0], found[1], role, None, None,
+                                          f"{base}/{epc_key}/{i}"))
+        for i, element in enumerate(event.get(qty_key) or []):
+            if not isinstance(element, dict):
+                continue
+            where = f"{base}/{qty_key}/{i}"
+            quantity = _quantity(element.get("quantity"))
+            if quantity is not None and quantity <= 0:
+                parsed.bad_quantities.append((where + "/quantity", str(element.get("quantity"))))
+            found = codes.parse_lot(element.get("epcClass", ""))
+            if found:
+                parsed.gtins.add(found[0])
+                parsed.lots.append(LotRef(found[0], found[1], role, quantity,
+                                          element.get("uom"), where))
+            else:
+                gtin = codes.parse_class_gtin(element.get("epcClass", ""))
+                if gtin:
+                    parsed.gtins.add(gtin)
+    for key in ("bizLocation", "readPoint"):
+        value = (event.get(key) or {}).get("id") if isinstance(event.get(key), dict) else None
+        if value:
+            parsed.raw_location, parsed.location_field = value, f"{base}/{key}/id"
+            parsed.location = codes.parse_location(value)
+            break
+    for key, target, out in (("sourceList", "source", parsed.sources),
+                             ("destinationList", "destination", parsed.destinations)):
+        for i, entry in enumerate(event.get(key) or []):
+            if isinstance(entry, dict) and entry.get(target):
+                out.append((_short_type(entry.get("type")), entry[target],
+                            f"{base}/{key}/{i}/{target}"))
+    for entry in event.get("bizTransactionList") or []:
+        if isinstance(entry, dict) and entry.get("bizTransaction"):
+            parsed.document = str(entry["bizTransaction"])[:200]
+            break
+    return parsed
+
+
+def _short_type(value: str | None) -> str:
+    value = value or ""
+    for prefix in ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-", "cbv:SDT-"):
+        if value.startswith(prefix):
+            return value[len(prefix):]
+    return value
+
+
+class TraceCaptureHook:
+    """Registered in ``app.extensions["scanapp.epcis.capture_hooks"]``."""
+
+    # -- check ----------------------------------------------------------------------------
+    def check(self, session: Session, principal, event: dict, index: int) -> list[Problem]:
+        if index == 0:  # a new document: answers cached for the previous one may be stale
+            session.info.pop("trace.hook_cache", None)
+        parsed = parse_event(event, index)
+        # Kept for apply (same event object, right after a clean check): a recall names a
+        # thousand lots, parsed and looked up once.
+        _cache(session)[("parsed", id(event))] = parsed
+        problems: list[Problem] = []
+        event_id = event.get("eventID")
+        base = f"/epcisBody/eventList/{index}"
+
+        def problem(code: str, message: str, where: str | None) -> None:
+            problems.append(Problem(index=index, event_id=event_id, field=where, code=code,
+                                    message=message))
+
+        if principal.role is Role.PRINTER:
+            problem("forbidden", "a printer key cannot record supply-chain events", None)
+            return problems
+        inspector = principal.role is Role.INSPECTOR
+        recall = is_recall(event)
+        if inspector and parsed.biz_step not in ("inspecting", "sampling") and not recall:
+            problem("forbidden", "an inspector records inspecting, sampling and recall "
+                    "events only", f"{base}/bizStep")
+        products = {p.gtin: p for p in session.scalars(
+            select(Product).where(Product.gtin.in_(parsed.gtins)))} if parsed.gtins else {}
+        if not products:
+            # No product registered here: another system's goods (the EPCIS repository
+            # role). Stored as sent, nothing derived; it may not borrow others' places.
+            self._check_foreign_places(session, principal, parsed, problem)
+            return problems
+        for where, value in parsed.bad_quantities:
+            problem("invalid_quantity", f"quantity {value} must be more than zero", where)
+        received: set[tuple[str, str]] | None = None
+        for gtin in sorted(parsed.gtins):
+            product = products.get(gtin)
+            if product is None:
+                problem("unknown_gtin", f"GTIN {gtin} is not a product registered here",
+                        base)
+                continue
+            if inspector or _may_write(session, principal, product):
+                continue
+            # Goods shipped to you are yours to receive, store and pass on.
+            if received is None:
+                received = received_lots(session, principal)
+            refs = [r for r in parsed.lots if r.gtin == gtin]
+            if not refs or any((r.gtin, r.lot) not in received for r in refs):
+                problem("forbidden", f"GTIN {gtin} is not a product you own, were "
+                        "authorised for by its brand, or received", base)
+        self._check_lots(session, parsed, products, problem)
+        if recall:
+            self._check_recall(session, principal, parsed, problem)
+        else:
+            self._check_location(session, principal, parsed, inspector, problem)
+        self._check_parties(session, parsed, problem)
+        return problems
+
+    def _check_lots(self, session, parsed: Parsed, products, problem) -> None:
+        existing = self._existing_lots(session, parsed)
+        parsed.existing = existing
+        for ref in parsed.lots:
+            if ref.gtin not in products:
+                continue
+            lot = existing.get((ref.gtin, ref.lot))
+            try:
+                codes.check_ai82(ref.lot, "lot (AI 10)")
+            except Exception as exc:  # InvalidInput: report it as this event's problem
+                problem("invalid_lot", str(getattr(exc, "message", exc)), ref.field)
+                continue
+            if lot is None and not parsed.creates(ref):
+                problem("unknown_lot", f"lot {ref.lot} of GTIN {ref.gtin} is not known: record "
+                        "its harvest or production first", ref.field)
+            if (lot is not None and lot.status == "recalled" and not parsed.creates(ref)
+                    and parsed.biz_step not in RECALL_SAFE_STEPS):
+                problem("lot_recalled", f"lot {ref.lot} of GTIN {ref.gtin} is recalled "
+                        f"({lot.recall_reason}); it cannot be {parsed.biz_step or 'used'}",
+                        ref.field)
+        if parsed.event_type == "TransformationEvent":
+            inputs = {(r.gtin, r.lot) for r in parsed.lots if r.role == "input"}
+            outputs = {(r.gtin, r.lot) for r in parsed.lots if r.role == "output"}
+            same = inputs & outputs
+            for gtin, lot in sorted(same):
+                problem("output_is_input", f"lot {lot} of GTIN {gtin} is both an input and "
+                        "an output of this transformation", None)
+            in_ids = [existing[k].id for k in inputs if k in existing]
+            out_ids = [existing[k].id for k in outputs if k in existing]
+            if not same and in_ids and out_ids and lineage.would_cycle(session, in_ids,
+                                                                        out_ids):
+                problem("lineage_cycle", "an output of this transformation is already "
+                        "upstream of one of its inputs: the lineage would go round in a "
+                        "circle", None)
+            if not inputs or not outputs:
+                problem("incomplete_transformation", "a transformation needs at least one "
+                        "input lot and one output lot", None)
+
+    @staticmethod
+    def _existing_lots(session, parsed: Parsed) -> dict[tuple[str, str], Lot]:
+        keys = {(r.gtin, r.lot) for r in parsed.lots}
+        found: dict[tuple[str, str], Lot] = {}
+        gtins = {g for g, _ in keys}
+        if keys:
+            for lot in session.scalars(select(Lot).where(Lot.gtin.in_(gtins),
+                                                         Lot.lot.in_({lo for _, lo in keys}))):
+                if (lot.gtin, lot.lot) in keys:
+                    found[(lot.gtin, lot.lot)] = lot
+        return found
+
+    def _check_foreign_places(self, session, principal, parsed: Parsed, problem) -> None:
+        if principal.is_admin:
+            return
+        named = [(parsed.location, parsed.raw_location, parsed.location_field)]
+        named += [(codes.parse_location(ident), ident, where)
+                  for kind, ident, where in parsed.sources + parsed.destinations
+                  if kind == "location"]
+        for sgln, raw, where in named:
+            location = find_location(session, sgln)
+            if location is not None and not manages_location(principal, location):
+                problem("forbidden", f"{raw} is {location.party.name}'s registered location; "
+                        "you record events only at your own", where)
+
+    def _check_recall(self, session, principal, parsed: Parsed, problem) -> None:
+        existing = parsed.existing if parsed.existing is not None else \
+            self._existing_lots(session, parsed)
+        for ref in parsed.lots:
+            lot = existing.get((ref.gtin, ref.lot))
+            if lot is not None and not may_recall(principal, lot):
+                problem("forbidden", f"only the brand, the lot's maker, an inspector or an "
+                        f"admin may recall lot {ref.lot} of GTIN {ref.gtin}", ref.field)
+        if parsed.raw_location is not None:
+            if find_location(session, parsed.location) is None:
+                problem("unknown_location", f"location {parsed.raw_location} is not "
+                        "registered", parsed.location_field)
+
+    def _check_location(self, session, principal, parsed: Parsed, inspector: bool,
+                        problem) -> None:
+        if parsed.raw_location is None:
+            # A lot's stage must say where it happened; an event about single items only
+            # (no lot, nothing derived) may leave the place out, as EPCIS allows.
+            if not principal.is_admin and parsed.lots:
+                problem("missing_location", "name the place of the event (bizLocation, an "
+                        "/414/{gln} identifier of a location you registered)", None)
+            return
+        location = find_location(session, parsed.location)
+        if location is None:
+            problem("unknown_location", f"location {parsed.raw_location} is not registered "
+                    "(POST /api/v1/trace/locations)", parsed.location_field)
+        elif not inspector and not manages_location(principal, location):
+            what = "receive goods" if parsed.biz_step == "receiving" else "record events"
+            problem("forbidden", f"you can {what} only at your own locations; "
+                    f"{parsed.raw_location} belongs to {location.party.name}",
+                    parsed.location_field)
+
+    def _check_parties(self, session, parsed: Parsed, problem) -> None:
+        for kind, ident, where in parsed.sources + parsed.destinations:
+            if kind in PARTY_TYPES:
+                gln = codes.parse_party(ident)
+                if gln is None or session.scalar(select(Party.id).where(Party.gln == gln)) \
+                        is None:
+                    problem("unknown_party", f"party {ident} is not registered (a party "
+                            "with that GLN, AI 417)", where)
+            elif kind == "location":
+                if find_location(session, codes.parse_location(ident)) is None:
+                    problem("unknown_location", f"location {ident} is not registered", where)
+
+    # -- reading (the EPCIS query binding) --------------------------------------------------
+    def visible_event_filter(self, session: Session, principal):
+        """Events a caller may read besides its own and its brands': those about lots it may
+        see (made, shipped or received them: one step back and forward), all of them for the
+        brand of a product in the event."""
+        if reads_all(principal):
+            return None
+        from ..epcis.models import EpcisEvent
+
+        visible = select(LotEvent.event_id).join(Lot, Lot.id == LotEvent.lot_id).where(
+            lot_visibility(principal))
+        return EpcisEvent.event_id.in_(visible)
+
+    # -- apply ----------------------------------------------------------------------------
+    def apply(self, session: Session, principal, event: dict, stored) -> None:
+        parsed = _cache(session).pop(("parsed", id(event)), None) or parse_event(event, 0)
+        if not parsed.lots:
+            return
+        products = {p.gtin: p for p in session.scalars(
+            select(Product).where(Product.gtin.in_(parsed.gtins)))}
+        if not products:
+            return
+        session.flush()  # the stored row's id, for the derived rows' event_pk
+        location = find_location(session, parsed.location)
+        maker = location.party if location is not None else org_party(session,
+                                                                        principal.org_id)
+        when = parsed.time or utcnow()
+        ilmd = event.get("ilmd") or {}
+        existing = parsed.existing if parsed.existing is not None else \
+            self._existing_lots(session, parsed)
+        source_party, source_loc = self._ends(session, parsed.sources)
+        dest_party, dest_loc = self._ends(session, parsed.destinations)
+        lots: dict[tuple[str, str], Lot] = {}
+        for ref in parsed.lots:
+            product = products.get(ref.gtin)
+            if product is None:
+                continue
+            lot = existing.get((ref.gtin, ref.lot)) or lots.get((ref.gtin, ref.lot))
+            if lot is None:
+                lot = Lot(product_id=product.id, gtin=ref.gtin, lot=ref.lot,
+                          location_id=location.id if location else None,
+                          party_id=maker.id, created_by_org_id=principal.org_id,
+                          status="active", quantity=ref.quantity, unit=ref.uom,
+                          created_at=utcnow(), updated_at=utcnow())
+                session.add(lot)
+            if parsed.creates(ref):
+                _ilmd_dates(lot, ilmd)
+                if lot.location_id is None and location is not None:
+                    lot.location_id, lot.party_id = location.id, location.party_id
+            lots[(ref.gtin, ref.lot)] = lot
+        session.flush()
+        details = {k: v for k, v in {
+            "parentID": event.get("parentID"), "disposition": event.get("disposition"),
+            "transformationID": event.get("transformationID"),
+            "result": event.get("scanapp:inspectionResult"),
+            "note": event.get("scanapp:note"),
+            "harvest": any("harvest" in key for key in ilmd) or None}.items() if v}
+        # Derived rows go in as one executemany each: a recall or a big document names
+        # hundreds of lots, and ORM objects would cost a unit-of-work pass per row.
+        rows = [{
+            "lot_id": lots[(ref.gtin, ref.lot)].id, "event_id": stored.event_id,
+            "event_pk": stored.id, "event_type": parsed.event_type,
+            "biz_step": parsed.biz_step, "role": ref.role, "event_time": when,
+            "location_id": location.id if location else None, "org_id": principal.org_id,
+            "source_party_id": source_party.id if source_party else None,
+            "source_location_id": source_loc.id if source_loc else None,
+            "dest_party_id": dest_party.id if dest_party else None,
+            "dest_location_id": dest_loc.id if dest_loc else None,
+            "quantity": ref.quantity, "unit": ref.uom, "document": parsed.document,
+            "details": details} for ref in _unique_refs(parsed.lots) if (ref.gtin, ref.lot) in lots]
+        if rows:
+            session.execute(LotEvent.__table__.insert(), rows)
+        if parsed.event_type == "TransformationEvent":
+            outputs = [r for r in parsed.lots if r.role == "output" and (r.gtin, r.lot) in lots]
+            edges = [{"input_lot_id": lots[(ref.gtin, ref.lot)].id,
+                      "output_lot_id": lots[(out.gtin, out.lot)].id,
+                      "quantity": ref.quantity, "unit": ref.uom, "event_id": stored.event_id,
+                      "event_pk": stored.id, "event_time": when, "created_at": utcnow()}
+                     for ref in parsed.lots if ref.role == "input" and (ref.gtin, ref.lot) in lots
+                     for out in outputs]
+            if edges:
+                session.execute(LineageEdge.__table__.insert(), edges)
+        session.flush()
+        portal.enqueue(session, [lot.id for lot in lots.values()])
+        if is_recall(event):
+            summary = mark_recalled(
+                session, principal, sorted(lots), [lot.id for lot in lots.values()],
+                str(event.get(mapping.ext("recallReason")) or "recall")[:500],
+                session.info.get("trace.recall_root"))
+            session.info["trace.recall_summary"] = summary
+        bump_version(session)
+        session.flush()
+
+    @staticmethod
+    def _ends(session, entries) -> tuple[Party | None, Location | None]:
+        party = location = None
+        for kind, ident, _where in entries:
+            if kind in PARTY_TYPES and party is None:
+                gln = codes.parse_party(ident)
+                party = session.scalar(select(Party).where(Party.gln == gln)) if gln else None
+            elif kind == "location" and location is None:
+                location = find_location(session, codes.parse_location(ident))
+        if party is None and location is not None:
+            party = location.party
+        return party, location
+
+
+def _unique_refs(refs: list[LotRef]) -> list[LotRef]:
+    """One row per (lot, role): a lot named twice in one list is one stage."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for ref in refs:
+        key = (ref.gtin, ref.lot, ref.role)
+        if key not in seen:
+            seen.add(key)
+            out.append(ref)
+    return out
+
+
+def received_lots(session: Session, principal) -> set[tuple[str, str]]:
+    """(gtin, lot) of the lots shipped to ``principal``'s organisation (to one of its
+    parties or locations)."""
+    own_parties = select(Party.id).where(Party.org_id == principal.org_id)
+    own_places = select(Location.id).where(Location.party_id.in_(own_parties))
+    rows = session.execute(
+        select(Lot.gtin, Lot.lot).join(LotEvent, LotEvent.lot_id == Lot.id)
+        .where(LotEvent.biz_step == "shipping",
+               or_(LotEvent.dest_party_id.in_(own_parties),
+                   LotEvent.dest_location_id.in_(own_places)))).all()
+    return {(gtin, lot) for gtin, lot in rows}
+
+
+def _cache(session: Session) -> dict:
+    # Positive answers only, for one document (dropped when the next document starts): a
+    # document of a thousand events at the same place asks once. A "no" is asked again,
+    # since the place or the authorisation may be registered a moment later.
+    return session.info.setdefault("trace.hook_cache", {})
+
+
+def _may_write(session: Session, principal, product: Product) -> bool:
+    key = ("write", principal.org_id, product.id)
+    cache = _cache(session)
+    if key in cache:
+        return True
+    allowed = may_write_gtin(session, principal, product)
+    if allowed:
+        cache[key] = True
+    return allowed
+
+
+def find_location(session: Session, sgln: tuple[str, str] | None) -> Location | None:
+    if sgln is None:
+        return None
+    cache = _cache(session)
+    found = cache.get(("location", sgln))
+    if found is not None:
+        return found
+    found = session.scalar(select(Location).where(Location.gln == sgln[0],
+                                                  Location.extension == sgln[1]))
+    if found is not None:
+        cache[("location", sgln)] = found
+    return found
+
+
+_ILMD_DATES = {
+    "harvestStartDate": "harvest_start", "harvestEndDate": "harvest_end",
+    "bestBeforeDate": "best_before", "itemExpirationDate": "expiry_date",
+    "productionDate": "production_date",
+}
+
+
+def _ilmd_dates(lot: Lot, ilmd: dict) -> None:
+    for key, value in ilmd.items():
+        name = _ILMD_DATES.get(key.split(":")[-1].split("#")[-1])
+        if name and isinstance(value, str) and getattr(lot, name) is None:
+            try:
+                setattr(lot, name, dt.date.fromisoformat(value[:10]))
+            except ValueError:
+                continue
+
+
+__all__ = ["TraceCaptureHook", "parse_event", "find_location", "manages_location"]

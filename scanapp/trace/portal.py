@@ -1,0 +1,201 @@
+"""The National Traceability Portal: each lot's ten Circular 02/2024 items as one JSON
+document, delivered from a durable outbox.
+
+The portal speaks its own JSON REST API, not EPCIS, so the supply-chain events go to it
+through the EPCIS outbox (every captured event has its outbox row, scanapp/epcis/exporter)
+and the lot documents through this one, built on the same design: a row per pending lot
+written in the transaction that changed the lot, claimed with a lease before sending,
+marked sent only after a 2xx, retried with the exporter's backoff. The document is built
+when it is sent, so a lot changed three times before the push goes once, in its latest
+state. The mapping from Circular items to fields is in docs/TRACEABILITY.md.
+
+Settings (app config or environment): ``TRACE_PORTAL_URL`` (none: nothing is pushed),
+``TRACE_PORTAL_AUTHORIZATION``, batch size ``TRACE_PORTAL_BATCH`` (100).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db import session_scope, utcnow
+from ..epcis.exporter import backoff
+from .models import Lot, PortalOutbox
+from .public import public_lot_view
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "scanapp-portal-lot/1"
+LEASE = dt.timedelta(seconds=90)
+TIMEOUT_S = 20.0
+
+
+def _setting(app: Flask, name: str, default: Any = None) -> Any:
+    if name in app.config:
+        return app.config[name]
+    return os.environ.get("SCANAPP_" + name) or default
+
+
+def portal_document(session: Session, lot: Lot) -> dict[str, Any]:
+    """The ten items of Circular 02/2024/TT-BKHCN for one lot (portal field names)."""
+    view = public_lot_view(session, lot.gtin, lot.lot)
+    assert view is not None
+    producer = view["producer"] or {}
+    items = {
+        "1_name": view["name"],
+        "2_images": view["images"],
+        "3_producer": producer.get("name"),
+        "4_address": {"address": producer.get("address"),
+                      "provinceCode": producer.get("province"),
+                      "provinceName": producer.get("province_name")},
+        "5_stages": [{"step": s["step"], "stepName": s["step_name"], "time": s["time"],
+                      "productTraceCode": s["product_code"],
+                      "locationTraceCode": s["location_code"],
+                      "locationName": (s["place"] or {}).get("name"),
+                      "provinceCode": (s["place"] or {}).get("province"),
+                      "actor": s["actor"], "quantity": s["quantity"], "unit": s["unit"]}
+                     for s in view["stages"]],
+        "6_productionTime": {"productionDate": view["production_time"]["production_date"],
+                             "harvestStart": view["production_time"]["harvest_start"],
+                             "harvestEnd": view["production_time"]["harvest_end"]},
+        "7_traceCodes": {"gtin": view["gtin"], "lot": view["lot"],
+                         "lotTraceCode": view["trace_codes"]["lot_uri"],
+                         "inputLotTraceCodes": view["trace_codes"]["upstream"]},
+        "8_brand": {"brand": view["brand"]["name"], "trademark": view["name"],
+                    "productCode": view["gtin"], "serialised": view["brand"]["serialised"]},
+        "9_shelfLife": {"expiryDate": view["shelf_life"]["expiry_date"],
+                        "bestBefore": view["shelf_life"]["best_before"],
+                        "shelfLifeDays": view["shelf_life"]["shelf_life_days"]},
+        "10_standards": view["standards"],
+    }
+    return {
+        "schema": SCHEMA,
+        "organization": {"name": producer.get("name"), "taxCode": producer.get("tax_code"),
+                         "gln": producer.get("gln")},
+        "items": items,
+        "growingArea": ({"name": view["origin"]["name"], "kind": view["origin"]["kind"],
+                         "gln": view["origin"]["gln"],
+                         "plantingAreaCode": view["origin"]["planting_area_code"],
+                         "provinceCode": view["origin"]["province"],
+                         "lat": view["origin"]["lat"], "lon": view["origin"]["lon"]}
+                        if view["origin"] else None),
+        "certifications": [{"scheme": c["scheme"], "name": c["scheme_name"],
+                            "number": c["number"], "issuer": c["issuer"],
+                            "validFrom": c["valid_from"], "validTo": c["valid_to"],
+                            "documentUrl": c["document_url"]} for c in view["certificates"]],
+        "status": view["status"],
+        "recall": view["recall"],
+    }
+
+
+def enqueue(session: Session, lot_ids: Iterable[int]) -> None:
+    """Mark lots for a (re)send, in the caller's transaction; one pending row per lot."""
+    ids = sorted(set(lot_ids))
+    if not ids:
+        return
+    pending = set(session.scalars(select(PortalOutbox.lot_id).where(
+        PortalOutbox.lot_id.in_(ids), PortalOutbox.sent_at.is_(None))))
+    now = utcnow()
+    missing = [i for i in ids if i not in pending]
+    if not missing:
+        return
+    try:
+        with session.begin_nested():
+            session.execute(PortalOutbox.__table__.insert(), [
+                {"lot_id": i, "created_at": now, "attempts": 0, "next_attempt_at": now}
+                for i in missing])
+    except IntegrityError:
+        # Another transaction queued some of these lots a moment ago: theirs will do.
+        log.debug("portal outbox: lots already queued by a concurrent transaction")
+
+
+@dataclass
+class PushResult:
+    sent: int = 0
+    failed: int = 0
+    last_error: str | None = None
+
+
+def _due(now: dt.datetime):
+    return and_(PortalOutbox.sent_at.is_(None), PortalOutbox.next_attempt_at <= now,
+                or_(PortalOutbox.claimed_until.is_(None), PortalOutbox.claimed_until < now))
+
+
+def _post(app: Flask, url: str, documents: list[dict]) -> None:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    auth = _setting(app, "TRACE_PORTAL_AUTHORIZATION")
+    if auth:
+        headers["Authorization"] = auth
+    body = json.dumps({"schema": SCHEMA, "documents": documents}, ensure_ascii=False).encode()
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
+        resp.read()
+
+
+def push_once(app: Flask) -> PushResult:
+    """Send one batch of due lot documents; mark them sent or schedule a retry."""
+    result = PushResult()
+    url = _setting(app, "TRACE_PORTAL_URL")
+    if not url:
+        return result
+    batch = int(_setting(app, "TRACE_PORTAL_BATCH", 100))
+    now, token = utcnow(), secrets.token_hex(16)
+    with session_scope(app) as session:
+        picked = select(PortalOutbox.id).where(_due(now)).order_by(PortalOutbox.id).limit(batch)
+        session.execute(update(PortalOutbox).where(PortalOutbox.id.in_(picked), _due(now))
+                        .values(claim_token=token, claimed_until=now + LEASE)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+        rows = session.execute(select(PortalOutbox.id, PortalOutbox.attempts, Lot).join(
+            Lot, Lot.id == PortalOutbox.lot_id).where(PortalOutbox.claim_token == token)
+            .order_by(PortalOutbox.id)).all()
+        if not rows:
+            return result
+        documents = [portal_document(session, lot) for _id, _attempts, lot in rows]
+        session.commit()
+        mine = PortalOutbox.claim_token == token
+        try:
+            _post(app, url, documents)
+        except (urllib.error.URLError, OSError) as exc:
+            message = str(exc)[:500]
+            log.warning("portal push failed for %d lots: %s", len(rows), message)
+            for row_id, attempts, _lot in rows:
+                session.execute(update(PortalOutbox).where(PortalOutbox.id == row_id, mine)
+                                .values(attempts=attempts + 1, last_error=message,
+                                        next_attempt_at=utcnow() + backoff(app, attempts + 1),
+                                        claim_token=None, claimed_until=None))
+            result.failed, result.last_error = len(rows), message
+        else:
+            session.execute(update(PortalOutbox).where(mine).values(
+                attempts=PortalOutbox.attempts + 1, sent_at=utcnow(), last_error=None,
+                claim_token=None, claimed_until=None))
+            result.sent = len(rows)
+        session.commit()
+    return result
+
+
+def push_pending(app: Flask, max_batches: int = 1000) -> PushResult:
+    total = PushResult()
+    for _ in range(max_batches):
+        one = push_once(app)
+        total.sent += one.sent
+        total.failed += one.failed
+        if one.failed:
+            total.last_error = one.last_error
+            break
+        if one.sent == 0:
+            break
+    return total
