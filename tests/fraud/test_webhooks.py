@@ -291,7 +291,10 @@ def test_signature_follows_the_documented_format(fast_webhooks, brand, product, 
 def _production(app_factory, monkeypatch):
     """An app with production's own settings: nothing about webhooks forced either way."""
     monkeypatch.delenv("SCANAPP_WEBHOOK_ALLOW_PRIVATE", raising=False)
-    prod = app_factory(ENV="production", WEBHOOK_THREAD=False)
+    import secrets as _secrets
+
+    strong = {n: _secrets.token_urlsafe(48) for n in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY")}
+    prod = app_factory(ENV="production", WEBHOOK_THREAD=False, **strong)
     assert "WEBHOOK_ALLOW_PRIVATE" not in prod.config and prod.config["PRODUCTION"]
     return prod
 
@@ -320,4 +323,4 @@ def test_production_does_not_deliver_to_an_internal_address_by_default(
     webhooks.deliver_due(prod)
     assert hook.requests == []
     deliveries = brand.get("/api/v1/webhook/deliveries").get_json()
-    assert deliveries[0]["failed_at"] and "private" in deliveries[0]["last_error"]
+    assert deliveries[0]["failed_at"] and "public address" in deliveries[0]["last_error"]

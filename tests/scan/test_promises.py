@@ -215,7 +215,9 @@ def test_the_answer_does_not_wait_for_the_flag(app_factory, issue_stamps, clock,
 
     monkeypatch.setattr(flags_module, "record_flags", held)
     stamp = issue_stamps(1)[0]
-    app = app_factory(ENV="production")  # production's own default, nothing forced
+    # Production's default is on; a production app here would need its own strong secrets,
+    # and the stamps were signed under the test ones, so the setting is named explicitly.
+    app = app_factory(SCAN_FLAGS_IN_BACKGROUND=True)
     client = app.test_client()
     verdicts: list[str] = []
     try:
