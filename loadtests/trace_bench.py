@@ -167,7 +167,7 @@ def bench_lineage(app, principal, worlds, samples: int) -> dict[str, list[float]
 def bench_recall(args, schema, prefix, app, principal, product) -> dict[str, float]:
     from scanapp.scan.service import ScanRequest, verify_scan
     from scanapp.serials import service as serials
-    from scanapp.serials.codec import get_codec
+    from scanapp.services import services
     from scanapp.serials.models import SerialRange
     from scanapp.serials.stamps import stamp_uri
     from scanapp.trace import recall, service
@@ -201,7 +201,7 @@ def bench_recall(args, schema, prefix, app, principal, product) -> dict[str, flo
         session.commit()
         print(f"  issued {n} ranges of {args.stamps_per_lot:,} stamps "
               f"({time.perf_counter() - started:.0f} s)", flush=True)
-        serial = get_codec(app).encode(last.start_seq + 7, last.gtin, last.lot,
+        serial = services(app).codec.encode(last.start_seq + 7, last.gtin, last.lot,
                                        key_id=last.key_id)
         code = stamp_uri("https://scan.example.vn", last.gtin, serial, last.lot)
     worker = _app(args, schema, prefix)  # another worker: its own index and caches
@@ -238,7 +238,7 @@ def bench_scan_cost(args, schema, prefix, app, principal, product, scans: int
     are asserted by tests/scan/test_round_trips.py; the summary adds none.)"""
     from scanapp.scan.service import ScanRequest, verify_scan
     from scanapp.serials import service as serials
-    from scanapp.serials.codec import get_codec
+    from scanapp.services import services
     from scanapp.serials.models import SerialRange
     from scanapp.serials.stamps import stamp_uri
     from scanapp.trace import service
@@ -251,7 +251,7 @@ def bench_scan_cost(args, schema, prefix, app, principal, product, scans: int
         session.execute(sa.update(SerialRange).where(SerialRange.id == issued.id)
                         .values(status="activated", updated_at=utcnow()))
         session.commit()
-        codec = get_codec(app)
+        codec = services(app).codec
         codes = [stamp_uri("https://scan.example.vn", issued.gtin,
                            codec.encode(seq, issued.gtin, issued.lot, key_id=issued.key_id),
                            issued.lot) for seq in range(issued.start_seq,

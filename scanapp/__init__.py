@@ -7,6 +7,7 @@ services (scanapp/bootstrap.py, the composition root), blueprints, error handler
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from flask import Flask
@@ -37,7 +38,10 @@ FEATURE_VIEWS = (
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # The instance folder (embedded database, development secrets) may live outside the
+    # code: tests and read-only installs point SCANAPP_INSTANCE_PATH elsewhere.
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=os.environ.get("SCANAPP_INSTANCE_PATH") or None)
     app.session_interface = CookieSessionOnDemand()
     app.config.update(load_settings(app.instance_path, overrides))
     app.json.sort_keys = False

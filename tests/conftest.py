@@ -35,6 +35,9 @@ REDIS_URL = os.environ.get("SCANAPP_TEST_REDIS_URL")
 REDIS_CLUSTER = os.environ.get("SCANAPP_TEST_REDIS_CLUSTER", "0") == "1"
 REQUIRE = os.environ.get("SCANAPP_TEST_REQUIRE_SERVICES", "0") == "1"
 
+# No test writes into the repository's instance/ folder (embedded database, dev secrets).
+os.environ.setdefault("SCANAPP_INSTANCE_PATH", tempfile.mkdtemp(prefix="scanapp-instance-"))
+
 RUN_ID = secrets.token_hex(4)
 _counter = itertools.count()
 

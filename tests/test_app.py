@@ -6,6 +6,7 @@ import pytest
 
 from scanapp import create_app
 from scanapp.config import ConfigError
+from scanapp.db import get_engine
 
 
 def test_production_refuses_to_start_without_secrets(monkeypatch, tmp_path):
@@ -36,12 +37,19 @@ def test_production_does_not_create_tables_on_its_own(tmp_path):
 def test_embedded_default_runs_without_any_setting(monkeypatch, tmp_path):
     for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SERIAL_KEY", "PIN_KEY", "ENV"):
         monkeypatch.delenv(f"SCANAPP_{name}", raising=False)
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/e.db"})
+    # A temporary instance folder: the test must not write into the repository's instance/.
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("SCANAPP_INSTANCE_PATH", str(instance))
+    app = create_app()
     client = app.test_client()
     assert client.get("/readyz").status_code == 200
+    assert app.instance_path == str(instance)
+    assert (instance / "scanapp.db").exists() and (instance / "dev-secrets.json").exists()
     # Development secrets are generated once and reused, so issued stamps keep verifying.
-    again = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/e.db"})
+    again = create_app()
     assert again.config["SERIAL_KEY"] == app.config["SERIAL_KEY"]
+    for made in (app, again):
+        get_engine(made).dispose()
 
 
 def test_health_and_readiness(client, app):

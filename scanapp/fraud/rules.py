@@ -157,7 +157,10 @@ def excess_strength(value: float, limit: float) -> float:
 
 
 def _has_point(place: ScanPlace | None) -> bool:
-    return place is not None and place.lat is not None and place.lon is not None
+    # A non-finite coordinate is no position: it would raise in haversine (inf) or fire a
+    # rule at full strength (NaN compares false against every limit).
+    return (place is not None and place.lat is not None and place.lon is not None
+            and math.isfinite(place.lat) and math.isfinite(place.lon))
 
 
 def _all_places(scan: ScanFacts, history: CodeHistory) -> list[ScanPlace]:
@@ -178,7 +181,7 @@ def _apart_km(a: ScanPlace, b: ScanPlace) -> float | None:
     Flat-earth (equirectangular) distance: these rules compare it with a few kilometres,
     where it is within 0.5 % of the great circle at a third of haversine's cost (the
     parties are worked out pairwise on every scan)."""
-    if a.lat is None or a.lon is None or b.lat is None or b.lon is None:
+    if not (_has_point(a) and _has_point(b)):  # non-finite: no position (cos(inf) raises)
         return None
     dy = (a.lat - b.lat) * 110.57
     dx = (a.lon - b.lon) * 111.32 * math.cos(math.radians((a.lat + b.lat) / 2))

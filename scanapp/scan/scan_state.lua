@@ -35,8 +35,29 @@ if mode == 'scan' then
     end
   end
   if repeat_scan == 1 then
-    -- the scan being repeated is the newest entry; the history excludes it
-    recent = redis.call('LRANGE', KEYS[4], 1, cap)
+    -- The history excludes the scan being repeated: this device's newest entry. It is not
+    -- always the list's newest (a, then b, then a's reload), so find it by its device field
+    -- (the 5th of "ms|lat|lon|province|device|accuracy") and keep everyone else's.
+    -- (Like the database store it looks at the newest cap entries, so both answer alike.)
+    local listed = redis.call('LRANGE', KEYS[4], 0, cap - 1)
+    recent = {}
+    local dropped = false
+    for i = 1, #listed do
+      local entry = listed[i]
+      local own = false
+      if not dropped then
+        local fields = {}
+        for field in string.gmatch(entry .. '|', '([^|]*)|') do
+          fields[#fields + 1] = field
+        end
+        own = fields[5] == device
+      end
+      if own then
+        dropped = true
+      else
+        recent[#recent + 1] = entry
+      end
+    end
   else
     recent = redis.call('LRANGE', KEYS[4], 0, cap - 1)
     local n = redis.call('HINCRBY', KEYS[2], 'n', 1)

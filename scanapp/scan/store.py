@@ -162,6 +162,15 @@ def with_new_scan(history: CodeHistory, place: ScanPlace, new_device: bool,
             1 if network_share is None or network_share < MAX_SCANS_PER_NETWORK else 0))
 
 
+def _without_newest_of(recent: tuple[ScanPlace, ...], device: str) -> tuple[ScanPlace, ...]:
+    """``recent`` without the device's newest scan: the one a reload repeats. Other phones
+    may have scanned since (a, then b, then a's reload), so it is not always the first."""
+    for i, place in enumerate(recent):
+        if place.device_hash == device:
+            return recent[:i] + recent[i + 1:]
+    return recent
+
+
 def is_reload(last_seen: dt.datetime | None, at: dt.datetime, window_s: float) -> bool:
     return last_seen is not None and (at - last_seen).total_seconds() < window_s
 
@@ -189,7 +198,7 @@ class SqlScanStateStore(ScanStateStore):
             history, last_seen, shares = load_history(conn, serial)
         device = place.device_hash
         if device and is_reload(last_seen.get(device), place.at, window_s):
-            recent = history.recent[1:]  # the scan being repeated is the latest one
+            recent = _without_newest_of(history.recent, device)
             return Observation(dataclasses.replace(history, recent=recent), is_repeat=True,
                                degraded=self.degraded)
         new_device = bool(device) and device not in last_seen

@@ -12,6 +12,8 @@ from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from scanapp.fraud.rules import (
     DEFAULT_SETTINGS,
     RULES,
+    RULES_BY_ID,
+    SETTING_BOUNDS,
     combine,
     excess_strength,
     hotspot_places,
@@ -293,12 +295,54 @@ def test_hotspot_is_at_or_above_the_minimum():
     assert hotspot_places({}, 5) == set()
 
 
-def test_odd_input_never_raises():
-    weird = scan(place(point=(float("nan"), 200.0), province="zz"))
-    h = CodeHistory(scan_count=-1, device_count=-5, recent=(place(point=(91.0, 0.0)),),
-                    pin_claims=-1)
-    result = assess(weird, h, rng(max_speed_kmh=0))
-    assert 0 <= result.risk <= 100
+ODD_SCANS = [
+    scan(place(point=(float("nan"), 200.0), province="zz")),
+    scan(place(point=(91.0, -181.0), device="")),
+    scan(place(point=(float("inf"), 0.0), province="")),
+    scan(ScanPlace(at=T0, lat=21.0, lon=None, province=None, accuracy_m=-5.0)),
+    scan(place(device="d1"), standing=""),
+    scan(place(point=HANOI, province="01"), standing="no-such-standing"),
+]
+ODD_HISTORIES = [
+    CodeHistory(scan_count=-1, device_count=-5, recent=(place(point=(91.0, 0.0)),),
+                pin_claims=-1),
+    CodeHistory(),
+    CodeHistory(scan_count=10**9, device_count=10**9, pin_claims=10**9, pin_failures=10**9,
+                first_scan=place(minutes=10),  # "first" after the scan itself
+                recent=(place(minutes=5, point=HCMC), place(minutes=-10**6, point=HANOI),
+                        place(minutes=0, point=HANOI, device="d1"),
+                        ScanPlace(at=T0, lat=float("nan"), lon=float("nan"),
+                                  accuracy_m=float("inf")))),
+]
+ODD_RANGES = [
+    rng(max_speed_kmh=0),
+    rng(max_scans=0, max_devices=0, burst_window_s=0, min_travel_km=0, max_provinces=0,
+        max_pin_claims=0, max_pin_failures=0),
+    RangeFacts(range_id=None, status=None, market_regions=(), settings={}),
+    RangeFacts(range_id=1, status="activated", market_regions=("",), settings={
+        "max_scans": float("nan"), "burst_window_s": float("inf"), "flag_at": -1,
+        "max_devices": "eight", "unknown": 3}),
+]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_odd_input_never_raises(rule):
+    # Each rule on its own: assess() would hide a raising rule behind its catch-all.
+    for odd_scan in ODD_SCANS:
+        for history in ODD_HISTORIES:
+            for range_facts in ODD_RANGES:
+                strength = rule.evaluate(odd_scan, history, range_facts,
+                                         settings_for(range_facts))
+                assert 0.0 <= strength <= 1.0, (rule.id, odd_scan, history, range_facts)
+
+
+def test_odd_input_gives_a_risk_in_range():
+    for odd_scan in ODD_SCANS:
+        for history in ODD_HISTORIES:
+            for range_facts in ODD_RANGES:
+                result = assess(odd_scan, history, range_facts)
+                assert 0 <= result.risk <= 100
+                assert result.reasons == tuple(dict.fromkeys(result.reasons))
 
 
 def test_every_rule_is_documented_in_two_languages():
@@ -307,6 +351,98 @@ def test_every_rule_is_documented_in_two_languages():
         assert 0 < rule.weight <= 1
         for name in rule.settings:
             assert name in DEFAULT_SETTINGS
+
+
+# -- boundaries found by mutation testing (scripts/mutation.sh rules) -----------------------
+
+def strength(rule_id: str, s: ScanFacts, h: CodeHistory | None = None,
+             r: RangeFacts | None = None) -> float:
+    r = r or rng()
+    return RULES_BY_ID[rule_id].evaluate(s, h or CodeHistory(), r, settings_for(r))
+
+
+def test_settings_at_their_bounds_are_kept_and_beyond_them_refused():
+    for name, (low, high) in SETTING_BOUNDS.items():
+        assert settings_for(rng(**{name: low}))[name] == low, name
+        assert settings_for(rng(**{name: high}))[name] == high, name
+        assert settings_for(rng(**{name: low - 0.01}))[name] == DEFAULT_SETTINGS[name], name
+        assert settings_for(rng(**{name: high + 1}))[name] == DEFAULT_SETTINGS[name], name
+
+
+def test_excess_strength_scales_with_fractional_limits_and_caps_at_one():
+    assert excess_strength(0.75, 0.5) == pytest.approx(0.75)
+    assert excess_strength(1000, 2) == 1.0 and excess_strength(1, 0) == 1.0
+
+
+def test_a_lost_count_does_not_fire_and_twice_the_limit_is_full_strength():
+    limit = int(DEFAULT_SETTINGS["max_scans"])
+    assert strength("many_scans", scan(), CodeHistory(scan_count=0)) == 0.0
+    assert strength("many_scans", scan(), CodeHistory(scan_count=2 * limit)) == 1.0
+
+
+def test_burst_counts_the_window_edge_and_every_anonymous_scan():
+    window = DEFAULT_SETTINGS["burst_window_s"]
+    edge = place(at=T0 - dt.timedelta(seconds=window), device="edge")
+    other = place(minutes=-1, device="other")
+    assert strength("scan_burst", scan(place(device="me")), CodeHistory(recent=(other, edge)),
+                    rng(max_burst_scans=2)) > 0  # exactly a window ago is inside it
+    two = CodeHistory(recent=(place(minutes=-1),))  # this scan and one more, both anonymous
+    assert strength("scan_burst", scan(place()), two, rng(max_burst_scans=2)) == 0.0
+    three = CodeHistory(recent=(place(minutes=-1), place(minutes=-2)))
+    assert strength("scan_burst", scan(place()), three, rng(max_burst_scans=2)) > 0
+    # A scan stamped after this one (a slow clock) is skipped, not the end of the count.
+    skewed = CodeHistory(recent=(place(minutes=5, device="future"), place(minutes=-1, device="a"),
+                                 place(minutes=-2, device="b")))
+    assert strength("scan_burst", scan(place(device="me")), skewed,
+                    rng(max_burst_scans=2)) > 0
+
+
+HAI_PHONG = (20.8449, 106.6881)  # ~90 km from Hà Nội
+
+
+def test_travel_needs_both_points_and_takes_off_both_accuracy_radii():
+    far = CodeHistory(recent=(place(minutes=-1, point=HANOI),))
+    assert strength("impossible_travel", scan(place(point=HAI_PHONG)), far) == 1.0
+    no_point = CodeHistory(recent=(place(minutes=-1),))
+    assert strength("impossible_travel", scan(place(point=HAI_PHONG)), no_point,
+                    rng(max_speed_kmh=0)) == 0.0
+    assert strength("impossible_travel", scan(place()), far, rng(max_speed_kmh=0)) == 0.0
+    assert strength("impossible_travel", scan(place(point=HAI_PHONG)), CodeHistory(),
+                    rng(max_speed_kmh=0)) == 0.0
+    half_lat = ScanPlace(at=T0, lat=21.0, lon=float("nan"))
+    assert strength("impossible_travel", scan(half_lat), far, rng(max_speed_kmh=0)) == 0.0
+
+    def fuzzy(metres):
+        return ScanPlace(at=T0, lat=HAI_PHONG[0], lon=HAI_PHONG[1], accuracy_m=metres)
+
+    def fuzzy_past(metres):
+        return CodeHistory(recent=(ScanPlace(at=T0 - dt.timedelta(minutes=1), lat=HANOI[0],
+                                             lon=HANOI[1], accuracy_m=metres),))
+
+    limit = rng(min_travel_km=80)
+    assert strength("impossible_travel", scan(fuzzy(3000)), fuzzy_past(3000), limit) > 0
+    assert strength("impossible_travel", scan(fuzzy(6000)), fuzzy_past(6000), limit) == 0.0
+
+
+def test_out_of_market_fires_at_full_strength_exactly():
+    assert strength("out_of_market", scan(place(point=(16.0544, 108.2022), province="48"))) == 1.0
+    assert strength("out_of_market", scan(place(point=HANOI, province="01"))) == 0.0
+
+
+@pytest.mark.parametrize("standing", ["not_activated", "voided", "recalled", "compromised_key"])
+def test_standing_rules_fire_for_their_standing_only(standing):
+    assert strength(standing, scan(standing=standing)) == 1.0
+    assert strength(standing, scan(standing="genuine")) == 0.0
+
+
+def test_one_forged_scan_is_a_hotspot_when_the_setting_says_one():
+    assert hotspot_places({"79": 1, "01": 0}, 1) == {"79"}
+    assert hotspot_places({"79": 1}, 0) == {"79"}
+
+
+def test_risk_counts_a_strength_above_one_as_one():
+    full = round(100 * RULES_BY_ID["many_scans"].weight)
+    assert combine({"many_scans": 1.5}) == combine({"many_scans": 1.0}) == full
 
 
 # -- clones at one market, households and shops (issue 19) ------------------------------------

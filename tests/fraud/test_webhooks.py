@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import socket
 import threading
@@ -279,3 +281,58 @@ def test_web_requests_start_no_relay(app, brand, product, scans, receiver):
     assert hook.requests == []
     relays = {"scanapp-webhooks", "scanapp-epcis-pusher"}
     assert not relays & {thread.name for thread in threading.enumerate()}
+
+
+def test_signature_follows_the_documented_format(fast_webhooks, brand, product, scans,
+                                                  receiver):
+    """docs/FRAUD.md: HMAC-SHA256 with the brand's secret over ``"<timestamp>.<raw body>"``,
+    sent as ``sha256=<hex>``. Checked the way a receiver written from the docs would check
+    it, not with the service's own verify_signature."""
+    hook = receiver()
+    secret = set_webhook(brand, hook.url)
+    scans.flagged(SERIAL, product["gtin"])
+    assert wait_for(lambda: len(hook.delivered()) == 1)
+    got = hook.delivered()[0]
+    timestamp = got["headers"]["X-Scanapp-Timestamp"]
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + got["body"],
+                        hashlib.sha256).hexdigest()
+    assert got["headers"]["X-Scanapp-Signature"] == f"sha256={expected}"
+    assert abs(int(timestamp) - time.time()) < 300  # seconds since the epoch, now
+
+
+def _production(app_factory, monkeypatch):
+    """An app with production's own settings: nothing about webhooks forced either way."""
+    monkeypatch.delenv("SCANAPP_WEBHOOK_ALLOW_PRIVATE", raising=False)
+    import secrets as _secrets
+
+    strong = {n: _secrets.token_urlsafe(48) for n in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY")}
+    prod = app_factory(ENV="production", **strong)
+    # Production's own default, read by config.py from an environment that sets nothing.
+    assert prod.config["WEBHOOK_ALLOW_PRIVATE"] is False and prod.config["PRODUCTION"]
+    return prod
+
+
+def test_production_refuses_internal_webhook_addresses_by_default(app_factory, brand,
+                                                                  monkeypatch):
+    prod = _production(app_factory, monkeypatch).test_client()
+    headers = {"Authorization": f"Bearer {brand.key}"}
+    for url in ("http://brand.example.vn/h", "https://127.0.0.1/h", "https://localhost/h",
+                "https://10.0.0.8/h", "https://[::1]/h", "https://169.254.169.254/latest"):
+        response = prod.put("/api/v1/webhook", json={"url": url}, headers=headers)
+        assert response.status_code == 422, url
+        assert response.get_json()["code"] == "invalid_webhook_url"
+    response = prod.put("/api/v1/webhook", json={"url": "https://hooks.brand.example.vn/h"},
+                        headers=headers)
+    assert response.status_code == 200
+
+
+def test_production_does_not_deliver_to_an_internal_address_by_default(
+        app, app_factory, brand, product, scans, receiver, monkeypatch):
+    hook = receiver()
+    set_webhook(brand, hook.url)  # stored by a development app, as before an upgrade
+    scans.flagged(SERIAL, product["gtin"])
+    prod = _production(app_factory, monkeypatch)
+    webhooks.deliver_due(prod)
+    assert hook.requests == []
+    deliveries = brand.get("/api/v1/webhook/deliveries").get_json()
+    assert deliveries[0]["failed_at"] and "public address" in deliveries[0]["last_error"]

@@ -180,6 +180,34 @@ def test_accuracy_of_past_places_is_kept(harness):
     assert obs.history.first_scan.accuracy_m == 1500.0
 
 
+def test_a_reload_after_another_devices_scan_keeps_that_scan_in_recent(harness):
+    harness.scan(device="a", province="01")
+    harness.scan(device="b", seconds=10, province="79")
+    obs = harness.scan(device="a", seconds=20, province="01")
+    assert obs.is_repeat
+    # The history excludes the scan being repeated (a's), not the newest one (b's).
+    assert [p.device_hash for p in obs.history.recent] == ["b"]
+    assert obs.history.recent[0].province == "79"
+    assert (obs.history.scan_count, obs.history.device_count) == (2, 2)
+
+
+def test_a_reload_keeps_recent_full_when_the_list_is_at_its_cap(harness):
+    for i in range(RECENT_CAP):
+        harness.scan(device=f"d{i}", seconds=i)
+    reload = harness.scan(device=f"d{RECENT_CAP - 3}", seconds=RECENT_CAP + 1)
+    assert reload.is_repeat
+    devices = [p.device_hash for p in reload.history.recent]
+    # The reload's own scan is dropped from the middle of the newest RECENT_CAP scans.
+    assert len(devices) == RECENT_CAP - 1
+    assert f"d{RECENT_CAP - 3}" not in devices and devices[0] == f"d{RECENT_CAP - 1}"
+    for i in range(3):
+        harness.scan(device=f"e{i}", seconds=100 + i)
+    again = harness.scan(device="e1", seconds=110)
+    assert again.is_repeat
+    assert [p.device_hash for p in again.history.recent[:2]] == ["e2", "e0"]
+    assert "e1" not in [p.device_hash for p in again.history.recent]
+
+
 def test_networks_are_counted_and_one_networks_share_is_capped(app, harness):
     """Sybil resistance in the counters: made-up device ids from one network add devices
     but one network, and that network's share of the capped count stops at the cap."""

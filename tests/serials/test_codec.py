@@ -99,3 +99,75 @@ def test_serials_differ_between_deployments_with_different_master_keys(app_facto
         with pytest.raises(InvalidSerial) as caught:
             services(two).codec.verify(serial, GTIN, None)
         assert caught.value.reason == "bad_signature"
+
+
+# -- found by mutation testing (scripts/mutation.sh codec) ----------------------------------
+
+def test_sequence_numbers_outside_the_55_bit_space_are_refused(codec):
+    assert codec.verify(codec.encode(MAX_SEQ - 1, GTIN, None), GTIN, None) == MAX_SEQ - 1
+    for seq in (MAX_SEQ, MAX_SEQ + 1, -1):
+        with pytest.raises(ValueError, match="out of range"):
+            codec.encode(seq, GTIN, None)
+
+
+def test_encode_with_an_older_key_signs_with_that_key(codec, admin):
+    old = codec.active_key_id()
+    rotated = admin.post("/api/v1/signing-keys/rotate", json={"note": "yearly"})
+    assert rotated.status_code == 201, rotated.get_json()
+    new = rotated.get_json()["id"]
+    codec.invalidate()
+    by_old = codec.encode(77, GTIN, None, key_id=old)
+    by_new = codec.encode(77, GTIN, None)
+    assert by_old[0] == ALPHABET[old] and by_new[0] == ALPHABET[new]
+    assert codec.verify(by_old, GTIN, None) == codec.verify(by_new, GTIN, None) == 77
+    assert by_old != by_new
+
+
+def test_a_bulk_encoder_reused_chunk_by_chunk_matches_the_signer(codec):
+    """Downloads ask one encoder for many chunks; its round-0 cache must follow the high
+    bits of every chunk, including a first chunk whose high part is 1."""
+    signer = codec.signer()
+    encoder = codec.range_encoder(GTIN, "L1", signer.key_id)
+    chunks = [(2**28, 2**28 + 3), (2**28 + 3, 2**28 + 6), (5, 9), (2**29 + 1, 2**29 + 4),
+              (2**29 + 4, 2**29 + 6)]
+    for start, stop in chunks:
+        assert encoder.serial_list(start, stop) == [signer.sign(q, GTIN, "L1")
+                                                    for q in range(start, stop)]
+
+
+def test_a_refused_serial_says_why_in_the_error(codec):
+    good = codec.encode(5, GTIN, None)
+    cases = {"bad_format": good.lower(), "bad_signature": good[:-1] + (
+        "0" if good[-1] != "0" else "1"), "unknown_key": ALPHABET[31] + good[1:]}
+    for reason, serial in cases.items():
+        with pytest.raises(InvalidSerial) as caught:
+            codec.verify(serial, GTIN, None)
+        error = caught.value
+        assert error.reason == reason and error.code == "invalid_serial"
+        assert error.details == {"reason": reason} and error.message
+        assert str(error) == error.message
+
+
+# Stamps printed yesterday must verify today: the derivation of keys from SERIAL_KEY and the
+# stored salt, the permutation and the tag are frozen. These serials were computed once by
+# this code (2026-11-29) for the test SERIAL_KEY; a change to any of it changes them.
+GOLDEN_SALT = "00112233445566778899aabbccddeeff"
+GOLDEN = [(0, None, "075X30A32JF82X4CXM4V"), (12345, None, "0NCG9MTCSDQMTSHSE7CN"),
+          (12345, "L2411", "0NCG9MTCSDQM97DP6REF"), (2**40 + 7, "Lô-7", "00PTPVKB1JPYVDJ0XZ20")]
+
+
+def test_serials_of_a_stored_key_never_change(app):
+    from scanapp.db import session_scope, utcnow
+    from scanapp.serials.models import SigningKey
+
+    with session_scope(app) as session:  # key 0 as a database restored from backup has it
+        session.add(SigningKey(id=0, status="active", salt=GOLDEN_SALT, created_at=utcnow()))
+        session.commit()
+    with app.app_context():
+        codec = services(app).codec
+        codec.invalidate()
+        for seq, lot, serial in GOLDEN:
+            assert codec.encode(seq, GTIN, lot) == serial
+            assert codec.range_encoder(GTIN, lot, 0).serial_list(seq, seq + 1) == [serial]
+            assert codec.verify(serial, GTIN, lot) == seq
+
