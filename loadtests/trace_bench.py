@@ -167,9 +167,9 @@ def bench_lineage(app, principal, worlds, samples: int) -> dict[str, list[float]
 def bench_recall(args, schema, prefix, app, principal, product) -> dict[str, float]:
     from scanapp.scan.service import ScanRequest, verify_scan
     from scanapp.serials import service as serials
-    from scanapp.services import services
     from scanapp.serials.models import SerialRange
     from scanapp.serials.stamps import stamp_uri
+    from scanapp.services import services
     from scanapp.trace import recall, service
 
     n = args.recall_lots
@@ -238,9 +238,9 @@ def bench_scan_cost(args, schema, prefix, app, principal, product, scans: int
     are asserted by tests/scan/test_round_trips.py; the summary adds none.)"""
     from scanapp.scan.service import ScanRequest, verify_scan
     from scanapp.serials import service as serials
-    from scanapp.services import services
     from scanapp.serials.models import SerialRange
     from scanapp.serials.stamps import stamp_uri
+    from scanapp.services import services
     from scanapp.trace import service
 
     with app.app_context(), session_scope(app) as session:
