@@ -5,7 +5,9 @@ here, in one process of its own, on the polling-worker base (scanapp/background.
 
 - ``WebhookRelay`` (fraud/webhooks.py): brand webhooks from ``webhook_outbox``;
 - ``EpcisPusher`` (epcis/exporter.py): the closed days' scan counts, then the EPCIS
-  outbox, to the portal's capture endpoint (idle while no capture URL is configured).
+  outbox, to the portal's capture endpoint (idle while no capture URL is configured);
+- ``PortalPusher`` (trace/portal.py): each changed lot's Circular 02/2024 document to the
+  National Traceability Portal (idle while no ``TRACE_PORTAL_URL`` is configured).
 
 Both claim rows with a lease, so a second worker process (a rolling deploy) sends nothing
 twice, and both start with whatever earlier processes left in their outboxes. The group
@@ -28,6 +30,7 @@ from flask import Flask, current_app
 
 from .background import JOIN_BUDGET_S, PollingWorker, stop_all
 from .services import services
+from .trace.portal import PortalPusher
 
 
 class Worker:
@@ -35,7 +38,10 @@ class Worker:
 
     def __init__(self, app: Flask):
         found = services(app)
-        self.relays: list[PollingWorker] = [found.webhook_relay, found.epcis_pusher]
+        # The portal pusher last: with --once a failed push ends the command (exit 1) after
+        # the other relays have had their pass.
+        self.relays: list[PollingWorker] = [found.webhook_relay, found.epcis_pusher,
+                                            PortalPusher(app)]
 
     def start(self) -> None:
         for relay in self.relays:

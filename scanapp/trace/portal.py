@@ -30,6 +30,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..background import PollingWorker
 from ..db import session_scope, utcnow
 from ..epcis.exporter import backoff
 from .models import Lot, PortalOutbox
@@ -197,3 +198,27 @@ def push_pending(app: Flask, max_batches: int = 1000) -> PushResult:
         if one.sent == 0:
             break
     return total
+
+
+class PortalPusher(PollingWorker):
+    """The worker process's relay for this outbox: every ``EPCIS_PUSH_INTERVAL`` seconds the
+    lots' documents that are due (idle while no ``TRACE_PORTAL_URL`` is configured), backing
+    off like the EPCIS pusher while the portal is down."""
+
+    name = "scanapp-portal-pusher"
+
+    def __init__(self, app: Flask):
+        super().__init__()
+        self.app = app
+
+    def interval(self) -> float:
+        return float(self.app.config["EPCIS_PUSH_INTERVAL"])
+
+    def max_backoff(self) -> float:
+        return float(self.app.config["EPCIS_RETRY_MAX"])
+
+    def run_once(self) -> bool:
+        result = push_once(self.app)
+        if result.failed:
+            raise RuntimeError(f"portal push failed: {result.last_error}")
+        return result.sent > 0  # a full batch went: there may be more right away

@@ -56,3 +56,25 @@ def test_every_changed_lot_goes_to_the_portal_once_with_its_ten_items(chain, app
     assert all(s["productTraceCode"] and s["locationTraceCode"]
                for s in dried["items"]["5_stages"])
     assert portal.push_pending(app).sent == 0  # nothing twice
+
+
+def test_the_worker_process_pushes_the_lots_to_the_portal(chain, app, portal_server):
+    url, received, _state = portal_server
+    app.config["TRACE_PORTAL_URL"] = url
+    with app.app_context():  # `flask` pushes one for every command; the test runner does not
+        result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert {d["items"]["7_traceCodes"]["lot"] for d in received[0]["documents"]} == {
+        "NH2407A", "NH2407B", "LN2408"}
+    assert portal.push_pending(app).sent == 0  # the worker marked them sent
+
+
+def test_a_portal_outage_fails_the_workers_pass_and_keeps_the_lots(chain, app, portal_server):
+    url, received, state = portal_server
+    app.config.update(TRACE_PORTAL_URL=url, EPCIS_RETRY_BASE=0.0)
+    state["status"] = 503
+    with app.app_context():  # `flask` pushes one for every command; the test runner does not
+        result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code != 0 and "portal push failed" in str(result.exception)
+    state["status"] = 200
+    assert portal.push_pending(app).sent == 3 and received
