@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from . import authority, bootstrap, cli, db, health, redis_client, trace, worker
-from .config import load_settings
+from .config import instance_path, load_settings
 from .errors import register_errorhandlers
 from .extensions import api
 from .scan import limits as scan_limits
@@ -40,8 +40,7 @@ FEATURE_VIEWS = (
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # The instance folder (embedded database, development secrets) may live outside the
     # code: tests and read-only installs point SCANAPP_INSTANCE_PATH elsewhere.
-    app = Flask(__name__, instance_relative_config=True,
-                instance_path=os.environ.get("SCANAPP_INSTANCE_PATH") or None)
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path())
     app.session_interface = CookieSessionOnDemand()
     app.config.update(load_settings(app.instance_path, overrides))
     app.json.sort_keys = False
@@ -105,7 +104,6 @@ def prepare_database(app: Flask) -> None:
     if not app.config["AUTO_MIGRATE"]:
         return
     import fcntl
-    import os
 
     from . import migrations
 

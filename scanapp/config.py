@@ -348,3 +348,10 @@ def _bits_per_char(value: str) -> float:
     if chars <= set(string.ascii_letters + string.digits + "-_+/="):
         return 6.0
     return 6.5  # printable ASCII and beyond: generous, the other checks still apply
+
+
+def instance_path() -> str | None:
+    """``SCANAPP_INSTANCE_PATH``: where the instance folder lives (embedded database,
+    development secrets); None keeps Flask's default, ``instance/`` beside the package. Read
+    before the app exists, since the other settings' defaults are built from it."""
+    return _env("INSTANCE_PATH")

@@ -301,6 +301,16 @@ def make_actor(app, client):
 
 
 @pytest.fixture
+def authority(app, runner, client) -> Actor:
+    """A province authority (Hưng Yên): its key comes from the CLI, which records its scope."""
+    with app.app_context():
+        result = runner.invoke(args=["keys", "create", "--role", "authority", "--org",
+                                     "Sở KH&CN Hưng Yên", "--province", "33"])
+    assert result.exit_code == 0, result.output
+    return Actor(client, result.output.strip().splitlines()[-1], "authority")
+
+
+@pytest.fixture
 def admin(make_actor) -> Actor:
     return make_actor("admin", "Admin Org")
 

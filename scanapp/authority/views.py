@@ -35,6 +35,7 @@ blp = Blueprint("authority", __name__, url_prefix="/api/v1/authority",
 
 PLAIN_BLUEPRINTS = (pages_bp,)
 AUTHORITIES = (Role.AUTHORITY, Role.ADMIN)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LIMIT = 500
 
 
@@ -80,6 +81,7 @@ def lots():
 
 @blp.route("/events")
 @requires(*AUTHORITIES)
+@blp.response(200, description="the supply-chain events at places of your province")
 def events():
     """Lot events that happened at places of your province"""
     rows = _rows(scope.events(_scope()))
@@ -155,6 +157,7 @@ class Policy(MethodView):
 
 @blp.route("/rules")
 @requires(*AUTHORITIES)
+@blp.response(200, description="the data-quality rules, with Vietnamese and English titles")
 def rule_list():
     """The data-quality rules, with their Vietnamese and English names"""
     return {"rules": [{"name": r.name, "title_vi": r.title_vi, "title_en": r.title_en}
@@ -212,6 +215,7 @@ def _statistics(args) -> dict:
 @blp.route("/statistics")
 @requires(*AUTHORITIES)
 @blp.arguments(PeriodSchema, location="query")
+@blp.response(200, description="figures per province and sector against the plan's targets")
 def statistics(args):
     """Implementation figures for a period (Vietnam dates; default: this year so far)"""
     return _statistics(args)
@@ -220,6 +224,7 @@ def statistics(args):
 @blp.route("/report.pdf")
 @requires(*AUTHORITIES)
 @blp.arguments(PeriodSchema, location="query")
+@blp.response(200, content_type="application/pdf", description="the report as PDF")
 def report_pdf(args):
     """The report for a period as PDF"""
     body = report.pdf(_statistics(args), current_app.config.get("AUTHORITY_PDF_FONT"))
@@ -230,10 +235,10 @@ def report_pdf(args):
 @blp.route("/report.xlsx")
 @requires(*AUTHORITIES)
 @blp.arguments(PeriodSchema, location="query")
+@blp.response(200, content_type=XLSX, description="the report as XLSX")
 def report_xlsx(args):
     """The report for a period as XLSX"""
     return Response(report.xlsx(_statistics(args)), mimetype=XLSX, headers={
         "Content-Disposition": 'attachment; filename="bao-cao-truy-xuat.xlsx"'})
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -429,7 +429,7 @@ def test_out_of_market_fires_at_full_strength_exactly():
     assert strength("out_of_market", scan(place(point=HANOI, province="01"))) == 0.0
 
 
-@pytest.mark.parametrize("standing", ["not_activated", "voided", "recalled", "compromised_key"])
+@pytest.mark.parametrize("standing", ["not_activated", "voided", "recalled"])
 def test_standing_rules_fire_for_their_standing_only(standing):
     assert strength(standing, scan(standing=standing)) == 1.0
     assert strength(standing, scan(standing="genuine")) == 0.0

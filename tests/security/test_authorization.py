@@ -17,8 +17,13 @@ from scanapp.auth.models import Role
 
 from .conftest import issue_range, serials_of
 
-ALL = frozenset(Role)
+# Every role of the keyed API; a province authority reads through /api/v1/authority (its
+# own, province-scoped views) and is granted nothing else.
+ALL = frozenset(Role) - {Role.AUTHORITY}
+# Any key at all: its own identity and keys, and ranges, of which an authority holds none.
+EVERY_KEY = frozenset(Role)
 ADMIN, BRAND, PRINTER, INSPECTOR = Role.ADMIN, Role.BRAND, Role.PRINTER, Role.INSPECTOR
+AUTHORITY = Role.AUTHORITY
 
 # Public by design, with the reason.
 PUBLIC = {
@@ -44,6 +49,7 @@ PUBLIC = {
     "inspect.login": "dashboard sign-in form",
     "inspect.static": "dashboard assets",
     "consumer_reports.submit_form": "the stamp page's report form (rate limited)",
+    "authority_pages.login": "the authorities' sign-in form",
 }
 # Public for one method only: filing a report; reading the queue needs a key (KEYED).
 PUBLIC_METHODS = {("POST", "reports.Reports"): "consumers file reports without an account"}
@@ -51,28 +57,46 @@ PUBLIC_METHODS = {("POST", "reports.Reports"): "consumers file reports without a
 # The inspector dashboard: signed-in session (from an inspector or admin key) or redirect.
 DASHBOARD = {"inspect.queue", "inspect.dossier", "inspect.export_csv", "inspect.case_action",
              "inspect.logout", "consumer_reports.inspect_report",
-             "consumer_reports.inspect_report_photo"}
+             "consumer_reports.inspect_report_photo",
+             # The authorities' pages: signed-in sessions of authority keys (and CSRF).
+             "authority_pages.logout", "authority_pages.queue", "authority_pages.decide",
+             "authority_pages.finding_list", "authority_pages.finding",
+             "authority_pages.statistics", "authority_pages.report_file"}
 
 FRAUD_READERS = frozenset({INSPECTOR, ADMIN, BRAND})
 ISSUERS = frozenset({PRINTER, BRAND, ADMIN})
 TRACE_READERS = frozenset({ADMIN, BRAND, INSPECTOR})
 TRACE_WRITERS = frozenset({ADMIN, BRAND})
 
+AUTHORITY_READERS = frozenset({AUTHORITY, ADMIN})
+REVIEW_READERS = frozenset({AUTHORITY, ADMIN, BRAND})  # a firm reads its own items' reasons
+
 KEYED: dict[tuple[str, str], frozenset[Role]] = {
-    ("GET", "auth.Me"): ALL,
-    ("GET", "auth.Keys"): ALL,
+    # The authorities' side (docs/AUTHORITY.md): a province authority or an admin reads;
+    # only an authority decides; the firm answers a rejection.
+    **{("GET", f"authority.{name}"): AUTHORITY_READERS for name in (
+        "parties", "locations", "products", "lots", "events", "Policy", "rule_list",
+        "finding_list", "finding_item", "statistics", "report_pdf", "report_xlsx")},
+    ("GET", "authority.reviews"): REVIEW_READERS,
+    ("GET", "authority.review_item"): REVIEW_READERS,
+    **{(method, f"authority.{name}"): frozenset({AUTHORITY}) for method, name in (
+        ("POST", "approve"), ("POST", "reject"), ("PUT", "Policy"), ("POST", "finding_case"),
+        ("POST", "finding_dismiss"))},
+    ("POST", "authority.answer"): frozenset({BRAND}),
+    ("GET", "auth.Me"): EVERY_KEY,
+    ("GET", "auth.Keys"): EVERY_KEY,
     ("POST", "auth.Keys"): frozenset({ADMIN}),
-    ("POST", "auth.RevokeKey"): ALL,
+    ("POST", "auth.RevokeKey"): EVERY_KEY,
     ("GET", "auth.Orgs"): frozenset({ADMIN}),
     ("PUT", "auth.OrgGs1Prefixes"): frozenset({ADMIN}),
     ("GET", "products.Products"): ALL,
     ("POST", "products.Products"): frozenset({BRAND, ADMIN}),
     ("GET", "products.ProductItem"): ALL,
     ("PATCH", "products.ProductItem"): frozenset({BRAND, ADMIN}),
-    ("GET", "serials.Ranges"): ALL,
+    ("GET", "serials.Ranges"): EVERY_KEY,
     ("POST", "serials.Ranges"): ISSUERS,
-    ("GET", "serials.RangeItem"): ALL,
-    ("GET", "serials.RangeHistory"): ALL,
+    ("GET", "serials.RangeItem"): EVERY_KEY,
+    ("GET", "serials.RangeHistory"): EVERY_KEY,
     ("POST", "serials.RangeStep"): ISSUERS,
     # Serials (and PINs) leave the system only for those who print or own them.
     ("GET", "serials.RangeCodes"): ISSUERS,
@@ -221,8 +245,10 @@ def test_keyed_endpoints_refuse_missing_wrong_and_revoked_keys(app, bad_callers)
     assert not wrong, "\n".join(wrong)
 
 
-def test_every_role_gets_exactly_the_access_the_matrix_grants(app, make_actor):
-    actors = {role: make_actor(role.value, f"Matrix {role.value}") for role in Role}
+def test_every_role_gets_exactly_the_access_the_matrix_grants(app, make_actor, authority):
+    actors = {role: make_actor(role.value, f"Matrix {role.value}") for role in Role
+              if role is not Role.AUTHORITY}
+    actors[Role.AUTHORITY] = authority  # an authority key needs its province (CLI)
     wrong = []
     for method, endpoint, url in routes(app):
         allowed = KEYED.get((method, endpoint))
@@ -256,7 +282,9 @@ def test_dashboard_pages_need_a_signed_in_session(app, anonymous, make_actor):
         # A GET goes to the sign-in page; a POST without its CSRF token is refused.
         assert response.status_code in (302, 303, 400, 401, 403), (method, url)
         if response.status_code in (302, 303):
-            assert "/inspect/login" in response.headers["Location"]
+            # Each workspace signs in on its own page.
+            sign_in = "/authority/login" if endpoint.startswith("authority") else "/inspect/login"
+            assert sign_in in response.headers["Location"], (url, response.headers["Location"])
 
 
 def test_dashboard_session_ends_when_its_key_is_revoked(app, client, make_actor, admin):

@@ -151,7 +151,7 @@ def fuzz(app, actors: dict, seed_value: int = SEED) -> tuple[Counter, list[str]]
 
 
 @pytest.fixture
-def actors(admin, brand, printer, inspector):
+def actors(admin, brand, printer, inspector, authority):
     """One key per role, with something to find: a product and an authorised printer."""
     made = brand.post("/api/v1/products", json={"gtin": gtin14("0893456789036"),
                                                 "name": "Cà phê thử"})
@@ -160,7 +160,7 @@ def actors(admin, brand, printer, inspector):
                          json={"printer_org_id": printer.org_id})
     assert granted.status_code == 201, granted.get_json()
     return {Role.ADMIN: admin, Role.BRAND: brand, Role.PRINTER: printer,
-            Role.INSPECTOR: inspector}
+            Role.INSPECTOR: inspector, Role.AUTHORITY: authority}
 
 
 @pytest.mark.slow
