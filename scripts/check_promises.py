@@ -41,10 +41,9 @@ CHANGES = [
     ),
     (
         "4 _allow_private always true",
-        "scanapp/fraud/webhooks.py",
-        '    if "WEBHOOK_ALLOW_PRIVATE" in app.config:\n'
-        '        return bool(app.config["WEBHOOK_ALLOW_PRIVATE"])',
-        "    return True",
+        "scanapp/config.py",
+        '"WEBHOOK_ALLOW_PRIVATE": _env_bool("WEBHOOK_ALLOW_PRIVATE", not production),',
+        '"WEBHOOK_ALLOW_PRIVATE": _env_bool("WEBHOOK_ALLOW_PRIVATE", True),',
         ["tests/fraud/test_webhooks.py", "-k", "by_default"],
     ),
     (
@@ -78,10 +77,10 @@ CHANGES = [
     (
         "8 stamp page script-src *",
         "scanapp/scan/pages.py",
-        '    response.headers["Cache-Control"] = "no-store"\n    return response',
+        '    response.headers["Cache-Control"] = "no-store"\n',
         '    response.headers["Cache-Control"] = "no-store"\n'
         '    response.headers["Content-Security-Policy"] = '
-        '"script-src * \'unsafe-inline\' \'unsafe-eval\'"\n    return response',
+        '"script-src * \'unsafe-inline\' \'unsafe-eval\'"\n',
         ["tests/security/test_promises.py", "-k", "stamp_page"],
     ),
     (
@@ -122,9 +121,9 @@ CHANGES = [
     (
         "13b production default flags in request",
         "scanapp/config.py",
-        '"1" if production else "0"))',
-        '"0"))',
-        [T, "-k", "does_not_wait"],
+        '_env_bool("SCAN_FLAGS_IN_BACKGROUND", production),',
+        '_env_bool("SCAN_FLAGS_IN_BACKGROUND", False),',
+        ["tests/test_settings.py", "-k", "flags_after_the_answer"],
     ),
     (
         "x expired never true",

@@ -100,3 +100,19 @@ def test_a_broken_boundary_file_stops_the_app_naming_the_variable(tmp_path):
     with pytest.raises(ConfigError, match="SCANAPP_PROVINCES_GEOJSON"):
         create_app({"PROVINCES_GEOJSON": str(broken), "AUTO_MIGRATE": False,
                     "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_production_writes_flags_after_the_answer_by_default(tmp_path, monkeypatch):
+    # README: SCANAPP_SCAN_FLAGS_IN_BACKGROUND is 1 in production; the scan's answer must not
+    # wait for the flag write there (issue 22, item 13).
+    import secrets
+
+    from scanapp.config import load_settings
+
+    monkeypatch.delenv("SCANAPP_SCAN_FLAGS_IN_BACKGROUND", raising=False)
+    strong = {name: secrets.token_urlsafe(48) for name in ("SECRET_KEY", "SERIAL_KEY", "PIN_KEY")}
+    production = load_settings(str(tmp_path), {
+        "ENV": "production", "PUBLIC_BASE_URL": "https://scan.example.vn", **strong})
+    assert production["SCAN_FLAGS_IN_BACKGROUND"] is True
+    development = load_settings(str(tmp_path), {"ENV": "development"})
+    assert development["SCAN_FLAGS_IN_BACKGROUND"] is False
