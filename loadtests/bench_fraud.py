@@ -12,8 +12,8 @@ import statistics
 import sys
 import time
 
-from scanapp.fraud.engine import assess
-from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+from scanapp.risk.engine import assess
+from scanapp.risk.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 
 T0 = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
 

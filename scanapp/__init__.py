@@ -75,7 +75,7 @@ def register_extensions(app: Flask) -> None:
     redis_client.init_app(app)
     api.init_app(app)
     scan_limits.init_app(app)
-    from .fraud.rules import setting_problem
+    from .risk.rules import setting_problem
 
     app.extensions["scanapp.fraud_settings_check"] = setting_problem
     api.spec.components.security_scheme(

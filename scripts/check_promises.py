@@ -85,7 +85,7 @@ CHANGES = [
     ),
     (
         "9 reasons unsorted",
-        "scanapp/fraud/engine.py",
+        "scanapp/risk/engine.py",
         "reasons = tuple(sorted(strengths, key=lambda r: -contribution[r]))",
         "reasons = tuple(strengths)",
         [T, "-k", "strongest"],
@@ -106,7 +106,7 @@ CHANGES = [
     ),
     (
         "12 a rule raising on odd input",
-        "scanapp/fraud/rules.py",
+        "scanapp/risk/rules.py",
         "    return excess_strength(max(count, 1 if",
         "    return excess_strength(max(math.sqrt(count), 1 if",
         ["tests/fraud/test_rules.py", "-k", "odd_input"],

@@ -51,12 +51,12 @@ from ..errors import (
     status_for,
 )
 from ..regions import PROVINCES
+from ..risk.rules import HOTSPOT_DEFAULT_MIN_FORGED, RULES
 from . import flags as flag_service
 from .dossier import build_dossier, signal_info
 from .hotspots import hotspots
 from .map import hotspot_map, scan_map
 from .models import DashboardSession
-from .rules import HOTSPOT_DEFAULT_MIN_FORGED, RULES
 
 inspect_bp = Blueprint("inspect", __name__, url_prefix="/inspect",
                        template_folder="templates", static_folder="static",

@@ -17,11 +17,11 @@ from ..auth.service import Principal
 from ..errors import DomainError, NotFound
 from ..products.models import Product
 from ..regions import PROVINCES
+from ..risk.rules import AGGREGATE_SIGNALS, COUNTERFEIT_REASON, RULES_BY_ID
 from ..scan.models import ScanEvent
 from ..services import services
 from .flags import brand_may_see_gtin, inspections_for, org_names
 from .models import Flag
-from .rules import AGGREGATE_SIGNALS, COUNTERFEIT_REASON, RULES_BY_ID
 
 # A dossier lists at most this many scans (newest kept): a clone may be scanned thousands
 # of times, and the pattern is clear long before that.

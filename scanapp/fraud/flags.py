@@ -27,9 +27,9 @@ from ..db import session_scope, utcnow
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..products.models import Product
 from ..regions import PROVINCES, default_locator
+from ..risk.engine import Assessment
+from ..risk.facts import CodeHistory, RangeFacts, ScanFacts
 from ..scan.models import ScanEvent
-from .engine import Assessment
-from .facts import CodeHistory, RangeFacts, ScanFacts
 from .models import CaseEvent, CaseStatus, FieldInspection, Flag
 
 log = logging.getLogger(__name__)

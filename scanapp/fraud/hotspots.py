@@ -31,14 +31,14 @@ from ..errors import InvalidInput
 from ..gs1 import normalize_gtin
 from ..products.models import Product
 from ..regions import PROVINCES, cell_centre, default_locator
-from ..scan.models import ScanEvent
-from .models import Flag
-from .rules import (
+from ..risk.rules import (
     HOTSPOT_DEFAULT_MIN_COPIED,
     HOTSPOT_DEFAULT_MIN_FORGED,
     HOTSPOT_DEFAULT_MIN_NETWORKS,
     hotspot_places,
 )
+from ..scan.models import ScanEvent
+from .models import Flag
 
 DEFAULT_WINDOW = dt.timedelta(days=7)
 MAX_WINDOW = dt.timedelta(days=366)

@@ -6,12 +6,12 @@ import marshmallow as ma
 
 from ..extensions import Schema
 from ..regions import PROVINCES
-from .flags import FINDINGS, STATUSES
-from .rules import (
+from ..risk.rules import (
     HOTSPOT_DEFAULT_MIN_COPIED,
     HOTSPOT_DEFAULT_MIN_FORGED,
     HOTSPOT_DEFAULT_MIN_NETWORKS,
 )
+from .flags import FINDINGS, STATUSES
 
 
 def _province(value: str) -> None:

@@ -37,8 +37,8 @@ from ..errors import (
     http_exception_response,
     status_for,
 )
-from ..fraud.rules import RULES_BY_ID
 from ..regions import PROVINCES
+from ..risk.rules import RULES_BY_ID
 from ..serials.stamps import StampRef
 from . import service
 from .catalog import ProductInfo
@@ -231,16 +231,14 @@ def recall_of(result: service.ScanResult, trace: dict | None) -> dict | None:
 
 
 def lot_trace(gtin: str, lot: str | None) -> dict | None:
-    """The lot's Circular 02/2024 document from the trace package, when it is installed and
-    the lot has trace data; never fails the page."""
-    if not lot:
+    """The lot's Circular 02/2024 document from the provider scanapp.trace registered on the
+    app (the composition root passes it in; this package does not import trace), when the lot
+    has trace data; never fails the page."""
+    view = current_app.extensions.get("scanapp.trace.lot_view")
+    if not lot or view is None:
         return None
     try:
-        from ..trace import public_lot_view  # the origin-traceability package (issue 14)
-    except ImportError:
-        return None
-    try:
-        return public_lot_view(get_session(), gtin, lot)
+        return view(get_session(), gtin, lot)
     except Exception:  # noqa: BLE001 - the verdict matters more than the journey
         log.exception("trace data for %s/%s failed; page shown without it", gtin, lot)
         return None

@@ -39,7 +39,7 @@ from redis.exceptions import NoScriptError, RedisClusterException
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.engine import Engine
 
-from ..fraud.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
+from ..risk.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
 from ..serials.codec import ALPHABET
 from .models import PinCheck, ScanEvent
 from .store import COUNTERFEIT, RECENT_CAP, Observation, ScanStateStore, network_key

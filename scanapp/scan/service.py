@@ -28,11 +28,11 @@ from flask import Flask
 
 from ..db import get_engine, utcnow
 from ..errors import InvalidInput, RateLimited
-from ..fraud import engine as fraud
-from ..fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from ..metrics import Metrics
 from ..redis_client import get_redis
 from ..regions import PROVINCES, cell_of, default_locator
+from ..risk import engine as fraud
+from ..risk.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from ..serials.codec import InvalidSerial, SerialCodec
 from ..serials.lifecycle import CodeStatus
 from ..serials.lookup import RangeInfo

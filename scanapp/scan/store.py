@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
-from ..fraud.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
+from ..risk.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
 from .models import PinCheck, ScanEvent
 
 RECENT_CAP = 20

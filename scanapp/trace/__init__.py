@@ -2,7 +2,8 @@
 
 ``init_app`` wires the package into one app explicitly (nothing happens on import): it
 registers the capture hook that checks and applies supply-chain events, and the provider
-of the trace summary that the scan answer carries.
+of the trace summary that the scan answer carries and of the lot document the stamp page
+shows.
 """
 
 from __future__ import annotations
@@ -21,3 +22,5 @@ def init_app(app: Flask) -> None:
     app.extensions["scanapp.epcis.capture_hooks"].append(TraceCaptureHook())
     cache = SummaryCache(app)
     app.extensions["scanapp.trace.summary"] = cache
+    # The stamp page (scanapp.scan, a lower layer) renders the lot's document through this.
+    app.extensions["scanapp.trace.lot_view"] = public_lot_view

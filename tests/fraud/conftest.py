@@ -9,10 +9,10 @@ import pytest
 
 from scanapp import events
 from scanapp.db import session_scope, utcnow
-from scanapp.fraud.engine import Assessment
-from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from scanapp.fraud.flags import on_scan_recorded
 from scanapp.regions import PROVINCES, cell_of
+from scanapp.risk.engine import Assessment
+from scanapp.risk.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from scanapp.scan.models import ScanEvent
 from scanapp.services import services
 

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 
 from scanapp.db import get_engine, session_scope, utcnow
 from scanapp.epcis.models import EpcisEvent, EpcisOutbox
-from scanapp.fraud.engine import Assessment
-from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from scanapp.fraud.flags import ESCALATION_STEP, on_scan_recorded, on_scans_recorded
 from scanapp.fraud.models import CaseEvent, CaseStatus, Flag, WebhookDelivery
 from scanapp.regions import PROVINCES
+from scanapp.risk.engine import Assessment
+from scanapp.risk.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 from scanapp.scan.flag_writer import FlagWriter
 from scanapp.serials.models import SerialRange
 from scanapp.services import services
@@ -235,7 +235,7 @@ def test_a_code_raised_by_another_process_meanwhile_costs_no_other_flag(app, cod
 def test_a_failing_batch_is_written_one_by_one(app, codes, caplog):
     bad = codes.scan(1, 70)
     bad = (*bad[:4], Assessment(risk=70, reasons=(None,), suspicious=True, flag=True))
-    with caplog.at_level(logging.ERROR, logger="scanapp.fraud.engine"):
+    with caplog.at_level(logging.ERROR, logger="scanapp.risk.engine"):
         on_scans_recorded(app, [codes.scan(0, 70), bad, codes.scan(2, 60)])
     rows = seen(app)
     assert {f[0] for f in rows["flags"]} == {codes.serials[0], codes.serials[2]}

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from scanapp.fraud.engine import assess
-from scanapp.fraud.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
-from scanapp.fraud.rules import (
+from scanapp.risk.engine import assess
+from scanapp.risk.facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
+from scanapp.risk.rules import (
     DEFAULT_SETTINGS,
     RULES,
     RULES_BY_ID,
@@ -598,7 +598,7 @@ def test_reasons_are_sorted_by_what_they_add_to_the_risk():
     ("flag_at", 90), ("flag_at", 1e308), ("suspicious_at", 0), ("unknown", 3),
     ("max_scans", True)])
 def test_settings_outside_their_bounds_are_refused_and_ignored(name, value):
-    from scanapp.fraud.rules import setting_problem
+    from scanapp.risk.rules import setting_problem
 
     assert setting_problem(name, value)
     merged = settings_for(rng(**{name: value}))
@@ -606,7 +606,7 @@ def test_settings_outside_their_bounds_are_refused_and_ignored(name, value):
 
 
 def test_a_brand_may_lower_the_flag_threshold_but_not_raise_it():
-    from scanapp.fraud.rules import setting_problem
+    from scanapp.risk.rules import setting_problem
 
     assert setting_problem("flag_at", 45) is None
     assert "lowered" in setting_problem("flag_at", 51)
@@ -621,7 +621,7 @@ def test_coarse_fixes_on_both_sides_of_a_border_are_one_province_not_a_move():
     c = place(-200, device="c", point=(21.033, 105.85), province="01")
     d = place(-100, device="d", point=(10.78, 106.70), province="79")
     now = place(0, device="e", point=(21.13, 105.94), province="24", accuracy=3000)
-    from scanapp.fraud.rules import count_provinces
+    from scanapp.risk.rules import count_provinces
 
     assert count_provinces([now, a, b]) == 1
     assert count_provinces([now, a, b, c, d]) == 2

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import delete
 
 from scanapp.db import get_engine
-from scanapp.fraud.facts import ScanPlace
 from scanapp.redis_client import get_redis
+from scanapp.risk.facts import ScanPlace
 from scanapp.scan.models import PinCheck, ScanEvent
 from scanapp.scan.redis_store import RedisScanStateStore, bucket_of
 from scanapp.scan.sink import DirectSink
@@ -211,7 +211,7 @@ def test_a_reload_keeps_recent_full_when_the_list_is_at_its_cap(harness):
 def test_networks_are_counted_and_one_networks_share_is_capped(app, harness):
     """Sybil resistance in the counters: made-up device ids from one network add devices
     but one network, and that network's share of the capped count stops at the cap."""
-    from scanapp.fraud.facts import MAX_SCANS_PER_NETWORK
+    from scanapp.risk.facts import MAX_SCANS_PER_NETWORK
 
     for i in range(MAX_SCANS_PER_NETWORK + 4):
         obs = harness.scan(device=f"fake-{i}", seconds=i, network="net-attacker")
