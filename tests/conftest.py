@@ -9,7 +9,14 @@ Every test that takes ``app`` (or anything built on it) runs once per *stack*:
 
 Isolation: each test run creates its own PostgreSQL schema (dropped at the end) and its
 own SQLite file; each test gets its own Redis key prefix and deletes only those keys.
-Rows are removed after every test, so tests may commit freely, across threads too.
+
+Database rows, by default, are never really committed: the test's app runs on one database
+connection inside a transaction that is rolled back when the test ends, and each commit of
+the code under test is a SAVEPOINT (tests/savepoints.py). Tests that need their commits
+visible to other connections (threads racing each other, the worker's relays, a real HTTP
+server, subprocesses, gunicorn) are marked ``committed`` (or use a fixture that implies it:
+``COMMITTED_FIXTURES``); they commit for real and every table is emptied after them.
+tests/README.md has the rule.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ import pytest
 import sqlalchemy as sa
 
 from scanapp import create_app
+from scanapp import db as scanapp_db
 from scanapp import migrations as scanapp_migrations
 from scanapp.auth import service as auth_service
 from scanapp.auth.models import Role
 from scanapp.db import Base, make_engine, session_scope
+from tests.savepoints import SharedConnection, engine_factory
 
 PG_URL = os.environ.get("SCANAPP_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SCANAPP_TEST_REDIS_URL")
@@ -71,6 +80,18 @@ class Stack:
     database_url: str
     schema: str | None
     redis_url: str | None
+    _engine: sa.Engine | None = None
+
+    def engine(self) -> sa.Engine:
+        """The run's pooled engine on this stack; savepoint-mode tests borrow one of its
+        connections for their whole duration."""
+        if self._engine is None:
+            self._engine = make_engine(self.database_url, self.schema, 5)
+        return self._engine
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
 
     def overrides(self) -> dict:
         return {
@@ -101,7 +122,9 @@ def _migrated(stack: Stack) -> Stack:
 @pytest.fixture(scope="session")
 def embedded_stack(tmp_path_factory) -> Stack:
     path = tmp_path_factory.mktemp("db") / "scanapp-test.db"
-    return _migrated(Stack("embedded", f"sqlite:///{path}", None, None))
+    stack = _migrated(Stack("embedded", f"sqlite:///{path}", None, None))
+    yield stack
+    stack.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +146,9 @@ def services_stack():
         if not REDIS_CLUSTER:
             missing_service(f"Redis at {REDIS_URL} ({exc.__class__.__name__})")
     try:
-        yield _migrated(Stack("services", PG_URL, schema, REDIS_URL))
+        stack = _migrated(Stack("services", PG_URL, schema, REDIS_URL))
+        yield stack
+        stack.dispose()
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -237,16 +262,36 @@ def run_worker(app):
         worker.stop()
 
 
+# Fixtures whose tests need committed data: other threads or processes read it.
+COMMITTED_FIXTURES = frozenset({"live_server", "run_worker", "browser"})
+
+
+def commits_for_real(request) -> bool:
+    """True for tests marked ``committed`` or using a fixture that implies it."""
+    return (request.node.get_closest_marker("committed") is not None
+            or not COMMITTED_FIXTURES.isdisjoint(request.fixturenames))
+
+
 @pytest.fixture
-def app(stack):
+def app(stack, request, monkeypatch):
+    """The test's app on its stack. By default on one connection rolled back at the end
+    (tests/savepoints.py); ``committed`` tests commit for real and are wiped after."""
+    shared = None
+    if not commits_for_real(request):
+        shared = SharedConnection(stack.engine(), stack.database_url)
+        monkeypatch.setattr(scanapp_db, "make_engine",
+                            engine_factory(shared, scanapp_db.make_engine))
     application = build_app(stack)
     yield application
     for hook in application.extensions.get("scanapp.shutdown_hooks", []):
         hook()
     application.extensions["scanapp.shutdown_hooks"] = []
-    _wipe_database(application)
+    if shared is None:
+        _wipe_database(application)
     _wipe_redis(application)
     dispose_app(application)
+    if shared is not None:
+        shared.end()
 
 
 @pytest.fixture

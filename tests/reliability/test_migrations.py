@@ -5,12 +5,16 @@ package's branch it belongs to."""
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from scanapp import migrations as scanapp_migrations
 from scanapp.db import Base, get_engine
+
+# Migrations run on their own connections, DDL included.
+pytestmark = pytest.mark.committed
 
 
 def _differences(app) -> list:
