@@ -47,6 +47,38 @@ REQUIRE = os.environ.get("SCANAPP_TEST_REQUIRE_SERVICES", "0") == "1"
 # No test writes into the repository's instance/ folder (embedded database, dev secrets).
 os.environ.setdefault("SCANAPP_INSTANCE_PATH", tempfile.mkdtemp(prefix="scanapp-instance-"))
 
+def _memoize_werkzeug_url_builders() -> None:
+    """Compile each URL builder once per test run instead of once per app.
+
+    werkzeug compiles two Python functions per URL rule when an app registers it (AST built
+    and ``compile``d): about three quarters of ``create_app``'s time, and the suite builds an
+    app per test, each with the same ~125 rules. The compiled function depends only on what
+    it is compiled from (the rule's parsed parts, its defaults, ``append_unknown``) and finds
+    the converters on the rule it is bound to when called, so one compiled function serves
+    every app. Tests only: production builds its app once per process."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    compiled: dict = {}
+
+    def memoized(self, append_unknown: bool = True):
+        defaults = self.defaults or {}
+        key = (self.rule, tuple(self._trace), append_unknown,
+               tuple(sorted((str(k), repr(v), type(self._converters.get(k)).__name__)
+                            for k, v in defaults.items())))
+        try:
+            return compiled[key]
+        except KeyError:
+            function = compiled[key] = compile_builder(self, append_unknown)
+            return function
+        except TypeError:  # an unhashable part: compile as werkzeug does
+            return compile_builder(self, append_unknown)
+
+    Rule._compile_builder = memoized
+
+
+_memoize_werkzeug_url_builders()
+
 RUN_ID = secrets.token_hex(4)
 _counter = itertools.count()
 
