@@ -100,8 +100,8 @@ TEXT: dict[str, dict] = {
                     "inspector": "Cán bộ QLTT"},
         "code_statuses": {"issued": "đã cấp", "printed": "đã in", "activated": "đang lưu hành",
                           "voided": "đã hủy", "recalled": "đã thu hồi"},
-        "lifecycle_actions": {"issued": "cấp mã", "printed": "in tem", "activated": "kích hoạt",
-                              "voided": "hủy", "recalled": "thu hồi"},
+        "lifecycle_actions": {"issue": "cấp mã", "print": "in tem", "activate": "kích hoạt",
+                              "void": "hủy", "recall": "thu hồi"},
         # -- evidence page and PDF
         "evidence_title": "Hồ sơ chứng cứ (PDF) mã {serial}",
         "evidence_intro": "Bản in hồ sơ mã tem làm chứng cứ: mã, sản phẩm, dải mã, nhà in, "
@@ -303,8 +303,8 @@ TEXT: dict[str, dict] = {
         "sources": {"consumer": "Consumer", "api": "System (API)", "inspector": "Inspector"},
         "code_statuses": {"issued": "issued", "printed": "printed", "activated": "in circulation",
                           "voided": "voided", "recalled": "recalled"},
-        "lifecycle_actions": {"issued": "issued", "printed": "printed", "activated": "activated",
-                              "voided": "voided", "recalled": "recalled"},
+        "lifecycle_actions": {"issue": "issued", "print": "printed", "activate": "activated",
+                              "void": "voided", "recall": "recalled"},
         "evidence_title": "Evidence dossier (PDF) of code {serial}",
         "evidence_intro": "A printable dossier of the code as evidence: code, product, range, "
                           "printer, scans (Vietnam time, provinces), risk signals, field "

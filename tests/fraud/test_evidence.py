@@ -172,3 +172,38 @@ def test_the_evidence_page_lists_copies_and_english_works(app, inspector, case):
     html = case.get(f"/inspect/codes/{SERIAL}/evidence?lang=en").get_data(as_text=True)
     assert "Evidence dossier (PDF)" in html and "Copies printed" in html
     assert case.get("/inspect/codes/1NOPENOPENOPENOPENOP/evidence").status_code == 404
+
+
+def test_a_genuine_code_prints_its_range_lot_and_lifecycle(app, inspector, issue_stamps,
+                                                           artifacts_dir):
+    stamp = issue_stamps(2, lot="L2611", expiry="2027-06-30")[0]
+    client = sign_in(app, inspector.key)
+    token = form_token(client, "/inspect/check")
+    checked = client.post("/inspect/check", data={"csrf_token": token, "code": stamp.uri,
+                                                  "lat": "21.0285", "lon": "105.8542"},
+                          content_type="multipart/form-data")
+    assert checked.status_code == 200
+    pdf = issue_pdf(client, stamp.serial).data
+    saved = Path(os.environ.get("SCANAPP_SCREENSHOTS") or artifacts_dir)
+    saved.mkdir(parents=True, exist_ok=True)
+    (saved / "evidence-genuine.pdf").write_bytes(pdf)
+    flat = " ".join(" ".join(pages_text(pdf)).split())
+    assert "Có — đang lưu hành" in flat and "lô L2611" in flat and "2 mã" in flat
+    assert "hạn dùng 30/06/2027" in flat
+    assert "6. Vòng đời dải mã" in flat and "kích hoạt → đang lưu hành" in flat
+    assert "Cán bộ QLTT" in flat and "21.02850, 105.85420" in flat
+    assert "Mã này chưa bị cảnh báo" in flat
+
+
+def test_a_long_dossier_carries_the_hash_on_every_page(app, inspector, product, scans):
+    for i in range(90):  # a clone scanned all over the south
+        scans.event(SERIAL, product["gtin"], province=("79", "92", "80")[i % 3],
+                    at=SAIGON_AT + dt.timedelta(minutes=7 * i), verdict="suspicious", risk=70)
+    response = issue_pdf(sign_in(app, inspector.key))
+    digest = response.headers["X-Content-SHA256"]
+    texts = pages_text(response.data)
+    assert len(texts) >= 3
+    for number, page in enumerate(texts, 1):
+        squashed = "".join(page.split())
+        assert digest in squashed and f"Trang{number}/{len(texts)}" in squashed
+    assert "Cần Thơ" in "".join(texts) and "29/11/2026 21:05" in "".join(texts)
