@@ -50,6 +50,7 @@ from ..serials.codec import ALPHABET, SERIAL_LENGTH
 from . import evidence
 from . import flags as flag_service
 from .dashboard import _check_csrf, _principal
+from .dossier import identify_unscanned
 from .evidence_text import LANGS, TEXT
 from .models import FieldInspection, InspectionPhoto
 
@@ -143,12 +144,6 @@ def _domain_error(exc: DomainError):
 @field_bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_exc):
     return _error_page(_error_message("payload_too_large"), 413)
-
-
-@field_bp.app_context_processor
-def _field_links():
-    """Links other inspect pages may show: ``field_url('field.new_inspection', serial=..)``."""
-    return {"field_url": url_for}
 
 
 # -- reading the forms -----------------------------------------------------------------------
@@ -273,6 +268,10 @@ def save_inspection():
         return _inspection_form(form.to_dict(), problems, 422)
     data = {"serial": serial, "finding": finding, "lat": lat, "lon": lon, "note": note,
             "place": place}
+    if not gtin:
+        # A genuine code nobody scanned yet names its own GTIN (its signature and range).
+        identified = identify_unscanned(serial)
+        gtin = identified[0] if identified else None
     if gtin:
         data["gtin"] = gtin
     db = get_session()

@@ -257,3 +257,33 @@ def test_a_forged_stamp_says_counterfeit_and_bad_input_is_refused(app, inspector
                               content_type="multipart/form-data")
         assert refused.status_code == 422 and message in refused.get_data(as_text=True)
     assert count(app, ScanEvent) == 1
+
+
+def test_a_body_over_the_form_limit_is_a_413_page_in_vietnamese(app, inspector, flagged,
+                                                                monkeypatch):
+    client = sign_in(app, inspector.key)
+    token = form_token(client)
+    monkeypatch.setitem(app.config["BODY_LIMITS"], "field.save_inspection", 20_000)
+    noisy = io.BytesIO()
+    Image.effect_noise((300, 300), 80).convert("RGB").save(noisy, "JPEG", quality=95)
+    response = client.post("/inspect/inspections", data={
+        "csrf_token": token, "serial": SERIAL, "finding": "suspect",
+        "photos": [(io.BytesIO(noisy.getvalue()), "a.jpg")]},
+        content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "Dữ liệu gửi lên quá lớn" in response.get_data(as_text=True)
+    assert count(app, FieldInspection) == 0
+
+
+def test_an_unscanned_genuine_code_needs_no_gtin_a_forged_one_does(app, inspector,
+                                                                   issue_stamps):
+    stamp = issue_stamps(1)[0]
+    client = sign_in(app, inspector.key)
+    token = form_token(client)
+    base = {"csrf_token": token, "finding": "genuine"}
+    ok = client.post("/inspect/inspections", data={**base, "serial": stamp.serial})
+    assert ok.status_code == 302
+    forged = client.post("/inspect/inspections", data={**base, "serial": "1ABCDEFGHJKMNPQRSTVW"})
+    assert forged.status_code == 422
+    assert "hãy nhập GTIN" in forged.get_data(as_text=True)
+    assert count(app, FieldInspection) == 1
