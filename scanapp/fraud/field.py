@@ -90,19 +90,12 @@ def _text() -> dict:
     return TEXT[field_lang()]
 
 
-class FieldInputError(InvalidInput):
-    """A form's problems, by field, as codes of ``evidence_text``'s error table."""
-
-    code = "invalid_field_input"
-
-    def __init__(self, problems: dict[str, tuple[str, dict]]):
-        self.problems = problems
-        super().__init__("the form has problems: " + ", ".join(
-            f"{field}: {code}" for field, (code, _params) in problems.items()))
-
-
 def _error_message(code: str | None, params: dict | None = None, fallback: str = "") -> str:
+    """The message of an error code in the page's language. An unknown code: the service's
+    (English) message on an English page, the generic sentence on a Vietnamese one."""
     table = _text()["errors"]
+    if field_lang() != "en":
+        fallback = ""
     template = table.get(code or "") or fallback or table["generic"]
     defaults = {"mb": MAX_BYTES // (1024 * 1024), "n": MAX_PHOTOS}
     try:
