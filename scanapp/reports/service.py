@@ -185,8 +185,10 @@ def _scan_followed(session: Session, serial: str, device_hash: str,
 
 def list_reports(session: Session, *, province: str | None = None, status: str | None = None,
                  gtin: str | None = None, since: dt.datetime | None = None, page: int = 1,
-                 per_page: int = 50) -> dict:
+                 per_page: int = 50, serial: str | None = None) -> dict:
     query = select(ConsumerReport)
+    if serial:
+        query = query.where(ConsumerReport.serial == serial)
     if province:
         query = query.where(ConsumerReport.province == province)
     if status:
