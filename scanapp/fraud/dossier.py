@@ -26,6 +26,7 @@ from .models import Flag
 # A dossier lists at most this many scans (newest kept): a clone may be scanned thousands
 # of times, and the pattern is clear long before that.
 MAX_SCANS = 2000
+LOT_RECALL_PREFIX = "lot recall: "
 
 
 def signal_info(reason: str) -> dict:
@@ -78,9 +79,14 @@ def _range_section(session: Session, range_id: int | None, serial: str) -> dict:
         # with a count but no list (a sub-range) is shown as it may cover it.
         if step.serials and serial not in step.serials:
             continue
+        # A lot recall (scanapp.trace) writes its reason as "lot recall: <reason>": pages
+        # get the person's words and the fact apart, to word the fact themselves.
+        reason, by_lot = step.reason, False
+        if reason and reason.startswith(LOT_RECALL_PREFIX):
+            reason, by_lot = reason[len(LOT_RECALL_PREFIX):], True
         lifecycle.append({"at": step.at, "action": step.action, "from_status": step.from_status,
                           "to_status": step.to_status, "code_count": step.code_count,
-                          "reason": step.reason})
+                          "reason": step.reason, "remark": reason, "lot_recall": by_lot})
     return {
         "range": {"id": rng.id, "status": rng.status, "lot": rng.lot, "expiry": rng.expiry,
                   "quantity": rng.quantity, "market_regions": list(rng.market_regions or []),

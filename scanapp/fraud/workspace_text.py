@@ -154,7 +154,8 @@ TEXT: dict[str, dict] = {
                     "market": "Thị trường phân phối", "printer": "Nhà in",
                     "scans": "Số lượt quét", "risk": "Điểm rủi ro",
                     "first_scan": "Quét lần đầu", "last_scan": "Quét gần nhất",
-                    "lifecycle": "Vòng đời dải mã", "signals": "Dấu hiệu nghi vấn",
+                    "lifecycle": "Vòng đời dải mã",
+                    "lifecycle_lot_recall": "thu hồi cả lô", "signals": "Dấu hiệu nghi vấn",
                     "no_signals": "Không có dấu hiệu nào.",
                     "places": "Nơi quét", "without_place":
                         "{n} lượt quét không có vị trí",
@@ -172,12 +173,20 @@ TEXT: dict[str, dict] = {
                     "lot_heading": "Lô hàng {lot}",
                     "lot_public": "Trang truy xuất nguồn gốc của lô (nguồn gốc, chứng "
                                   "nhận, thu hồi)",
-                    "lot_api": "Dữ liệu truy xuất cho cán bộ (JSON, cần khóa API):",
+                    "lot_api": "Dữ liệu truy xuất đầy đủ (JSON, mở bằng khóa API):",
                     "lot_one_step": "một bước trước/sau",
                     "lot_backward": "chuỗi nguồn gốc",
                     "lot_forward": "chuỗi phân phối",
-                    "lot_recall": "thu hồi",
-                    "lot_recalled": "Lô đã bị thu hồi",
+                    "lot_recall": "tình trạng thu hồi",
+                    "lot_recalled": "Lô đã bị thu hồi: {reason}",
+                    "lot_recalled_at": "từ {at}",
+                    "lot_recalled_by": "bởi {by}",
+                    "lot_not_recalled": "Lô chưa bị thu hồi.",
+                    "lot_made": "Nơi sản xuất",
+                    "lot_back": "Một bước trước (lô nguyên liệu)",
+                    "lot_received": "Nhận hàng từ",
+                    "lot_shipped": "Một bước sau (đã giao cho)",
+                    "lot_outputs": "Lô thành phẩm làm từ lô này",
                     "lot_unknown": "Chưa có hồ sơ truy xuất cho lô này."},
         "trail": {"raised": "Hệ thống cảnh báo", "escalated": "Cảnh báo tăng mức",
                   "status": "Đổi trạng thái", "note": "Ghi chú", "assigned": "Giao phụ trách",
@@ -330,7 +339,8 @@ TEXT: dict[str, dict] = {
                     "expiry": "Use by", "market": "Market", "printer": "Printer",
                     "scans": "Scans", "risk": "Risk score",
                     "first_scan": "First scan", "last_scan": "Last scan",
-                    "lifecycle": "Range lifecycle", "signals": "Signals",
+                    "lifecycle": "Range lifecycle",
+                    "lifecycle_lot_recall": "the whole lot recalled", "signals": "Signals",
                     "no_signals": "No signals.",
                     "places": "Scan places", "without_place": "{n} scans without a position",
                     "map_label": "Map of the code's scan places in time order",
@@ -345,12 +355,20 @@ TEXT: dict[str, dict] = {
                     "truncated": "Showing the newest {shown} of {total} scans.",
                     "lot_heading": "Lot {lot}",
                     "lot_public": "The lot's traceability page (origin, certificates, recall)",
-                    "lot_api": "Trace data for inspectors (JSON, needs an API key):",
+                    "lot_api": "The full trace (JSON, open with an API key):",
                     "lot_one_step": "one step back/forward",
                     "lot_backward": "lineage back",
                     "lot_forward": "lineage forward",
-                    "lot_recall": "recall",
-                    "lot_recalled": "The lot has been recalled",
+                    "lot_recall": "recall status",
+                    "lot_recalled": "The lot has been recalled: {reason}",
+                    "lot_recalled_at": "since {at}",
+                    "lot_recalled_by": "by {by}",
+                    "lot_not_recalled": "The lot has not been recalled.",
+                    "lot_made": "Made by",
+                    "lot_back": "One step back (input lots)",
+                    "lot_received": "Received from",
+                    "lot_shipped": "One step forward (shipped to)",
+                    "lot_outputs": "Lots made from this lot",
                     "lot_unknown": "No trace record for this lot yet."},
         "trail": {"raised": "Flag raised", "escalated": "Flag escalated",
                   "status": "Status changed", "note": "Note", "assigned": "Assigned",
@@ -486,6 +504,11 @@ def error_text(exc, language: str | None = None, **fmt) -> str:
 def as_vn(value) -> dt.datetime | None:
     if value is None:
         return None
+    if isinstance(value, str):  # an ISO 8601 moment from a JSON document
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
@@ -500,6 +523,8 @@ def vn_time(value, language: str | None = None, seconds: bool = False) -> str:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return vn_date(value, language)
     local = as_vn(value)
+    if local is None:
+        return str(value)
     clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
     return f"{vn_date(local.date(), language)} {clock}"
 

@@ -77,6 +77,12 @@ def test_every_workspace_page_speaks_vietnamese(app, case, inspector):
                   "Lô hàng L2411", "giờ Việt Nam", "Hệ thống cảnh báo"):
         assert words in dossier, words
     assert "impossible_travel" not in "".join(visible_texts(dossier))
+    # The lot: made where, shipped to whom, not recalled; links to its trace.
+    lot = re.search(r'id="lot-section">.*?</section>', dossier, re.S).group(0)
+    assert "Lô chưa bị thu hồi." in lot and "Nhà thùng Phú Quốc" in lot
+    assert "05/11/2026 08:00 · Công ty Phân phối Hà Nội · 400 H87" in lot
+    assert re.search(r'href="/api/v1/trace/lots/\d+/lineage/backward"', lot)
+    assert f'href="/api/v1/trace/public/lots/{case.gtin}/L2411"' in lot
     assert "Vụ việc đang ở trạng thái «Đang xử lý» không thể chuyển sang «Đã đóng»" in \
         pages["flash_refused"][1]
     assert "Đã cập nhật vụ việc." in pages["flash_done"][1]
@@ -226,3 +232,17 @@ def test_the_workspace_keeps_its_strict_csp(app, case, inspector):
         assert not re.search(r"<script(?![^>]*\bsrc=)", html)  # no inline script
         assert not re.search(r"\son[a-z]+=", html)  # no inline event handler
         assert not re.search(r'(src|href)="https?://', html)  # nothing from elsewhere
+
+
+def test_a_recalled_lot_shows_in_the_dossier(app, case, inspector):
+    lots = inspector.get("/api/v1/trace/lots").get_json()
+    lot_id = next(lot["id"] for lot in lots if lot["lot"] == "L2411")
+    recalled = inspector.post(f"/api/v1/trace/lots/{lot_id}/recall",
+                              json={"reason": "Nhiễm khuẩn"})
+    assert recalled.status_code == 200, recalled.get_json()
+    client = app.test_client()
+    sign_in(client, inspector.key)
+    html = client.get(f"/inspect/codes/{case.serial}").get_data(as_text=True)
+    assert re.search(r'id="lot-recall">Lô đã bị thu hồi: Nhiễm khuẩn · từ \d\d/\d\d/2026 '
+                     r'\d\d:\d\d · bởi Inspectorate I', html)
+    assert untranslated(html, [*case.data, "Nhiễm khuẩn"]) == []

@@ -51,9 +51,34 @@ def sign_in(client, key: str) -> None:
 
 
 @pytest.fixture
-def case(app, client, brand, product, inspector, issue_stamps, scans) -> Case:
+def case(app, client, brand, product, inspector, issue_stamps, scans, make_actor) -> Case:
     gtin = product["gtin"]
     stamp = issue_stamps(1, lot="L2411", expiry="2027-12-31")[0]
+    # The lot's trace: made at the brand's workshop, 400 pieces shipped to a distributor.
+    from tests.trace.conftest import gln
+
+    def ok(response, status=201):
+        assert response.status_code == status, response.get_json()
+        return response.get_json()
+
+    workshop = ok(brand.post("/api/v1/trace/locations", json={
+        "gln": gln("893000000001"), "name": "Nhà thùng Phú Quốc", "kind": "factory",
+        "province": "79"}))
+    ok(brand.post("/api/v1/trace/lots", json={
+        "gtin": gtin, "lot": "L2411", "quantity": 1000, "unit": "H87",
+        "production_date": "2026-11-01", "location_id": workshop["id"]}))
+    distributor = make_actor("brand", "Công ty Phân phối Hà Nội")
+    party = distributor.get("/api/v1/trace/parties").get_json()[0]
+    ok(distributor.patch(f"/api/v1/trace/parties/{party['id']}", json={
+        "gln": gln("893000000009"), "province": "01"}), 200)
+    warehouse = ok(distributor.post("/api/v1/trace/locations", json={
+        "gln": gln("893000000003"), "name": "Kho Long Biên", "kind": "warehouse",
+        "province": "01"}))
+    ok(brand.post("/api/v1/trace/events/shipment", json={
+        "location_id": workshop["id"], "event_time": "2026-11-05T08:00:00+07:00",
+        "items": [{"gtin": gtin, "lot": "L2411", "quantity": 400, "unit": "H87"}],
+        "to_party_id": party["id"], "to_location_id": warehouse["id"],
+        "document": "PXK-2026-1105"}))
     scans.event(stamp.serial, gtin, province="01", at=ago(hours=3), device="a1b2c3d4e5")
     scans.flagged(stamp.serial, gtin, risk=92, reasons=("impossible_travel", "many_devices"),
                   province="79")
@@ -85,6 +110,7 @@ def case(app, client, brand, product, inspector, issue_stamps, scans) -> Case:
             "Inspectorate I", "Nguyễn Văn A", "Đã liên hệ doanh nghiệp",
             "Chợ Bến Thành, sạp 40", "Tem in mờ", "Chợ Đồng Xuân, sạp 12",
             "Nắp chai bị lỏng", "0912 345 678", stamp.uri, "a1b2c3d4",
+            "Nhà thùng Phú Quốc", "Công ty Phân phối Hà Nội", "Kho Long Biên", "H87",
             *[f"dev{i}" for i in range(5)],
             *[p.name for p in PROVINCES.values()]]
     return Case(stamp.serial, gtin, "L2411", flag_id, other, report_id, data)
