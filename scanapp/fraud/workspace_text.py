@@ -70,6 +70,7 @@ TEXT: dict[str, dict] = {
                   "by_kind": {
                       "InvalidInput": "Dữ liệu nhập không hợp lệ.",
                       "MalformedRequest": "Yêu cầu không hợp lệ.",
+                      "PayloadTooLarge": "Dữ liệu gửi lên quá lớn.",
                       "NotFound": "Không tìm thấy.",
                       "AuthenticationRequired": "Cần đăng nhập lại.",
                       "PermissionDenied": "Bạn không có quyền thực hiện thao tác này.",
@@ -262,6 +263,7 @@ TEXT: dict[str, dict] = {
                   "by_kind": {
                       "InvalidInput": "The input is not valid.",
                       "MalformedRequest": "The request is not valid.",
+                      "PayloadTooLarge": "What was sent is too large.",
                       "NotFound": "Not found.",
                       "AuthenticationRequired": "Please sign in again.",
                       "PermissionDenied": "You may not do that.",
