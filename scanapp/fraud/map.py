@@ -34,7 +34,7 @@ LON_MIN, LON_MAX = 102.0, 110.9
 WIDTH, HEIGHT = 360, 640
 SIMPLIFY_DEG = 0.02
 MIN_PART_DEG2 = 0.003  # islands smaller than this (~30 km²) are not drawn
-FONT = 9.0
+FONT = 10.0
 CHAR_W = 0.56  # average glyph width of the sans-serif face, in font sizes
 
 

@@ -213,6 +213,16 @@ def get_report(session: Session, report_id: int) -> ConsumerReport:
     return report
 
 
+def count_by_serial(session: Session, serials) -> dict[str, int]:
+    """How many reports name each of these serials (one query)."""
+    serials = sorted({s for s in serials if s})
+    if not serials:
+        return {}
+    return dict(session.execute(select(ConsumerReport.serial, func.count())
+                                .where(ConsumerReport.serial.in_(serials))
+                                .group_by(ConsumerReport.serial)).all())
+
+
 def count_new(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(ConsumerReport)
                           .where(ConsumerReport.status == "new")) or 0

@@ -86,6 +86,9 @@ def test_every_workspace_page_speaks_vietnamese(app, case, inspector):
     assert "Vụ việc đang ở trạng thái «Đang xử lý» không thể chuyển sang «Đã đóng»" in \
         pages["flash_refused"][1]
     assert "Đã cập nhật vụ việc." in pages["flash_done"][1]
+    # The queue row of the reported code says so, and links to the dossier's reports.
+    assert f'href="/inspect/codes/{case.serial}#code-reports">1 phản ánh</a>' in \
+        pages["queue"][1]
     assert "Biểu mẫu đã hết hạn" in pages["error_csrf"][1]
     assert "Không có mã 1NOPENOPENOPENOPENOP nào" in pages["error_unknown_code"][1]
 
