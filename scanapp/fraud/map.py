@@ -11,8 +11,8 @@ strings are cached. On top of them:
   (area ~ scans), each a link to the scans behind it.
 
 Province names are placed greedily, most important first (provinces with findings, then the
-largest): each name tries a few spots around its province's inner point and takes the first
-that overlaps no name, bubble or scan point already placed; a name with no free spot is left
+largest): each name tries a few spots around its province's inner point, near then further
+out, and takes the first that overlaps no name, bubble or scan point already placed; a name with no free spot is left
 out (its province keeps a tooltip, and the tables list every place). Names are drawn after
 the bubbles, with a white halo, so a bubble never hides its own province's name.
 """
@@ -111,14 +111,21 @@ def _label_box(x: float, y: float, text: str, anchor: str, font: float) -> Box:
 def place_labels(items: list[tuple[str, float, float]], obstacles: list[Box],
                  font: float = FONT, gap: float = 4.0) -> tuple[list[Label], list[str]]:
     """Greedy placement in the order given: (text, x, y) each tries centred on its point,
-    then above, below, right and left of it; the first spot clear of every placed box and
-    inside the map wins. Returns the labels placed and the texts left out."""
+    then above, below, right and left of it (and, when a bubble or scan point covers the
+    point, the same a little and a lot further out); the first spot clear of every placed
+    box and inside the map wins. Returns the labels placed and the texts left out."""
     placed: list[Box] = list(obstacles)
     labels, hidden = [], []
     for text, x, y in items:
-        candidates = [(x, y + font * 0.35, "middle"), (x, y - gap, "middle"),
-                      (x, y + gap + font * 0.8, "middle"), (x + gap, y + font * 0.35, "start"),
-                      (x - gap, y + font * 0.35, "end")]
+        candidates = [(x, y + font * 0.35, "middle")]
+        # Further out only when a bubble or scan point sits on the province's own point: a
+        # name far from its point would read as its neighbour's.
+        centred = _label_box(x, y + font * 0.35, text, "middle", font)
+        covered = any(_overlaps(centred, o) for o in obstacles)
+        for step in (gap, gap + 8, gap + 16) if covered else (gap,):
+            candidates += [(x, y - step, "middle"), (x, y + step + font * 0.8, "middle"),
+                           (x + step, y + font * 0.35, "start"),
+                           (x - step, y + font * 0.35, "end")]
         for cx, cy, anchor in candidates:
             box = _label_box(cx, cy, text, anchor, font)
             if box[0] < 0 or box[2] > WIDTH or box[1] < 0 or box[3] > HEIGHT:
