@@ -62,6 +62,7 @@ from . import flags as flag_service
 from .dossier import build_dossier
 from .hotspots import hotspot_scans, hotspots
 from .map import hotspot_map, scan_map
+from .map import outlines as map_outlines
 from .models import DashboardSession
 from .workspace_text import (
     LANGS,
@@ -99,6 +100,9 @@ def _configure(state) -> None:
     if config.get("PRODUCTION"):
         # Production is served over https: the cookie must never travel in clear.
         config["SESSION_COOKIE_SECURE"] = True
+    # The map's province borders are simplified and projected here, in create_app, not on
+    # a first request (about 0.3 s, once per process: the result is cached).
+    map_outlines()
 
 
 # -- session and CSRF -----------------------------------------------------------------------

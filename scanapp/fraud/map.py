@@ -11,10 +11,11 @@ strings are cached. On top of them:
   (area ~ scans), each a link to the scans behind it.
 
 Province names are placed greedily, most important first (provinces with findings, then the
-largest): each name tries a few spots around its province's inner point, near then further
-out, and takes the first that overlaps no name, bubble or scan point already placed; a name with no free spot is left
-out (its province keeps a tooltip, and the tables list every place). Names are drawn after
-the bubbles, with a white halo, so a bubble never hides its own province's name.
+largest): each name tries a few spots around its province's inner point (further out when a
+bubble covers it) and takes the first that overlaps no name, bubble or scan point already
+placed; a name with no free spot is left out (its province keeps a tooltip, and the tables
+list every place). Names are drawn after the bubbles, with a white halo, so a bubble never
+hides its own province's name.
 """
 
 from __future__ import annotations
