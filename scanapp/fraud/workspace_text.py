@@ -285,7 +285,7 @@ TEXT: dict[str, dict] = {
                   "reports": "Reports", "empty": "No flagged codes match.",
                   "previous": "← Previous", "next": "Next →",
                   "page": "Page {page}/{pages}", "open_dossier": "Open dossier",
-                  "report_count": "{n} consumer reports"},
+                  "report_count": "consumer reports: {n}"},
         "filter_field": {"province": "province", "gtin": "GTIN", "min_risk": "risk",
                          "status": "status", "since": "from", "until": "to",
                          "page": "page", "filter": "filter"},
