@@ -65,8 +65,8 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "max_parties": 4.0,
     "household_km": 10.0,
     "household_window_s": 7200.0,
-    # Unrelated parties that first scan the code at its point of sale after the buyer took
-    # it away from there (seen farther than SHOP_KM later): a genuine item is sold once.
+    # Unrelated parties that first scan the code at its point of sale after the item left
+    # it (see sold_again): a genuine item is sold once.
     "max_sold_again": 0.0,
     # Provinces in which an unrelated party first scanned the code (the shop's and the
     # buyer's family at home across the border, the parents' who were given it).
@@ -419,9 +419,10 @@ def many_parties(scan, history, rng, s) -> float:
 
 
 def sold_again(scan, history, rng, s) -> float:
-    """Unrelated parties that first scanned the code where it was sold, after its buyer
-    had taken it from there (their phone later scanned it elsewhere): a genuine item is
-    bought once, so a new phone at that stall on a later day holds a copy."""
+    """Unrelated parties that first scanned the code where it was sold, after it left
+    from there: with its buyer (a phone seen there and later farther than SOLD_AWAY_KM), or,
+    when no buyer was seen there, with its first scan farther than carry_km (the owner at
+    home). A genuine item is bought once, so a new phone at that stall later holds a copy."""
     return excess_strength(len(point_of_sale(scan, history, s)[1]), s["max_sold_again"])
 
 
