@@ -76,6 +76,14 @@ class CaptureHook(Protocol):
     so a hook needs no flush of its own to point rows at the event; on SQLite it is set by
     the next flush. An optional third method, ``visible_event_filter(session, principal)``,
     returns an SQLAlchemy clause on ``EpcisEvent`` widening what a principal may read.
+
+    Two more optional methods let a hook work per document instead of per event:
+    ``prepare(session, principal, events)`` is called once before the first ``check`` with
+    the (index, event) pairs that will be checked (to load what they name in one query per
+    kind), and ``finish(session, principal)`` once after the last ``apply``, when the
+    document's events, index and outbox rows are in the transaction and the document is kept
+    (a hook may defer its derived rows to it). ``finish`` is not called when a rollback
+    document is refused; ``prepare`` starts afresh, so nothing deferred outlives it.
     """
 
     def check(self, session: Session, principal: Principal, event: dict,
@@ -405,6 +413,10 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
     # the index rows (about 60 us an event less than building and flushing ORM objects).
     bulk = not hooks and pks[:1] != [None]
     try:
+        for hook in hooks:
+            prepare = getattr(hook, "prepare", None)
+            if prepare is not None:
+                prepare(session, principal, [(item.index, item.body) for item in fresh])
         for item, pk in zip(fresh, pks, strict=True):
             if bulk:
                 stored.append((_row_values(item, principal, brands, now, pk), item))
@@ -415,6 +427,10 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
                 stored.append((stored_one, item))
         if proceed or not result.problems:
             _write_index_and_outbox(session, stored, now)
+            for hook in hooks:
+                finish = getattr(hook, "finish", None)
+                if finish is not None:
+                    finish(session, principal)
     # COPY goes around SQLAlchemy: a duplicate eventID surfaces as the driver's own error.
     except (IntegrityError, psycopg_errors.UniqueViolation):
         # Another request stored one of these eventIDs between our check and our insert.
