@@ -96,14 +96,29 @@ def cert_invalid_at_event(session: Session, lot_ids: set[int] | None) -> list[Hi
     rows = session.execute(_lot_filter(
         select(LotEvent, Lot).join(Lot, Lot.id == LotEvent.lot_id), LotEvent.lot_id, lot_ids)
     ).all()
+    subjects_of = []
+    wanted: dict[str, set[int]] = defaultdict(set)
     for event, lot in rows:
         place = event.location
         subjects = [("lot", lot.id), ("product", lot.product_id)]
         if place is not None:
             subjects += [("location", place.id), ("party", place.party_id)]
-        certs = session.scalars(select(Certificate).where(or_(*[
-            (Certificate.subject_type == kind) & (Certificate.subject_id == ident)
-            for kind, ident in subjects]))).all()
+        subjects_of.append(subjects)
+        for kind, ident in subjects:
+            wanted[kind].add(ident)
+    # Every certificate of every subject at once (one query per chunk), not one query an
+    # event: a capture of a thousand events runs this on all of their lots.
+    certs_of: dict[tuple[str, int], list[Certificate]] = defaultdict(list)
+    for kind, ids in wanted.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 500):
+            for cert in session.scalars(select(Certificate).where(
+                    Certificate.subject_type == kind,
+                    Certificate.subject_id.in_(ordered[start:start + 500]))
+                    .order_by(Certificate.id)):
+                certs_of[(kind, cert.subject_id)].append(cert)
+    for (event, lot), subjects in zip(rows, subjects_of, strict=True):
+        certs = [cert for subject in subjects for cert in certs_of.get(subject, ())]
         day = event.event_time.date()
         by_scheme: dict[str, list[Certificate]] = defaultdict(list)
         for cert in certs:
@@ -367,11 +382,17 @@ def run(session: Session, lot_ids: Iterable[int] | None = None, *, found_by: str
     for rule in chosen:
         if scope is not None and not rule.on_capture:
             continue
-        for hit in rule.check(session, scope):
-            exists = session.scalar(select(Finding.id).where(
-                Finding.fingerprint == hit.fingerprint[:200]))
-            if exists:
+        hits = rule.check(session, scope)
+        # Which fingerprints are known already: one query per chunk, not one per hit.
+        prints = sorted({hit.fingerprint[:200] for hit in hits})
+        known: set[str] = set()
+        for start in range(0, len(prints), 500):
+            known.update(session.scalars(select(Finding.fingerprint).where(
+                Finding.fingerprint.in_(prints[start:start + 500]))))
+        for hit in hits:
+            if hit.fingerprint[:200] in known:
                 continue
+            known.add(hit.fingerprint[:200])
             finding = Finding(rule=rule.name, fingerprint=hit.fingerprint[:200],
                               province=hit.province, subject_type=hit.subject_type,
                               subject_id=hit.subject_id, gtin=hit.gtin, org_id=hit.org_id,
@@ -379,22 +400,46 @@ def run(session: Session, lot_ids: Iterable[int] | None = None, *, found_by: str
                               details=hit.details, state="open", found_at=utcnow(),
                               found_by=found_by)
             session.add(finding)
-            session.flush()
             new.append(finding)
+        session.flush()
     return new
 
 
 class QualityHook:
-    """The capture hook (TEAM.md's CaptureHook contract): ``check`` never objects; ``apply``
-    runs the rules on the lots the event touched, in the capture's transaction."""
+    """The capture hook (the CaptureHook contract in scanapp/epcis/capture.py): ``check``
+    never objects; the rules run on the lots the events touched, in the capture's
+    transaction: once per document in ``finish`` (after scanapp.trace's hook, registered
+    before this one, wrote its lot events), or at once in ``apply`` when the capture did
+    not ``prepare`` a document."""
+
+    _KEY = "authority.quality_events"
 
     def check(self, session: Session, principal, event: dict, index: int) -> list:
         return []
 
+    def prepare(self, session: Session, principal, events) -> None:
+        session.info[self._KEY] = []
+
     def apply(self, session: Session, principal, event: dict, stored) -> None:
+        pending = session.info.get(self._KEY)
+        if pending is not None:
+            pending.append(stored)
+            return
+        self._run(session, [stored])
+
+    def finish(self, session: Session, principal) -> None:
+        stored = session.info.pop(self._KEY, None)
+        if stored:
+            self._run(session, stored)
+
+    @staticmethod
+    def _run(session: Session, stored: list) -> None:
         session.flush()
-        lot_ids = set(session.scalars(select(LotEvent.lot_id).where(
-            LotEvent.event_pk == stored.id)))
+        pks = sorted({row.id for row in stored})
+        lot_ids: set[int] = set()
+        for start in range(0, len(pks), 500):
+            lot_ids.update(session.scalars(select(LotEvent.lot_id).where(
+                LotEvent.event_pk.in_(pks[start:start + 500]))))
         if not lot_ids:
             return
         try:
