@@ -36,12 +36,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from psycopg import errors as psycopg_errors
-from sqlalchemy import String, any_, insert, select, text
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import String, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import utcnow
+from ..db import any_of, utcnow
 from . import eventhash, identifiers, mapping, validation
 from .models import EpcisEvent, EpcisEventIdentifier, EpcisOutbox
 from .problems import Problem, event_pointer
@@ -254,7 +253,7 @@ def _stored_hashes(session: Session, event_ids: list[str],
         chunk = event_ids[start:start + _DB_CHUNK]
         # One array parameter on PostgreSQL: an IN list of 500 placeholders costs the driver
         # more to parse than the query costs the server.
-        match = EpcisEvent.event_id == any_(array(chunk, type_=String)) if postgres \
+        match = any_of(EpcisEvent.event_id, chunk, String) if postgres \
             else EpcisEvent.event_id.in_(chunk)
         for event_id, body in session.execute(
                 select(EpcisEvent.event_id, EpcisEvent.body).where(match)):

@@ -28,12 +28,11 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import String, any_, or_, select
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import String, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..auth.models import Role
-from ..db import utcnow
+from ..db import any_of, utcnow
 from ..epcis import mapping
 from ..epcis.capture import Problem
 from ..products.models import Product
@@ -117,7 +116,7 @@ def _any(session: Session, column, values):
     """``column = ANY(:array)`` on PostgreSQL (one parameter), an IN list elsewhere."""
     values = sorted(values)
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(array(values, type_=String))
+        return any_of(column, values, String)
     return column.in_(values)
 
 
