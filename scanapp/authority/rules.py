@@ -91,18 +91,33 @@ def _digest(value: Any) -> str:
 
 # -- the rules --------------------------------------------------------------------------------
 
+# What the per-lot rules read of each lot event and its lot: Core rows, not ORM objects (a
+# capture of a thousand events runs them on all of its lots); the Lot object is loaded only
+# for a rule that fires.
+_EVENT_ROW = (LotEvent.event_id, LotEvent.biz_step, LotEvent.event_type, LotEvent.event_time,
+              LotEvent.location_id, LotEvent.role, LotEvent.details,
+              Location.party_id.label("place_party_id"), Lot.id.label("lot_pk"),
+              Lot.product_id, Lot.harvest_end)
+
+
+def _event_rows(session: Session, lot_ids: set[int] | None, order: bool = False) -> list:
+    query = _lot_filter(select(*_EVENT_ROW).join(Lot, Lot.id == LotEvent.lot_id)
+                        .outerjoin(Location, Location.id == LotEvent.location_id),
+                        LotEvent.lot_id, lot_ids)
+    if order:
+        query = query.order_by(LotEvent.event_time, LotEvent.id)
+    return session.execute(query).all()
+
+
 def cert_invalid_at_event(session: Session, lot_ids: set[int] | None) -> list[Hit]:
     hits: list[Hit] = []
-    rows = session.execute(_lot_filter(
-        select(LotEvent, Lot).join(Lot, Lot.id == LotEvent.lot_id), LotEvent.lot_id, lot_ids)
-    ).all()
+    rows = _event_rows(session, lot_ids)
     subjects_of = []
     wanted: dict[str, set[int]] = defaultdict(set)
-    for event, lot in rows:
-        place = event.location
-        subjects = [("lot", lot.id), ("product", lot.product_id)]
-        if place is not None:
-            subjects += [("location", place.id), ("party", place.party_id)]
+    for event in rows:
+        subjects = [("lot", event.lot_pk), ("product", event.product_id)]
+        if event.location_id is not None:
+            subjects += [("location", event.location_id), ("party", event.place_party_id)]
         subjects_of.append(subjects)
         for kind, ident in subjects:
             wanted[kind].add(ident)
@@ -117,7 +132,7 @@ def cert_invalid_at_event(session: Session, lot_ids: set[int] | None) -> list[Hi
                     Certificate.subject_id.in_(ordered[start:start + 500]))
                     .order_by(Certificate.id)):
                 certs_of[(kind, cert.subject_id)].append(cert)
-    for (event, lot), subjects in zip(rows, subjects_of, strict=True):
+    for event, subjects in zip(rows, subjects_of, strict=True):
         certs = [cert for subject in subjects for cert in certs_of.get(subject, ())]
         day = event.event_time.date()
         by_scheme: dict[str, list[Certificate]] = defaultdict(list)
@@ -129,6 +144,7 @@ def cert_invalid_at_event(session: Session, lot_ids: set[int] | None) -> list[Hi
                 continue
             cert = next(c for c in group if c.state_on(day) in ("expired", "not_yet_valid"))
             state = cert.state_on(day)
+            lot = session.get(Lot, event.lot_pk)
             vi = "đã hết hạn" if state == "expired" else "chưa có hiệu lực"
             en = "had expired" if state == "expired" else "was not yet valid"
             hits.append(Hit(
@@ -250,14 +266,12 @@ def label_not_trace(session: Session, lot_ids: set[int] | None) -> list[Hit]:
 
 
 def impossible_order(session: Session, lot_ids: set[int] | None) -> list[Hit]:
-    rows = session.execute(_lot_filter(
-        select(LotEvent, Lot).join(Lot, Lot.id == LotEvent.lot_id), LotEvent.lot_id, lot_ids)
-        .order_by(LotEvent.event_time)).all()
-    by_lot: dict[int, tuple[Lot, list[LotEvent]]] = {}
-    for event, lot in rows:
-        by_lot.setdefault(lot.id, (lot, []))[1].append(event)
+    by_lot: dict[int, list] = {}
+    for event in _event_rows(session, lot_ids, order=True):
+        by_lot.setdefault(event.lot_pk, []).append(event)
     hits: list[Hit] = []
-    for lot, events in by_lot.values():
+    for lot_pk, events in by_lot.items():
+        lot = _LazyLot(session, lot_pk, events[0].harvest_end)
         shipped = [e.event_time for e in events if e.biz_step == "shipping"]
         received = [e.event_time for e in events if e.biz_step == "receiving"]
         if shipped and received and min(received) < min(shipped):
@@ -287,6 +301,20 @@ def impossible_order(session: Session, lot_ids: set[int] | None) -> list[Hit]:
                 _lot_province(lot), lot.gtin, lot.created_by_org_id,
                 {"harvest": late_harvest.isoformat(), "processed": min(processed).isoformat()}))
     return hits
+
+
+class _LazyLot:
+    """A lot's harvest end at hand; any other attribute loads the Lot (only when a rule
+    fires and its message needs it)."""
+
+    def __init__(self, session: Session, lot_id: int, harvest_end) -> None:
+        self.id, self.harvest_end = lot_id, harvest_end
+        self._session, self._lot = session, None
+
+    def __getattr__(self, name: str):
+        if self._lot is None:
+            self._lot = self._session.get(Lot, self.id)
+        return getattr(self._lot, name)
 
 
 def output_exceeds_input(session: Session, lot_ids: set[int] | None) -> list[Hit]:
