@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
+from ..epcis.capture import document_state
 from ..epcis.models import EpcisEvent
 from ..products.models import Product
 from ..serials.models import SerialRange
@@ -440,23 +441,24 @@ class QualityHook:
     before this one, wrote its lot events), or at once in ``apply`` when the capture did
     not ``prepare`` a document."""
 
-    _KEY = "authority.quality_events"
-
     def check(self, session: Session, principal, event: dict, index: int) -> list:
         return []
 
     def prepare(self, session: Session, principal, events) -> None:
-        session.info[self._KEY] = []
+        state = document_state(session)
+        if state is not None:
+            state["quality"] = []
 
     def apply(self, session: Session, principal, event: dict, stored) -> None:
-        pending = session.info.get(self._KEY)
-        if pending is not None:
-            pending.append(stored)
+        state = document_state(session)
+        if state is not None and "quality" in state:
+            state["quality"].append(stored)
             return
         self._run(session, [stored])
 
     def finish(self, session: Session, principal) -> None:
-        stored = session.info.pop(self._KEY, None)
+        state = document_state(session)
+        stored = state.pop("quality", None) if state is not None else None
         if stored:
             self._run(session, stored)
 

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, joinedload
 from ..auth.models import Role
 from ..db import any_of, utcnow
 from ..epcis import mapping
-from ..epcis.capture import Problem
+from ..epcis.capture import Problem, document_state, write_stored_events
 from ..products.models import Product
 from . import codes, lineage, portal
 from .access import (
@@ -105,11 +105,9 @@ class _Document:
     changed: bool = False
 
 
-_DOCUMENT = "trace.document"
-
-
 def _document(session: Session) -> _Document | None:
-    return session.info.get(_DOCUMENT)
+    state = document_state(session)
+    return state.get("trace") if state is not None else None
 
 
 def _any(session: Session, column, values):
@@ -220,8 +218,10 @@ class TraceCaptureHook:
     def prepare(self, session: Session, principal, events) -> None:
         """Parse the document's events and load what they name, one query per kind."""
         session.info.pop("trace.hook_cache", None)
-        doc = _Document()
-        session.info[_DOCUMENT] = doc
+        state = document_state(session)
+        if state is None:  # not a per-document capture: check and apply event by event
+            return
+        doc = state["trace"] = _Document()
         gtins: set[str] = set()
         keys: set[tuple[str, str]] = set()
         places: set[tuple[str, str]] = set()
@@ -265,7 +265,8 @@ class TraceCaptureHook:
 
     def finish(self, session: Session, principal) -> None:
         """Write what the document's events deferred; queue its lots; bump the version."""
-        doc = session.info.pop(_DOCUMENT, None)
+        state = document_state(session)
+        doc = state.pop("trace", None) if state is not None else None
         if doc is None:
             return
         _write_pending(session, doc)
@@ -591,8 +592,10 @@ _EDGE_COLUMNS = ("input_lot_id", "output_lot_id", "quantity", "unit", "event_id"
 
 def _write_pending(session: Session, doc: _Document) -> None:
     """The deferred lot events and lineage edges, one COPY (PostgreSQL) or executemany
-    per table; new lots are flushed first for their ids (and, on SQLite, the events)."""
+    per table; new lots are flushed first for their ids (and, on SQLite, the events), and
+    the events of the bulk path are written first (the rows point at them)."""
     session.flush()
+    write_stored_events(session)
     if not doc.lot_events and not doc.edges:
         return
     events = [{**row, "lot_id": lot.id, "event_pk": stored.id}

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from scanapp.trace import portal
+from tests.trace.conftest import ok
 
 
 @pytest.fixture
