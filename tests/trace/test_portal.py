@@ -128,6 +128,14 @@ def test_an_expired_certificate_reaches_the_stamp_page_marked_and_stays_off_the_
         ("valid", "còn hiệu lực"), ("expired", "đã hết hạn")]
     assert "VG-33-0007" in items[1][3] and "HC-33-0002" not in html
 
+    # The plain HTML document says so too; gs1:certificationInfo lists only the valid one.
+    plain = anonymous.get(f"/api/v1/trace/public/lots/{chain['dried']}/LN2408",
+                          headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert re.search(r"VG-33-0007[^<]*<b>đã hết hạn</b>", plain)
+    assert re.search(r"GG-33-0001[^<]*còn hiệu lực", plain)
+    info = ok(anonymous.get(
+        f"/api/v1/trace/public/lots/{chain['dried']}/LN2408/certificates"), 200)
+    assert [c["number"] for c in info["certificates"]] == ["GG-33-0001"]
     # The scan answer's summary still carries only what is valid today.
     answer = anonymous.post("/api/v1/scans", json={"code": stamps["uris"][1]}).get_json()
     assert [c["number"] for c in answer["trace"]["certificates"]] == ["GG-33-0001"]
