@@ -354,7 +354,8 @@ class PublicLot(MethodView):
     @blp.alt_response(200, content_type="text/html", success=True,
                       description="the same document as a page, when Accept asks for HTML")
     def get(self, gtin: str, lot: str):
-        """Circular 02/2024's ten items for a lot, with certificates valid today and recall"""
+        """Circular 02/2024's ten items for a lot, with its certificates (valid today, or
+        expired and marked so) and recall"""
         view = _public_lot(gtin, lot)
         if request.accept_mimetypes.best_match(("application/json", "text/html")) \
                 == "text/html":
@@ -370,7 +371,8 @@ class PublicLotCertificates(MethodView):
     def get(self, gtin: str, lot: str):
         """The certificates valid today behind a lot (gs1:certificationInfo)"""
         view = _public_lot(gtin, lot)
-        return {"gtin": view["gtin"], "lot": view["lot"], "certificates": view["certificates"]}
+        return {"gtin": view["gtin"], "lot": view["lot"],
+                "certificates": [c for c in view["certificates"] if c["status"] == "valid"]}
 
 
 @blp.route("/public/lots/<gtin>/<lot>/recall")
