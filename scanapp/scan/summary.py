@@ -1,0 +1,286 @@
+"""Per-code summaries (``scan_code_summaries``): a code's state without its history.
+
+The scan sink folds every batch of scan rows (and every PIN check) into its codes' summary
+rows in the same transaction as the rows themselves, so a summary is exactly as durable as
+the scans it counts. Redis loads a code from its summary (one primary-key read) when the
+code's keys are missing (a flush, an expiry of an idle code, an outage), and the database
+state store (embedded default, degraded path) answers from it too: no state read ever scans
+``scan_events``, whose size grows with history and whose old months the retention policy
+drops (docs/SCAN.md "Recovery and retention").
+
+Exact: scans, capped scans, device and network counts, first scan, the RECENT_CAP most
+recent places, PIN counters and claimers. Capped: the device map (device -> last counted
+scan, the DEVICE_CAP most recent: enough for the reload window, which only ever asks about
+the last minute) and the network map (the DEVICE_CAP largest shares). A device or network
+that fell out of its map and comes back after a reload into Redis counts as new once more;
+only codes with more than DEVICE_CAP devices (copied codes, flagged long before) notice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import json
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from ..risk.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
+from .models import CodeSummary, PinCheck, ScanEvent
+
+RECENT_CAP = 20
+DEVICE_CAP = 64
+CLAIMER_CAP = 32
+COUNTERFEIT = "counterfeit"
+_COLUMNS = ("scans", "capped_scans", "device_count", "network_count", "first_scan",
+            "last_scan_at", "recent", "devices", "networks", "pin_claims", "pin_failures",
+            "pin_claimers")
+
+
+# -- places as text (the same text Redis holds) ------------------------------------------------
+def encode_place(place: ScanPlace) -> str:
+    ms = int(place.at.timestamp() * 1000)
+    parts = (str(ms), "" if place.lat is None else repr(place.lat),
+             "" if place.lon is None else repr(place.lon), place.province or "",
+             place.device_hash or "",
+             "" if place.accuracy_m is None else str(round(place.accuracy_m)),
+             place.network or "")
+    return "|".join(parts)
+
+
+def decode_place(text: str | bytes) -> ScanPlace:
+    if isinstance(text, bytes):
+        text = text.decode()
+    ms, lat, lon, province, device, accuracy, network = (text.split("|") + [""] * 2)[:7]
+    return ScanPlace(at=dt.datetime.fromtimestamp(int(ms) / 1000, dt.UTC),
+                     lat=float(lat) if lat else None, lon=float(lon) if lon else None,
+                     province=province or None, device_hash=device or None,
+                     accuracy_m=float(accuracy) if accuracy else None,
+                     network=network or None)
+
+
+def decode_claimers(members) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for member in members:
+        text = member.decode() if isinstance(member, bytes) else member
+        device, _sep, network = text.partition("|")
+        pairs.append((device, network))
+    return tuple(sorted(pairs))
+
+
+def network_key(network: str | None, device: str | None) -> str | None:
+    """What a scan counts as for the per-network counters: its client network, or, when the
+    address said nothing (loopback, none), its device as a network of its own."""
+    if network:
+        return network
+    return f"d:{device}" if device else None
+
+
+# -- the state of one code ----------------------------------------------------------------------
+def empty() -> dict:
+    return {"scans": 0, "capped_scans": 0, "device_count": 0, "network_count": 0,
+            "first_scan": None, "last_scan_at": None, "recent": [], "devices": {},
+            "networks": {}, "pin_claims": 0, "pin_failures": 0, "pin_claimers": []}
+
+
+def _ms(at: dt.datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def add_scan(state: dict, row: dict) -> None:
+    """Fold one counted scan row (not a forgery) into ``state``, as scan_state.lua does."""
+    at = row["scanned_at"]
+    device = row.get("device_hash")
+    network = row.get("client_hash")
+    place = ScanPlace(at=at, lat=row.get("lat"), lon=row.get("lon"),
+                      province=row.get("province"), device_hash=device,
+                      accuracy_m=row.get("accuracy_m"), network=network)
+    text = encode_place(place)
+    state["scans"] += 1
+    key = network_key(network, device)
+    share = 1
+    if key:
+        share = state["networks"][key] = state["networks"].get(key, 0) + 1
+        if share == 1:
+            state["network_count"] += 1
+    if share <= MAX_SCANS_PER_NETWORK:
+        state["capped_scans"] += 1
+    if state["first_scan"] is None:
+        state["first_scan"] = text
+    recent = [text, *state["recent"]]
+    if state["recent"] and _ms(at) < int(state["recent"][0].split("|", 1)[0]):
+        recent.sort(key=lambda p: int(p.split("|", 1)[0]), reverse=True)  # late row: by time
+    state["recent"] = recent[:RECENT_CAP]
+    if device:
+        if device not in state["devices"]:
+            state["device_count"] += 1
+        state["devices"][device] = _ms(at)
+    if state["last_scan_at"] is None or at > state["last_scan_at"]:
+        state["last_scan_at"] = at
+
+
+def add_pin(state: dict, ok: bool, device: str | None, network: str | None) -> None:
+    if ok:
+        state["pin_claims"] += 1
+        member = f"{device}|{network or ''}"
+        if device and member not in state["pin_claimers"]:
+            state["pin_claimers"] = sorted([*state["pin_claimers"], member])[:CLAIMER_CAP]
+    else:
+        state["pin_failures"] += 1
+
+
+def _capped(state: dict) -> dict:
+    if len(state["devices"]) > DEVICE_CAP:
+        state["devices"] = dict(heapq.nlargest(DEVICE_CAP, state["devices"].items(),
+                                               key=lambda kv: kv[1]))
+    if len(state["networks"]) > DEVICE_CAP:
+        state["networks"] = dict(heapq.nlargest(DEVICE_CAP, state["networks"].items(),
+                                                key=lambda kv: kv[1]))
+    return state
+
+
+def history_of(state: dict) -> tuple[CodeHistory, dict[str, dt.datetime], dict[str, int]]:
+    """CodeHistory plus each device's last counted scan and each network's counted scans."""
+    first = state["first_scan"]
+    history = CodeHistory(
+        scan_count=state["scans"], device_count=state["device_count"],
+        first_scan=decode_place(first) if first else None,
+        recent=tuple(decode_place(p) for p in state["recent"][:RECENT_CAP]),
+        pin_claims=state["pin_claims"], pin_failures=state["pin_failures"],
+        network_count=state["network_count"], capped_scan_count=state["capped_scans"],
+        pin_claimers=decode_claimers(state["pin_claimers"]))
+    last_seen = {d: dt.datetime.fromtimestamp(int(ms) / 1000, dt.UTC)
+                 for d, ms in state["devices"].items()}
+    return history, last_seen, dict(state["networks"])
+
+
+# -- reading and writing rows ---------------------------------------------------------------------
+def _state_of(row) -> dict:
+    state = {name: getattr(row, name) for name in _COLUMNS}
+    state["recent"] = list(state["recent"] or [])
+    state["devices"] = dict(state["devices"] or {})
+    state["networks"] = dict(state["networks"] or {})
+    state["pin_claimers"] = list(state["pin_claimers"] or [])
+    at = state["last_scan_at"]
+    if at is not None and at.tzinfo is None:
+        state["last_scan_at"] = at.replace(tzinfo=dt.UTC)
+    return state
+
+
+def load(conn: Connection, serials, *, lock: bool = False) -> dict[str, dict]:
+    """Summaries of these codes (missing ones are absent), by primary key."""
+    query = select(CodeSummary).where(CodeSummary.serial.in_(list(serials)))
+    if lock:
+        query = query.order_by(CodeSummary.serial).with_for_update()
+    return {row.serial: _state_of(row) for row in conn.execute(query)}
+
+
+def load_one(conn: Connection, serial: str) -> dict:
+    return load(conn, (serial,)).get(serial) or empty()
+
+
+def _dialect_insert(conn: Connection):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        CodeSummary)
+
+
+_UPDATE = (update(CodeSummary).where(CodeSummary.serial == bindparam("key"))
+           .values({name: bindparam(name) for name in _COLUMNS}))
+
+
+def _store(conn: Connection, states: dict[str, dict]) -> None:
+    """Placeholders first (ON CONFLICT DO NOTHING), then the rows locked in serial order and
+    updated: two committers folding scans of one new code never overwrite each other."""
+    params = [{"key": serial, **_capped(state)} for serial, state in sorted(states.items())]
+    conn.execute(_UPDATE, params)
+
+
+def _lock(conn: Connection, serials: list[str]) -> dict[str, dict]:
+    conn.execute(_dialect_insert(conn).values([{"serial": s, **empty()} for s in serials])
+                 .on_conflict_do_nothing(index_elements=["serial"]))
+    return load(conn, serials, lock=True)
+
+
+def apply_scans(conn: Connection, rows: list[dict]) -> None:
+    """Fold a batch of scan rows into their summaries, inside the caller's transaction."""
+    now = dt.datetime.now(dt.UTC)
+    counted = [{**row, "scanned_at": row.get("scanned_at") or now} for row in rows
+               if row.get("verdict") != COUNTERFEIT]
+    if not counted:
+        return
+    states = _lock(conn, sorted({row["serial"] for row in counted}))
+    for row in sorted(counted, key=lambda r: r["scanned_at"]):
+        add_scan(states[row["serial"]], row)
+    _store(conn, states)
+
+
+def apply_pin(conn: Connection, row: dict) -> None:
+    states = _lock(conn, [row["serial"]])
+    add_pin(states[row["serial"]], bool(row["ok"]), row.get("device_hash"),
+            row.get("client_hash"))
+    _store(conn, states)
+
+
+def backfill(conn: Connection, chunk: int = 2000, progress=None) -> int:
+    """Rebuild every summary from ``scan_events`` and ``scan_pin_checks``, in the caller's
+    transaction (existing data at the upgrade that added summaries; after a restore). Reads
+    the rows once, in serial order (streamed on PostgreSQL); returns the codes written.
+    Scans must be stopped meanwhile; running it again replaces the summaries, adds nothing."""
+    pins: dict[str, list] = {}
+    for serial, ok, device, network in conn.execute(
+            select(PinCheck.serial, PinCheck.ok, PinCheck.device_hash, PinCheck.client_hash)
+            .order_by(PinCheck.checked_at, PinCheck.id)):
+        pins.setdefault(serial, []).append((ok, device, network))
+    columns = (ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon,
+               ScanEvent.province, ScanEvent.device_hash, ScanEvent.accuracy_m,
+               ScanEvent.client_hash)
+    query = (select(*columns).where(ScanEvent.verdict != COUNTERFEIT)
+             .order_by(ScanEvent.serial, ScanEvent.scanned_at, ScanEvent.id))
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(query, execution_options={"stream_results": True,
+                                                      "yield_per": 20_000})
+    else:
+        rows = conn.execute(query).all()
+    written = 0
+    states: dict[str, dict] = {}
+
+    def flush() -> None:
+        nonlocal written
+        for serial, state in states.items():
+            for ok, device, network in pins.pop(serial, ()):
+                add_pin(state, ok, device, network)
+        if states:
+            _lock(conn, sorted(states))
+            _store(conn, states)
+            written += len(states)
+            states.clear()
+            if progress:
+                progress(written)
+
+    for row in rows:
+        state = states.get(row.serial)
+        if state is None:
+            if len(states) >= chunk:
+                flush()
+            state = states[row.serial] = empty()
+        at = row.scanned_at if row.scanned_at.tzinfo else row.scanned_at.replace(tzinfo=dt.UTC)
+        add_scan(state, {**row._mapping, "scanned_at": at})
+    flush()
+    for serial in list(pins):  # PIN checks of codes never scanned
+        states[serial] = empty()
+    flush()
+    return written
+
+
+def to_redis(state: dict) -> str:
+    """The state as the JSON text scan_state.lua's loader takes."""
+    return json.dumps({
+        "n": state["scans"], "e": state["capped_scans"], "dn": state["device_count"],
+        "wn": state["network_count"], "pc": state["pin_claims"], "pf": state["pin_failures"],
+        "first": state["first_scan"] or "",
+        "last": state["recent"][0] if state["recent"] else "",
+        "recent": state["recent"][:RECENT_CAP],
+        "devices": {d: str(ms) for d, ms in state["devices"].items()},
+        "networks": {k: str(n) for k, n in state["networks"].items()},
+        "claimers": state["pin_claimers"]})
