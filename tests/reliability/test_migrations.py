@@ -17,7 +17,8 @@ def _differences(app) -> list:
     engine = get_engine(app)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={
-            "compare_type": True, "compare_server_default": False})
+            "compare_type": True, "compare_server_default": False,
+            "include_name": scanapp_migrations.include_name})
         return compare_metadata(context, Base.metadata)
 
 
