@@ -202,6 +202,46 @@ def _lock(conn: Connection, serials: list[str]) -> dict[str, dict]:
     return load(conn, serials, lock=True)
 
 
+# PostgreSQL: three fixed statements (prepared once by psycopg, whatever the batch size),
+# the batch going in as one array and one JSON text, as the scan rows do (sink.py).
+_PG_PLACEHOLDERS = (
+    "INSERT INTO scan_code_summaries (serial, recent, devices, networks, pin_claimers) "
+    "SELECT s, '[]', '{}', '{}', '[]' FROM unnest(%s::text[]) AS s ORDER BY s "
+    "ON CONFLICT (serial) DO NOTHING")
+_PG_LOCK = (
+    f"SELECT serial, {', '.join(_COLUMNS)} FROM scan_code_summaries "
+    "WHERE serial = ANY(%s::text[]) ORDER BY serial FOR UPDATE")
+_PG_TYPES = {"scans": "int4", "capped_scans": "int4", "device_count": "int4",
+             "network_count": "int4", "first_scan": "text", "last_scan_at": "timestamptz",
+             "recent": "json", "devices": "json", "networks": "json", "pin_claims": "int4",
+             "pin_failures": "int4", "pin_claimers": "json"}
+_PG_UPDATE = (
+    "UPDATE scan_code_summaries AS t SET "
+    + ", ".join(f"{name} = r.{name}" for name in _COLUMNS)
+    + " FROM json_to_recordset(%s::json) AS r(serial text, "
+    + ", ".join(f"{name} {_PG_TYPES[name]}" for name in _COLUMNS)
+    + ") WHERE t.serial = r.serial")
+
+
+def _pg_fold(conn: Connection, serials: list[str], fold) -> None:
+    conn.exec_driver_sql(_PG_PLACEHOLDERS, (serials,))
+    states = {}
+    for row in conn.exec_driver_sql(_PG_LOCK, (serials,)):
+        states[row[0]] = state = dict(zip(_COLUMNS, row[1:], strict=True))
+        state["recent"] = list(state["recent"] or [])
+        state["devices"] = dict(state["devices"] or {})
+        state["networks"] = dict(state["networks"] or {})
+        state["pin_claimers"] = list(state["pin_claimers"] or [])
+    fold(states)
+    records = []
+    for serial, state in states.items():
+        record = {"serial": serial, **_capped(state)}
+        at = record["last_scan_at"]
+        record["last_scan_at"] = at.isoformat() if at is not None else None
+        records.append(record)
+    conn.exec_driver_sql(_PG_UPDATE, (json.dumps(records),))
+
+
 def apply_scans(conn: Connection, rows: list[dict]) -> None:
     """Fold a batch of scan rows into their summaries, inside the caller's transaction."""
     now = dt.datetime.now(dt.UTC)
@@ -209,9 +249,18 @@ def apply_scans(conn: Connection, rows: list[dict]) -> None:
                if row.get("verdict") != COUNTERFEIT]
     if not counted:
         return
-    states = _lock(conn, sorted({row["serial"] for row in counted}))
-    for row in sorted(counted, key=lambda r: r["scanned_at"]):
-        add_scan(states[row["serial"]], row)
+    counted.sort(key=lambda r: r["scanned_at"])
+    serials = sorted({row["serial"] for row in counted})
+
+    def fold(states: dict[str, dict]) -> None:
+        for row in counted:
+            add_scan(states[row["serial"]], row)
+
+    if conn.dialect.name == "postgresql":
+        _pg_fold(conn, serials, fold)
+        return
+    states = _lock(conn, serials)
+    fold(states)
     _store(conn, states)
 
 
