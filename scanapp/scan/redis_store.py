@@ -83,6 +83,9 @@ class RedisScanStateStore(ScanStateStore):
         self._client = client
         self._prefix = prefix
         self._engine = engine
+        # PostgreSQL: summary reads on connections of their own (one round trip each).
+        self._reader = (summary.SummaryReader(engine)
+                        if engine.dialect.name == "postgresql" else None)
         self._ttl_ms = int(ttl_s * 1000)
         self._script = client.register_script(SCRIPT)
         self._loader = client.register_script(LOAD_SCRIPT)
@@ -183,8 +186,10 @@ class RedisScanStateStore(ScanStateStore):
 
     def summary_json(self, serial: str) -> str:
         """The code's summary row as the loader takes it (an empty state if none)."""
+        if self._reader is not None:
+            return self._reader.read(serial)
         with self._engine.connect() as conn:
-            return summary.to_redis(summary.load_one(conn, serial))
+            return summary.redis_json(conn, serial)
 
     def _counter_call(self, key: str, seconds: int) -> tuple:
         return (self._counter.sha, 1, key, seconds)

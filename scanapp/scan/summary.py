@@ -21,13 +21,18 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import json
+import logging
+import os
+import threading
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ..risk.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
 from .models import CodeSummary, PinCheck, ScanEvent
+
+log = logging.getLogger(__name__)
 
 RECENT_CAP = 20
 DEVICE_CAP = 64
@@ -322,6 +327,85 @@ def backfill(conn: Connection, chunk: int = 2000, progress=None) -> int:
     return written
 
 
+# PostgreSQL builds the loader's JSON itself: one prepared primary-key read, and the text
+# goes to Redis untouched (no JSON decoding and encoding in the scan's thread).
+_PG_REDIS_JSON = (
+    "SELECT json_build_object('n', scans, 'e', capped_scans, 'dn', device_count, "
+    "'wn', network_count, 'pc', pin_claims, 'pf', pin_failures, "
+    "'first', coalesce(first_scan, ''), 'last', coalesce(recent->>0, ''), "
+    "'recent', recent, 'devices', devices, 'networks', networks, "
+    "'claimers', pin_claimers)::text FROM scan_code_summaries WHERE serial = %s")
+_EMPTY_REDIS_JSON = None  # filled below, once to_redis exists
+
+
+class SummaryReader:
+    """The scan path's summary reads (a code missing in Redis) on PostgreSQL, on a few
+    connections of their own taken out of the engine's pool: autocommit (no BEGIN, no
+    ROLLBACK), no ping before each use, the statement prepared once per connection. That
+    is one database round trip per load, where a pooled SQLAlchemy connection cost three
+    (ping, query, reset) and most of the load's CPU. A failed read drops its connection
+    and is done again once through the engine's pool, whose errors the app already maps
+    (503 database_unavailable)."""
+
+    IDLE_CAP = 8
+
+    def __init__(self, engine):
+        self._engine = engine
+        self._idle: list = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        # Closed with the engine (app shutdown, tests), which knows nothing of them.
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    def read(self, serial: str) -> str:
+        try:
+            conn = self._take()
+            with conn.cursor() as cur:
+                cur.execute(_PG_REDIS_JSON, (serial,), prepare=True)
+                row = cur.fetchone()
+        except Exception:  # noqa: BLE001 - the pooled path below raises the app's errors
+            log.info("summary read on a dedicated connection failed; using the pool",
+                     exc_info=True)
+            with self._engine.connect() as pooled:
+                return redis_json(pooled, serial)
+        self._give(conn)
+        return row[0] if row is not None else _EMPTY_REDIS_JSON
+
+    def _take(self):
+        with self._lock:
+            if self._pid != os.getpid():  # forked (gunicorn): the parent's, never close them
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        raw = self._engine.raw_connection()
+        conn = raw.driver_connection
+        raw.detach()  # ours from now on; the pool opens another when it needs one
+        conn.rollback()  # the checkout's ping may have opened a transaction
+        conn.autocommit = True
+        return conn
+
+    def _give(self, conn) -> None:
+        with self._lock:
+            if len(self._idle) < self.IDLE_CAP and self._pid == os.getpid():
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+def redis_json(conn: Connection, serial: str) -> str:
+    """The code's summary as load_code.lua takes it (an empty state when it has none)."""
+    if conn.dialect.name == "postgresql":
+        text = conn.exec_driver_sql(_PG_REDIS_JSON, (serial,)).scalar()
+        return text if text is not None else _EMPTY_REDIS_JSON
+    return to_redis(load_one(conn, serial))
+
+
 def to_redis(state: dict) -> str:
     """The state as the JSON text scan_state.lua's loader takes."""
     return json.dumps({
@@ -333,3 +417,6 @@ def to_redis(state: dict) -> str:
         "devices": {d: str(ms) for d, ms in state["devices"].items()},
         "networks": {k: str(n) for k, n in state["networks"].items()},
         "claimers": state["pin_claimers"]})
+
+
+_EMPTY_REDIS_JSON = to_redis(empty())
