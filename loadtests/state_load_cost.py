@@ -93,6 +93,14 @@ def main() -> None:
                          "cpu_ms": round(v[1] * 1000 / args.codes, 3)}
                   for kind, v in timing.items()}
         result["redis_bytes_per_code_one_scan"] = round(used / len(sample))
+        with engine.connect() as conn:
+            rows, size = conn.execute(sa.text(
+                "SELECT count(*), pg_total_relation_size('scan_code_summaries') "
+                "FROM scan_code_summaries")).one()
+            heap = conn.scalar(sa.text("SELECT avg(pg_column_size(s.*)) "
+                                       "FROM scan_code_summaries s"))
+        result["summary_bytes_per_row_one_scan"] = round(size / rows)
+        result["summary_tuple_bytes_one_scan"] = round(float(heap))
         result["codes"] = args.codes
         print(json.dumps(result, indent=2))
         engine.dispose()
