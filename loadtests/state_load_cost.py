@@ -104,9 +104,12 @@ def main() -> None:
         result["codes"] = args.codes
         print(json.dumps(result, indent=2))
         engine.dispose()
-    finally:
-        for key in redis.scan_iter(match=f"{prefix}:*", count=5000):
-            redis.delete(key)
+    finally:  # a client of its own with a patient timeout: the cleanup must not fail
+        import redis as redis_lib
+
+        cleaner = redis_lib.Redis.from_url(args.redis_url, socket_timeout=30)
+        for key in cleaner.scan_iter(match=f"{prefix}:*", count=5000):
+            cleaner.delete(key)
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
         admin.dispose()
