@@ -2,7 +2,7 @@
 
     PYTHONPATH=$PWD /work/venv/bin/python -m loadtests.epcis_capture \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test \
-        [--documents 10] [--processes 2] [--with-hook]
+        [--documents 10] [--processes 2] [--with-hook | --hooks none|noop|trace|app]
 
 Builds the app on a private PostgreSQL schema (created, then dropped), makes ``--documents``
 EPCISDocuments of ``--events`` events each (supply-chain events like scanapp.trace's: lots as
@@ -12,6 +12,13 @@ body checks, JSON parsing, schema validation of every event, event hash, duplica
 bulk store of events, identifier index and outbox rows, commit). Prints events per second
 (wall clock) and the app process's CPU per event; PostgreSQL's own CPU is not in that
 figure (it runs in other processes), its share of the wall time is.
+
+Hooks (``--hooks``): ``app`` (what ``create_app`` registers: scanapp.trace's
+``TraceCaptureHook``, then scanapp.authority's ``QualityHook``; ``--with-hook`` is this),
+``trace`` (scanapp.trace's hook alone), ``noop`` (a hook that does nothing: the cost of the
+hook path itself), ``none`` (the bare repository, default). The master data every event
+needs to pass scanapp.trace's checks is always seeded: a party and a location for every GLN
+the events name (managed by the benchmark's brand) and every lot they observe.
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ from scanapp.db import get_engine, session_scope
 from scanapp.epcis import eventhash, validation
 from scanapp.products.models import Product
 from scanapp.security import json_depth_exceeds
+from scanapp.trace.models import Location, Lot, Party
+
+HOOK_MODES = ("none", "noop", "trace", "app")
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 
@@ -105,11 +115,42 @@ class NoopHook:
         pass
 
 
-def make_app(url: str, schema: str, with_hook: bool = False):
+def make_app(url: str, schema: str, hooks: str = "none"):
     app = _app(url, schema)
-    if with_hook:
-        app.extensions["scanapp.epcis.capture_hooks"].append(NoopHook())
+    registered = app.extensions["scanapp.epcis.capture_hooks"]
+    if hooks == "none":
+        registered.clear()
+    elif hooks == "noop":
+        registered[:] = [NoopHook()]
+    elif hooks == "trace":
+        from scanapp.trace.hook import TraceCaptureHook
+
+        registered[:] = [h for h in registered if isinstance(h, TraceCaptureHook)]
+        assert registered, "scanapp.trace registered no capture hook"
     return app
+
+
+def lot_keys(doc: int, events: int) -> set[tuple[str, str]]:
+    """(GTIN, lot) of every lot that document ``doc`` observes (see ``make_event``)."""
+    return {(GTINS[i % len(GTINS)], f"L{doc:03d}{i % 50:03d}") for i in range(events)}
+
+
+def seed_master_data(session, brand_id: int, docs: list[int], events: int) -> None:
+    """What scanapp.trace's hook checks an event against: a party (AI 417) and a location
+    (AI 414) for every GLN, managed by the brand that posts, and the lots the events name."""
+    products = dict(session.execute(sa.select(Product.gtin, Product.id)).all())
+    for gln in GLNS:
+        party = Party(org_id=brand_id, name=f"Bench party {gln}", gln=gln)
+        session.add(party)
+        session.flush()
+        session.add(Location(party_id=party.id, gln=gln, extension="", name=f"Bench {gln}",
+                             kind="warehouse"))
+    session.flush()
+    rows = [{"product_id": products[gtin], "gtin": gtin, "lot": lot, "status": "active",
+             "created_by_org_id": brand_id}
+            for doc in docs for gtin, lot in sorted(lot_keys(doc, events))]
+    for start in range(0, len(rows), 5000):
+        session.execute(sa.insert(Lot), rows[start:start + 5000])
 
 
 def _app(url: str, schema: str):
@@ -122,22 +163,24 @@ def _app(url: str, schema: str):
                       "DATABASE_POOL_SIZE": 1})
 
 
-def build(url: str, schema: str, with_hook: bool = False):
-    app = make_app(url, schema, with_hook)
+def build(url: str, schema: str, hooks: str, docs: list[int], events: int):
+    app = make_app(url, schema, hooks)
     scanapp_migrations.upgrade(app)
     with app.app_context(), session_scope(app) as session:
         _key, raw = auth_service.issue_key(session, "Bench Brand", Role.BRAND)
         brand = auth_service.get_or_create_org(session, "Bench Brand")
         for gtin in GTINS:
             session.add(Product(gtin=gtin, brand_org_id=brand.id, name="bench"))
+        session.flush()
+        seed_master_data(session, brand.id, docs, events)
         session.commit()
     return app, raw
 
 
 def _client_process(url: str, schema: str, key: str, first_doc: int, documents: int,
-                    events: int, start_at: float, out, with_hook: bool) -> None:
+                    events: int, start_at: float, out, hooks: str) -> None:
     """One concurrent client (like one gunicorn worker): its own app, its own connection."""
-    app = make_app(url, schema, with_hook)
+    app = make_app(url, schema, hooks)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/ld+json"}
     bodies = [make_document(first_doc + d, events) for d in range(documents)]
@@ -152,14 +195,14 @@ def _client_process(url: str, schema: str, key: str, first_doc: int, documents: 
 
 
 def run_parallel(url: str, schema: str, key: str, processes: int, documents: int,
-                 events: int, with_hook: bool) -> None:
+                 events: int, hooks: str) -> None:
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     start_at = time.time() + 8  # every process built and its documents made by then
     workers = [ctx.Process(target=_client_process, args=(
-        url, schema, key, 10_000 * (i + 1), documents, events, start_at, out, with_hook))
+        url, schema, key, 10_000 * (i + 1), documents, events, start_at, out, hooks))
         for i in range(processes)]
     for worker in workers:
         worker.start()
@@ -179,21 +222,29 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=0,
                         help="then also run this many clients at once (separate processes, "
                         "like gunicorn workers), each posting --documents documents")
-    parser.add_argument("--with-hook", action="store_true",
-                        help="register a no-op capture hook (the path scanapp.trace uses)")
+    parser.add_argument("--hooks", choices=HOOK_MODES, default="none",
+                        help="capture hooks: none (default), noop, trace (scanapp.trace's "
+                        "alone) or app (every hook create_app registers)")
+    parser.add_argument("--with-hook", action="store_const", const="app", dest="hooks",
+                        help="the same as --hooks app: the real hooks")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="after the measured documents, post one more under cProfile and "
+                        "write its stats to FILE (read with python -m pstats FILE)")
     args = parser.parse_args()
+    docs = list(range(args.documents + 2)) + [
+        10_000 * (p + 1) + d for p in range(args.processes) for d in range(args.documents)]
 
     schema = f"bench_epcis_{secrets.token_hex(4)}"
     admin = sa.create_engine(args.database_url)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
-        app, key = build(args.database_url, schema, args.with_hook)
+        app, key = build(args.database_url, schema, args.hooks, docs, args.events)
         client = app.test_client()
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/ld+json"}
         bodies = [make_document(d, args.events) for d in range(args.documents + 1)]
         print(f"documents: {args.documents} x {args.events} events"
-              f"{', with a no-op capture hook' if args.with_hook else ''}, "
+              f", capture hooks: {args.hooks}, "
               f"{statistics.mean(len(b) for b in bodies) / 1024:.0f} KiB each")
 
         # Where one event's CPU goes before storage (in-process, no database); the best of
@@ -246,10 +297,21 @@ def main() -> None:
             index = conn.execute(sa.text("SELECT count(*) FROM epcis_event_identifiers")
                                  ).scalar()
         print(f"stored: {stored} events, {index} identifier rows")
+        if args.profile:
+            import cProfile
+
+            body = make_document(args.documents + 1, args.events)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            response = client.post("/epcis/capture", data=body, headers=headers)
+            profiler.disable()
+            assert response.status_code == 202, response.get_json()
+            profiler.dump_stats(args.profile)
+            print(f"profile of one more document written to {args.profile}")
         get_engine(app).dispose()
         if args.processes:
             run_parallel(args.database_url, schema, key, args.processes, args.documents,
-                         args.events, args.with_hook)
+                         args.events, args.hooks)
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -559,7 +559,7 @@ def run(seed: int = 2026, scale: float = 1.0, services: bool = False,
         from urllib.parse import quote
 
         spots = world.get(f"/api/v1/hotspots?since={quote(since)}&until={quote(until)}")
-        figures = _figures(outcomes, spots, len(plan), elapsed)
+        figures = _figures(outcomes, spots, len(plan), elapsed, _sold_at(plan))
         figures["flag_reasons"] = {name: dict(sorted(counts.items(), key=lambda kv: -kv[1]))
                                    for name, counts in reasons.items()}
         figures["seed"], figures["scale"] = seed, scale
@@ -578,8 +578,25 @@ def _median(values: list[int]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _sold_at(plan) -> dict[str, set[str]]:
+    """Where copies and forgeries were really sold (provinces and map cells of their scans,
+    as the service rounds them): a hotspot anywhere else would be a false one. The sybil
+    populations' made-up places are not places where anything was sold."""
+    from scanapp.regions import default_locator
+
+    places: dict[str, set[str]] = defaultdict(set)
+    for event, population, _serial, _pin in plan:
+        if not event.copy or event.point is None or population.name.startswith("sybil"):
+            continue
+        kind = "forged" if population.forged else "copied-code"
+        lat, lon = round(event.point[0], 3), round(event.point[1], 3)
+        places[f"{kind} hotspots (provinces)"].add(default_locator.province_at(lat, lon))
+        places[f"{kind} hotspots (cells)"].add(cell_of(lat, lon))
+    return places
+
+
 def _figures(outcomes: dict[str, CodeOutcome], spots: dict, events: int,
-             elapsed: float) -> dict:
+             elapsed: float, sold_at: dict[str, set[str]] | None = None) -> dict:
     rows = []
     by_population: dict[str, list[CodeOutcome]] = defaultdict(list)
     for outcome in outcomes.values():
@@ -629,7 +646,16 @@ def _figures(outcomes: dict[str, CodeOutcome], spots: dict, events: int,
             p["province"] == "68" and (p.get("hotspot") or p.get("copied_hotspot"))
             for p in spots["provinces"]),
     }
-    return {"populations": rows, "hotspots": hot,
+    # Every place that is a hotspot of either kind: the expected ones, and nothing else.
+    where = {f"{kind} hotspots ({level})": sorted(place[key] for place in spots[level]
+                                                  if place.get(flag))
+             for kind, flag in (("forged", "hotspot"), ("copied-code", "copied_hotspot"))
+             for level, key in (("provinces", "province"), ("cells", "cell"))}
+    if sold_at is not None:
+        for name, places in where.items():
+            false = sorted(set(places) - sold_at.get(name, set()))
+            hot[f"{name}: none where no copy or forgery was sold"] = not false
+    return {"populations": rows, "hotspots": hot, "hotspot_places": where,
             "genuine": {"codes": genuine_codes, "flagged": genuine_flagged,
                         "flagged_pct": round(100 * genuine_flagged / max(genuine_codes, 1), 2)},
             "median_copy_scans_to_flag": _median(all_first),
@@ -676,6 +702,14 @@ def render(figures: dict) -> Iterator[str]:
     yield "| --- | --- |"
     for name, ok in figures["hotspots"].items():
         yield f"| {name} | {'yes' if ok else 'NO'} |"
+    yield ""
+    yield "Every hotspot found"
+    yield "| kind | places |"
+    yield "| --- | --- |"
+    for name, places in figures.get("hotspot_places", {}).items():
+        shown = ", ".join(places[:12]) + (f" ... ({len(places)} in all)"
+                                          if len(places) > 12 else "")
+        yield f"| {name} | {shown or 'none'} |"
 
 
 def main(argv: list[str] | None = None) -> int:

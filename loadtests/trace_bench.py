@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import secrets
 import statistics
@@ -140,28 +141,53 @@ def seed_lineage(app, principal: Principal, product: Product, total: int, width:
     return worlds
 
 
-def bench_lineage(app, principal, worlds, samples: int) -> dict[str, list[float]]:
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a local PostgreSQL backend has used so far (0 when the
+    server is not on this machine)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_lineage(app, principal, worlds, samples: int
+                  ) -> tuple[dict[str, list[float]], dict[str, tuple[float, float]]]:
+    """Wall ms per call (p50/p95 material) and, per measure, the mean CPU ms per call of
+    the app process and of its PostgreSQL backend: on a loaded machine the wall clock
+    mostly measures the queue for a core, the CPU what a call costs."""
     from scanapp.trace import lineage, queries
 
-    timings: dict[str, list[float]] = {k: [] for k in (
-        "cte_backward", "cte_forward", "doc_backward", "doc_forward")}
+    names = ("cte_backward", "cte_forward", "doc_backward", "doc_forward")
+    timings: dict[str, list[float]] = {k: [] for k in names}
+    app_cpu = dict.fromkeys(names, 0.0)
+    db_cpu = dict.fromkeys(names, 0.0)
     with app.app_context(), session_scope(app) as session:
         for _ in range(samples):
             world = random.choice(worlds)
             top, bottom = random.choice(world[-1]), random.choice(world[0])
-            for name, fn, lot_id in (("cte_backward", lineage.ancestors, top),
-                                     ("cte_forward", lineage.descendants, bottom)):
-                t = time.perf_counter()
-                found = fn(session, [lot_id])
+            backend = session.execute(sa.text("SELECT pg_backend_pid()")).scalar() \
+                if session.get_bind().dialect.name == "postgresql" else None
+            calls = (("cte_backward", lambda s, lot: lineage.ancestors(s, [lot]), top),
+                     ("cte_forward", lambda s, lot: lineage.descendants(s, [lot]), bottom),
+                     ("doc_backward", lambda s, lot: queries.lineage_backward(
+                         s, principal, lot), top),
+                     ("doc_forward", lambda s, lot: queries.lineage_forward(
+                         s, principal, lot), bottom))
+            for name, fn, lot_id in calls:
+                db = backend_cpu(backend) if backend else 0.0
+                cpu, t = time.process_time(), time.perf_counter()
+                found = fn(session, lot_id)
                 timings[name].append((time.perf_counter() - t) * 1000)
-                assert max(found.values()) == 10, found
-            for name, fn, lot_id in (("doc_backward", queries.lineage_backward, top),
-                                     ("doc_forward", queries.lineage_forward, bottom)):
-                t = time.perf_counter()
-                fn(session, principal, lot_id)
-                timings[name].append((time.perf_counter() - t) * 1000)
+                app_cpu[name] += time.process_time() - cpu
+                db_cpu[name] += (backend_cpu(backend) - db) if backend else 0.0
+                if name.startswith("cte"):
+                    assert max(found.values()) == 10, found
             session.rollback()
-    return timings
+    cpu = {name: (app_cpu[name] / samples * 1000, db_cpu[name] / samples * 1000)
+           for name in names}
+    return timings, cpu
 
 
 def bench_recall(args, schema, prefix, app, principal, product) -> dict[str, float]:
@@ -316,18 +342,20 @@ def main() -> None:
         print(f"seeding {args.events:,} lots and events in worlds of 11 x {args.width}",
               flush=True)
         worlds = seed_lineage(app, principal, product, args.events, args.width)
-        timings = bench_lineage(app, principal, worlds, args.samples)
+        timings, cpu = bench_lineage(app, principal, worlds, args.samples)
         print(f"recall fan-out to {args.recall_lots} lots", flush=True)
         rec = bench_recall(args, schema, prefix, app, principal, product)
         print("scan cost with and without the trace summary", flush=True)
         cost = bench_scan_cost(args, schema, prefix, app, principal, product, args.scans)
         print()
         print(f"| measure ({args.events:,} events stored, {args.samples} samples) "
-              "| p50 ms | p95 ms | max ms |")
-        print("| --- | --- | --- | --- |")
+              "| p50 ms | p95 ms | max ms | mean CPU ms: app + PostgreSQL backend |")
+        print("| --- | --- | --- | --- | --- |")
         for name, values in timings.items():
+            app_ms, db_ms = cpu[name]
             print(f"| {name} | {statistics.median(values):.1f} | {_pct(values, 95):.1f} "
-                  f"| {max(values):.1f} |")
+                  f"| {max(values):.1f} | {app_ms:.1f} + {db_ms:.1f} |")
+        print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
         print()
         print(f"recall of 1 input lot -> {rec['lots'] - 1} output lots, {rec['ranges']} "
               f"stamp ranges, {rec['stamps']:,} stamps: marked and committed in "

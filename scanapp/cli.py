@@ -15,6 +15,30 @@ from .errors import DomainError
 
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 keys_cli = AppGroup("keys", help="API keys.")
+scan_cli = AppGroup("scan", help="Scan history: code summaries, monthly partitions.")
+
+
+@scan_cli.command("backfill-summaries")
+def scan_backfill_summaries() -> None:
+    """Rebuild every code's summary row from scan_events and scan_pin_checks (after a
+    restore; the upgrade that added them ran it once). Stop the scan path meanwhile."""
+    from .db import get_engine
+    from .scan import summary
+
+    with get_engine(current_app).begin() as conn:
+        written = summary.backfill(
+            conn, progress=lambda n: n % 100_000 == 0 and click.echo(f"{n:,} codes ..."))
+    click.echo(f"{written:,} code summaries written")
+
+
+@scan_cli.command("partitions")
+def scan_partitions() -> None:
+    """Create the monthly scan_events partitions ahead and apply the retention policy
+    (SCAN_PARTITIONS_AHEAD, SCAN_RETENTION_MONTHS), as the worker does every hour."""
+    from .worker import keep_partitions
+
+    created, dropped = keep_partitions(current_app._get_current_object())
+    click.echo(f"created: {', '.join(created) or 'none'}; dropped: {', '.join(dropped) or 'none'}")
 
 
 @db_cli.command("upgrade")
@@ -99,6 +123,7 @@ def demo_command(quiet: bool) -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(scan_cli)
     app.cli.add_command(demo_command)
 
 

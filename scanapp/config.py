@@ -171,6 +171,14 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         "SCAN_FLAGS_IN_BACKGROUND": _env_bool("SCAN_FLAGS_IN_BACKGROUND", production),
         # A page reload (or a second tap) by the same device this soon is the same scan.
         "SCAN_RELOAD_WINDOW_S": _env_float("SCAN_RELOAD_WINDOW_S", 60.0),
+        # Redis keeps a code's state this long after its last scan, then loads it again
+        # from its summary row on demand (0: never expires). docs/SCAN.md "Recovery".
+        "SCAN_STATE_TTL_S": _env_int("SCAN_STATE_TTL_S", 14 * 86400),
+        # Raw scan_events kept this many whole months on PostgreSQL (0: forever); older
+        # monthly partitions are dropped by the worker. Summaries and daily counts stay.
+        "SCAN_RETENTION_MONTHS": _env_int("SCAN_RETENTION_MONTHS", 0),
+        # Monthly scan_events partitions created ahead of time by the worker.
+        "SCAN_PARTITIONS_AHEAD": _env_int("SCAN_PARTITIONS_AHEAD", 3, minimum=1),
         # Share commits between concurrent scans; unset: on for PostgreSQL (scan/sink.py).
         "SCAN_GROUP_COMMIT": (None if _env("SCAN_GROUP_COMMIT") is None
                               else _env_bool("SCAN_GROUP_COMMIT", False)),

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import ARRAY, DateTime, MetaData, any_, create_engine, event, literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -48,6 +48,15 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         return value
+
+
+def any_of(column, values, item_type):
+    """``column = ANY(:values)`` with the values as ONE array parameter (PostgreSQL only).
+
+    Not ``sqlalchemy.dialects.postgresql.array(values)``: that renders ``ARRAY[:p1, :p2,
+    ...]``, a placeholder per value, compiled afresh for every length (measured: most of a
+    290-lot lineage document's CPU). One parameter keeps the compiled statement cached."""
+    return column == any_(literal(list(values), ARRAY(item_type)))
 
 
 def utcnow() -> dt.datetime:

@@ -34,8 +34,9 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "scanapp_scan_degraded_total": ("Scans answered from the database because Redis failed.",
                                     ()),
     "scanapp_redis_errors_total": ("Redis calls of the scan path that failed.", ()),
-    "scanapp_redis_bucket_rebuilds_total": ("Redis state buckets rebuilt from the database.",
-                                            ()),
+    "scanapp_redis_bucket_rebuilds_total": (
+        "Codes whose Redis state was loaded from their database summary (after a flush, an "
+        "idle expiry or an outage).", ()),
     "scanapp_database_errors_total": (
         "Requests or scan batches that failed because the database was unreachable.", ()),
     "scanapp_pin_checks_total": ("Scratch-off PIN checks, by result.", ("result",)),

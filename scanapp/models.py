@@ -18,8 +18,10 @@ from .epcis.models import (  # noqa: F401
 from .fraud.models import (  # noqa: F401
     CaseEvent,
     DashboardSession,
+    EvidenceIssue,
     FieldInspection,
     Flag,
+    InspectionPhoto,
     WebhookDelivery,
 )
 from .products.models import PrinterAuthorisation, Product  # noqa: F401

@@ -7,7 +7,11 @@ here, in one process of its own, on the polling-worker base (scanapp/background.
 - ``EpcisPusher`` (epcis/exporter.py): the closed days' scan counts, then the EPCIS
   outbox, to the portal's capture endpoint (idle while no capture URL is configured);
 - ``PortalPusher`` (trace/portal.py): each changed lot's Circular 02/2024 document to the
-  National Traceability Portal (idle while no ``TRACE_PORTAL_URL`` is configured).
+  National Traceability Portal (idle while no ``TRACE_PORTAL_URL`` is configured);
+- ``PartitionKeeper`` (here, scan/partitions.py): every hour, the monthly ``scan_events``
+  partitions ahead (``SCAN_PARTITIONS_AHEAD``) and the retention policy
+  (``SCAN_RETENTION_MONTHS``): a month past it is dropped once its days' scan counts are
+  aggregated (PostgreSQL only; nothing to do on SQLite).
 
 Both claim rows with a lease, so a second worker process (a rolling deploy) sends nothing
 twice, and both start with whatever earlier processes left in their outboxes. The group
@@ -22,6 +26,7 @@ after the commit would not be. Polling an indexed outbox every second costs one 
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import threading
 
@@ -29,8 +34,54 @@ import click
 from flask import Flask, current_app
 
 from .background import JOIN_BUDGET_S, PollingWorker, stop_all
+from .db import get_engine, session_scope, utcnow
+from .epcis import mapping as epcis_mapping
+from .epcis.recorder import aggregate_scans
+from .scan import partitions
 from .services import services
 from .trace.portal import PortalPusher
+
+
+def keep_partitions(app: Flask, now: dt.datetime | None = None
+                    ) -> tuple[list[str], list[str]]:
+    """Create the monthly scan_events partitions ahead and apply the retention policy.
+    Returns (created, dropped) partition names. A month is dropped only after every
+    (Vietnam-local) day it holds has its daily scan counts (epcis/recorder.py): the
+    aggregates outlive the raw scans."""
+    now = now or utcnow()
+    engine = get_engine(app)
+    with engine.begin() as conn:
+        created = partitions.ensure_partitions(conn, now, app.config["SCAN_PARTITIONS_AHEAD"])
+        expired = partitions.expired_partitions(conn, now, app.config["SCAN_RETENTION_MONTHS"])
+    dropped = []
+    for month in expired:
+        start = dt.datetime.combine(month, dt.time(), dt.UTC)
+        end = dt.datetime.combine(partitions.add_months(month, 1), dt.time(), dt.UTC)
+        day = start.astimezone(epcis_mapping.VN_TZ).date()
+        last = (end - dt.timedelta(seconds=1)).astimezone(epcis_mapping.VN_TZ).date()
+        with session_scope(app) as session:
+            while day <= last:
+                aggregate_scans(session, now=now, day=day, app=app)
+                day += dt.timedelta(days=1)
+        with engine.begin() as conn:
+            partitions.drop_partition(conn, month)
+        dropped.append(partitions.partition_name(month))
+    return created, dropped
+
+
+class PartitionKeeper(PollingWorker):
+    name = "scan-partitions"
+
+    def __init__(self, app: Flask):
+        super().__init__()
+        self.app = app
+
+    def interval(self) -> float:
+        return 3600.0
+
+    def run_once(self) -> bool:
+        keep_partitions(self.app)
+        return False
 
 
 class Worker:
@@ -41,7 +92,7 @@ class Worker:
         # The portal pusher last: with --once a failed push ends the command (exit 1) after
         # the other relays have had their pass.
         self.relays: list[PollingWorker] = [found.webhook_relay, found.epcis_pusher,
-                                            PortalPusher(app)]
+                                            PartitionKeeper(app), PortalPusher(app)]
 
     def start(self) -> None:
         for relay in self.relays:
@@ -58,7 +109,8 @@ class Worker:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="one pass of each relay, then exit (cron, tests)")
 def worker_command(once: bool) -> None:
-    """Run the outbox relays (webhooks, EPCIS push, daily scan counts) until SIGTERM/Ctrl-C."""
+    """Run the outbox relays (webhooks, EPCIS push, daily scan counts) and the scan_events
+    partition keeper until SIGTERM/Ctrl-C."""
     app = current_app._get_current_object()
     worker = Worker(app)
     if once:

@@ -75,8 +75,12 @@ def test_json_and_html_answer_the_tables_status(raising_app, kind):
                                    "message": response.get_json()["message"]}
 
     from scanapp.fraud import dashboard
+    from scanapp.fraud.workspace_text import TEXT
 
     exc = kind("x", retry_after_s=1) if kind is errors.RateLimited else kind("x")
     with raising_app.test_request_context("/inspect/"):
         page, status = dashboard._domain_error(exc)
-    assert status == HTTP_STATUS[kind] and "x" in page
+    # The inspectors' page words the error in Vietnamese by its kind (the service's English
+    # message goes to the log, not to the page).
+    words = TEXT["vi"]["error"]["by_kind"][kind.__name__]
+    assert status == HTTP_STATUS[kind] and words in page

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from typing import Any
 
-from ..errors import Unavailable
+from ..pdf_fonts import add_fonts
 
-FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
-BOLD_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",)
 RULE_NAMES = {
     "cert_invalid_at_event": "Chứng nhận hết hạn/chưa hiệu lực",
     "shared_code": "Mã vùng trồng/GLN dùng chung",
@@ -60,25 +57,14 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
-def _font(setting: str | None, candidates: tuple[str, ...]) -> str:
-    for path in ((setting,) if setting else ()) + candidates:
-        if path and os.path.exists(path):
-            return path
-    raise Unavailable("no Unicode font for the PDF report: install fonts-dejavu-core or set "
-                      "AUTHORITY_PDF_FONT", code="pdf_font_missing")
-
-
 def pdf(stats: dict[str, Any], font_path: str | None = None) -> bytes:
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
-    regular = _font(font_path, FONT_CANDIDATES)
-    bold = _font(None, BOLD_CANDIDATES) if not font_path else regular
     doc = FPDF(orientation="P", unit="mm", format="A4")
     doc.set_title("Báo cáo truy xuất nguồn gốc")
     doc.set_author("scanapp")
-    doc.add_font("Body", "", regular)
-    doc.add_font("Body", "B", bold)
+    add_fonts(doc, font_path)
     doc.set_auto_page_break(True, margin=15)
     doc.add_page()
     nl = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}

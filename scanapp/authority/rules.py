@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
+from ..epcis.capture import document_state
 from ..epcis.models import EpcisEvent
 from ..products.models import Product
 from ..serials.models import SerialRange
@@ -91,19 +92,49 @@ def _digest(value: Any) -> str:
 
 # -- the rules --------------------------------------------------------------------------------
 
+# What the per-lot rules read of each lot event and its lot: Core rows, not ORM objects (a
+# capture of a thousand events runs them on all of its lots); the Lot object is loaded only
+# for a rule that fires.
+_EVENT_ROW = (LotEvent.event_id, LotEvent.biz_step, LotEvent.event_type, LotEvent.event_time,
+              LotEvent.location_id, LotEvent.role, LotEvent.details,
+              Location.party_id.label("place_party_id"), Lot.id.label("lot_pk"),
+              Lot.product_id, Lot.harvest_end)
+
+
+def _event_rows(session: Session, lot_ids: set[int] | None, order: bool = False) -> list:
+    query = _lot_filter(select(*_EVENT_ROW).join(Lot, Lot.id == LotEvent.lot_id)
+                        .outerjoin(Location, Location.id == LotEvent.location_id),
+                        LotEvent.lot_id, lot_ids)
+    if order:
+        query = query.order_by(LotEvent.event_time, LotEvent.id)
+    return session.execute(query).all()
+
+
 def cert_invalid_at_event(session: Session, lot_ids: set[int] | None) -> list[Hit]:
     hits: list[Hit] = []
-    rows = session.execute(_lot_filter(
-        select(LotEvent, Lot).join(Lot, Lot.id == LotEvent.lot_id), LotEvent.lot_id, lot_ids)
-    ).all()
-    for event, lot in rows:
-        place = event.location
-        subjects = [("lot", lot.id), ("product", lot.product_id)]
-        if place is not None:
-            subjects += [("location", place.id), ("party", place.party_id)]
-        certs = session.scalars(select(Certificate).where(or_(*[
-            (Certificate.subject_type == kind) & (Certificate.subject_id == ident)
-            for kind, ident in subjects]))).all()
+    rows = _event_rows(session, lot_ids)
+    subjects_of = []
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for event in rows:
+        subjects = [("lot", event.lot_pk), ("product", event.product_id)]
+        if event.location_id is not None:
+            subjects += [("location", event.location_id), ("party", event.place_party_id)]
+        subjects_of.append(subjects)
+        for kind, ident in subjects:
+            wanted[kind].add(ident)
+    # Every certificate of every subject at once (one query per chunk), not one query an
+    # event: a capture of a thousand events runs this on all of their lots.
+    certs_of: dict[tuple[str, int], list[Certificate]] = defaultdict(list)
+    for kind, ids in wanted.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 500):
+            for cert in session.scalars(select(Certificate).where(
+                    Certificate.subject_type == kind,
+                    Certificate.subject_id.in_(ordered[start:start + 500]))
+                    .order_by(Certificate.id)):
+                certs_of[(kind, cert.subject_id)].append(cert)
+    for event, subjects in zip(rows, subjects_of, strict=True):
+        certs = [cert for subject in subjects for cert in certs_of.get(subject, ())]
         day = event.event_time.date()
         by_scheme: dict[str, list[Certificate]] = defaultdict(list)
         for cert in certs:
@@ -114,6 +145,7 @@ def cert_invalid_at_event(session: Session, lot_ids: set[int] | None) -> list[Hi
                 continue
             cert = next(c for c in group if c.state_on(day) in ("expired", "not_yet_valid"))
             state = cert.state_on(day)
+            lot = session.get(Lot, event.lot_pk)
             vi = "đã hết hạn" if state == "expired" else "chưa có hiệu lực"
             en = "had expired" if state == "expired" else "was not yet valid"
             hits.append(Hit(
@@ -235,14 +267,12 @@ def label_not_trace(session: Session, lot_ids: set[int] | None) -> list[Hit]:
 
 
 def impossible_order(session: Session, lot_ids: set[int] | None) -> list[Hit]:
-    rows = session.execute(_lot_filter(
-        select(LotEvent, Lot).join(Lot, Lot.id == LotEvent.lot_id), LotEvent.lot_id, lot_ids)
-        .order_by(LotEvent.event_time)).all()
-    by_lot: dict[int, tuple[Lot, list[LotEvent]]] = {}
-    for event, lot in rows:
-        by_lot.setdefault(lot.id, (lot, []))[1].append(event)
+    by_lot: dict[int, list] = {}
+    for event in _event_rows(session, lot_ids, order=True):
+        by_lot.setdefault(event.lot_pk, []).append(event)
     hits: list[Hit] = []
-    for lot, events in by_lot.values():
+    for lot_pk, events in by_lot.items():
+        lot = _LazyLot(session, lot_pk, events[0].harvest_end)
         shipped = [e.event_time for e in events if e.biz_step == "shipping"]
         received = [e.event_time for e in events if e.biz_step == "receiving"]
         if shipped and received and min(received) < min(shipped):
@@ -272,6 +302,20 @@ def impossible_order(session: Session, lot_ids: set[int] | None) -> list[Hit]:
                 _lot_province(lot), lot.gtin, lot.created_by_org_id,
                 {"harvest": late_harvest.isoformat(), "processed": min(processed).isoformat()}))
     return hits
+
+
+class _LazyLot:
+    """A lot's harvest end at hand; any other attribute loads the Lot (only when a rule
+    fires and its message needs it)."""
+
+    def __init__(self, session: Session, lot_id: int, harvest_end) -> None:
+        self.id, self.harvest_end = lot_id, harvest_end
+        self._session, self._lot = session, None
+
+    def __getattr__(self, name: str):
+        if self._lot is None:
+            self._lot = self._session.get(Lot, self.id)
+        return getattr(self._lot, name)
 
 
 def output_exceeds_input(session: Session, lot_ids: set[int] | None) -> list[Hit]:
@@ -367,11 +411,17 @@ def run(session: Session, lot_ids: Iterable[int] | None = None, *, found_by: str
     for rule in chosen:
         if scope is not None and not rule.on_capture:
             continue
-        for hit in rule.check(session, scope):
-            exists = session.scalar(select(Finding.id).where(
-                Finding.fingerprint == hit.fingerprint[:200]))
-            if exists:
+        hits = rule.check(session, scope)
+        # Which fingerprints are known already: one query per chunk, not one per hit.
+        prints = sorted({hit.fingerprint[:200] for hit in hits})
+        known: set[str] = set()
+        for start in range(0, len(prints), 500):
+            known.update(session.scalars(select(Finding.fingerprint).where(
+                Finding.fingerprint.in_(prints[start:start + 500]))))
+        for hit in hits:
+            if hit.fingerprint[:200] in known:
                 continue
+            known.add(hit.fingerprint[:200])
             finding = Finding(rule=rule.name, fingerprint=hit.fingerprint[:200],
                               province=hit.province, subject_type=hit.subject_type,
                               subject_id=hit.subject_id, gtin=hit.gtin, org_id=hit.org_id,
@@ -379,22 +429,47 @@ def run(session: Session, lot_ids: Iterable[int] | None = None, *, found_by: str
                               details=hit.details, state="open", found_at=utcnow(),
                               found_by=found_by)
             session.add(finding)
-            session.flush()
             new.append(finding)
+        session.flush()
     return new
 
 
 class QualityHook:
-    """The capture hook (TEAM.md's CaptureHook contract): ``check`` never objects; ``apply``
-    runs the rules on the lots the event touched, in the capture's transaction."""
+    """The capture hook (the CaptureHook contract in scanapp/epcis/capture.py): ``check``
+    never objects; the rules run on the lots the events touched, in the capture's
+    transaction: once per document in ``finish`` (after scanapp.trace's hook, registered
+    before this one, wrote its lot events), or at once in ``apply`` when the capture did
+    not ``prepare`` a document."""
 
     def check(self, session: Session, principal, event: dict, index: int) -> list:
         return []
 
+    def prepare(self, session: Session, principal, events) -> None:
+        state = document_state(session)
+        if state is not None:
+            state["quality"] = []
+
     def apply(self, session: Session, principal, event: dict, stored) -> None:
+        state = document_state(session)
+        if state is not None and "quality" in state:
+            state["quality"].append(stored)
+            return
+        self._run(session, [stored])
+
+    def finish(self, session: Session, principal) -> None:
+        state = document_state(session)
+        stored = state.pop("quality", None) if state is not None else None
+        if stored:
+            self._run(session, stored)
+
+    @staticmethod
+    def _run(session: Session, stored: list) -> None:
         session.flush()
-        lot_ids = set(session.scalars(select(LotEvent.lot_id).where(
-            LotEvent.event_pk == stored.id)))
+        pks = sorted({row.id for row in stored})
+        lot_ids: set[int] = set()
+        for start in range(0, len(pks), 500):
+            lot_ids.update(session.scalars(select(LotEvent.lot_id).where(
+                LotEvent.event_pk.in_(pks[start:start + 500]))))
         if not lot_ids:
             return
         try:

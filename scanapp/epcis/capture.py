@@ -36,12 +36,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from psycopg import errors as psycopg_errors
-from sqlalchemy import String, any_, insert, select, text
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import String, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import utcnow
+from ..db import any_of, utcnow
 from . import eventhash, identifiers, mapping, validation
 from .models import EpcisEvent, EpcisEventIdentifier, EpcisOutbox
 from .problems import Problem, event_pointer
@@ -49,7 +48,8 @@ from .problems import Problem, event_pointer
 if TYPE_CHECKING:
     from ..auth.service import Principal
 
-__all__ = ["CaptureHook", "CaptureResult", "Problem", "capture_events", "index_entries",
+__all__ = ["CaptureHook", "CaptureResult", "Problem", "StoredEvent", "capture_events",
+           "document_state", "index_entries", "write_stored_events",
            "ROLES", "MAX_CLOCK_SKEW"]
 
 # A device clock a little ahead of ours is normal; an event hours ahead is a mistake.
@@ -76,6 +76,20 @@ class CaptureHook(Protocol):
     so a hook needs no flush of its own to point rows at the event; on SQLite it is set by
     the next flush. An optional third method, ``visible_event_filter(session, principal)``,
     returns an SQLAlchemy clause on ``EpcisEvent`` widening what a principal may read.
+
+    Two more optional methods let a hook work per document instead of per event:
+    ``prepare(session, principal, events)`` is called once before the first ``check`` with
+    the (index, event) pairs that will be checked (to load what they name in one query per
+    kind), and ``finish(session, principal)`` once after the last ``apply``, when the
+    document's events, index and outbox rows are in the transaction and the document is kept
+    (a hook may defer its derived rows to it). ``finish`` is not called when a rollback
+    document is refused. Both are called only in ``rollback`` mode (with ``proceed`` each
+    event has its own savepoint, and hooks work per event); a hook keeps its per-document
+    state in ``document_state(session)``, which the capture drops at the end. On
+    PostgreSQL, when every hook has ``finish``, events are not ORM objects: ``stored`` is a
+    ``StoredEvent`` (id, event_id, body) and the events are written by COPY after the last
+    one; a hook that writes rows pointing at them before ``finish`` calls
+    ``write_stored_events(session)`` first.
     """
 
     def check(self, session: Session, principal: Principal, event: dict,
@@ -86,14 +100,50 @@ class CaptureHook(Protocol):
 
 
 @dataclass
+class StoredEvent:
+    """An event stored on the bulk path (COPY, no ORM object): what hooks and callers read."""
+
+    id: int
+    event_id: str
+    body: dict
+
+
+_BULK = "epcis.capture.bulk"
+_DOCUMENT = "epcis.capture.document"
+
+
+def document_state(session: Session) -> dict | None:
+    """Scratch space for hooks, for one document: present from ``prepare`` to ``finish``
+    of a capture that works per document (``rollback``, the default), None otherwise (with
+    ``proceed`` every event is checked and applied on its own, in its own savepoint). The
+    capture drops it at the end, whether the document is kept or refused."""
+    return session.info.get(_DOCUMENT)
+
+
+def write_stored_events(session: Session) -> None:
+    """Write (COPY) the events of the document being captured that are not in the database
+    yet. On the bulk path the events go in after the last one; a hook that must write rows
+    pointing at them earlier (a foreign key to ``epcis_events``) calls this first. Nothing
+    happens outside a bulk capture."""
+    pending = session.info.get(_BULK)
+    if not pending or pending["written"] == len(pending["rows"]):
+        return
+    rows = pending["rows"][pending["written"]:]
+    pending["written"] = len(pending["rows"])
+    cursor = session.connection().connection.driver_connection.cursor()
+    _copy(cursor, "epcis_events", _EVENT_COLUMNS, [
+        {**row, "body": json.dumps(row["body"], ensure_ascii=False)} for row in rows])
+
+
+@dataclass
 class CaptureResult:
     stored_ids: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     # eventIDs whose identical event was stored before: not stored twice, not an error.
     already_stored: list[str] = field(default_factory=list)
-    # The rows stored, in document order, when they were stored as ORM objects (with hooks,
-    # or on SQLite); empty on PostgreSQL's bulk path without hooks (use stored_ids).
-    stored: list[EpcisEvent] = field(default_factory=list)
+    # The rows stored, in document order: ORM objects (SQLite, or a hook without
+    # ``finish``), else ``StoredEvent``s (PostgreSQL's bulk path: id, event_id, body).
+    stored: list = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -246,7 +296,7 @@ def _stored_hashes(session: Session, event_ids: list[str],
         chunk = event_ids[start:start + _DB_CHUNK]
         # One array parameter on PostgreSQL: an IN list of 500 placeholders costs the driver
         # more to parse than the query costs the server.
-        match = EpcisEvent.event_id == any_(array(chunk, type_=String)) if postgres \
+        match = any_of(EpcisEvent.event_id, chunk, String) if postgres \
             else EpcisEvent.event_id.in_(chunk)
         for event_id, body in session.execute(
                 select(EpcisEvent.event_id, EpcisEvent.body).where(match)):
@@ -334,9 +384,7 @@ def _write_index_and_outbox(session: Session, stored: list, now: dt.datetime) ->
         # (measured: 0.4 s against a few ms for a 1,000-event document's 9,000 rows).
         cursor = connection.connection.driver_connection.cursor()
         if bulk:
-            _copy(cursor, "epcis_events", _EVENT_COLUMNS, [
-                {**row, "body": json.dumps(row["body"], ensure_ascii=False)}
-                for row, _item in stored])
+            write_stored_events(session)
         _copy(cursor, "epcis_event_identifiers", ("event_pk", "role", "identifier", "gtin"),
               index_rows)
         _copy(cursor, "epcis_outbox", ("event_pk", "created_at", "attempts",
@@ -401,20 +449,39 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
     document_savepoint = None if proceed else session.begin_nested()
     stored: list = []
     pks = _allocate_ids(session, len(fresh))
-    # Without hooks nothing needs the ORM objects: on PostgreSQL the events go by COPY with
-    # the index rows (about 60 us an event less than building and flushing ORM objects).
-    bulk = not hooks and pks[:1] != [None]
+    # Without ORM objects on PostgreSQL: the events go by COPY with the index rows (about
+    # 60 us an event less than building and flushing ORM objects), when every hook works
+    # per document (has ``finish``, so writes nothing that points at an event before it,
+    # or calls ``write_stored_events`` first).
+    # ``proceed`` keeps every event apart (its own savepoint): hooks then work per event.
+    per_document = not proceed
+    bulk = pks[:1] != [None] and (not hooks or (per_document and all(
+        getattr(h, "finish", None) is not None for h in hooks)))
+    if bulk:
+        session.info[_BULK] = {"rows": [], "written": 0}
+    if per_document and hooks:
+        session.info[_DOCUMENT] = {}
     try:
+        for hook in hooks if per_document else ():
+            prepare = getattr(hook, "prepare", None)
+            if prepare is not None:
+                prepare(session, principal, [(item.index, item.body) for item in fresh])
         for item, pk in zip(fresh, pks, strict=True):
-            if bulk:
-                stored.append((_row_values(item, principal, brands, now, pk), item))
+            if bulk and not hooks:
+                values = _row_values(item, principal, brands, now, pk)
+                session.info[_BULK]["rows"].append(values)
+                stored.append((values, item))
                 continue
             stored_one = _run_one(session, principal, item, pk, hooks, brands, now, proceed,
-                                  result)
+                                  result, bulk)
             if stored_one is not None:
                 stored.append((stored_one, item))
         if proceed or not result.problems:
             _write_index_and_outbox(session, stored, now)
+            for hook in hooks if per_document else ():
+                finish = getattr(hook, "finish", None)
+                if finish is not None:
+                    finish(session, principal)
     # COPY goes around SQLAlchemy: a duplicate eventID surfaces as the driver's own error.
     except (IntegrityError, psycopg_errors.UniqueViolation):
         # Another request stored one of these eventIDs between our check and our insert.
@@ -427,13 +494,17 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
                                        "request at the same moment; send the document again"))
         result.stored, result.stored_ids = [], []
         return result
+    finally:
+        session.info.pop(_BULK, None)
+        session.info.pop(_DOCUMENT, None)
     if document_savepoint is not None:
         if result.problems:
             document_savepoint.rollback()
             return CaptureResult(problems=result.problems,
                                  already_stored=result.already_stored)
         document_savepoint.commit()
-    result.stored = [row for row, _item in stored if not isinstance(row, dict)]
+    result.stored = [StoredEvent(row["id"], row["event_id"], row["body"])
+                     if isinstance(row, dict) else row for row, _item in stored]
     result.stored_ids = [item.event_id for _row, item in stored]
     return result
 
@@ -441,8 +512,9 @@ def capture_events(session: Session, principal: Principal | None, events: list[d
 def _run_one(session: Session, principal, item: _Prepared, pk: int | None,
              hooks: Sequence[CaptureHook],
              brands: dict[str, int], now: dt.datetime, proceed: bool,
-             result: CaptureResult) -> EpcisEvent | None:
-    """check -> store -> apply for one event; None when it is not stored."""
+             result: CaptureResult, bulk: bool = False) -> EpcisEvent | dict | None:
+    """check -> store -> apply for one event; None when it is not stored. On the bulk path
+    the event is a row for COPY (hooks get a ``StoredEvent``), else an ORM object."""
     savepoint = session.begin_nested() if proceed and hooks else None
     problems: list[Problem] = []
     for hook in hooks:
@@ -452,10 +524,15 @@ def _run_one(session: Session, principal, item: _Prepared, pk: int | None,
         if savepoint is not None:
             savepoint.rollback()
         return None
-    row = _row(item, principal, brands, now, pk)
-    session.add(row)
+    if bulk:
+        values = _row_values(item, principal, brands, now, pk)
+        session.info[_BULK]["rows"].append(values)
+        row = StoredEvent(pk, item.event_id, values["body"])
+    else:
+        row = _row(item, principal, brands, now, pk)
+        session.add(row)
     for hook in hooks:
         hook.apply(session, principal, item.body, row)
     if savepoint is not None:
         savepoint.commit()
-    return row
+    return values if bulk else row

@@ -14,6 +14,9 @@ handful of plain fields that need no WTForms, and a global CSRFProtect would als
 the JSON API, which authenticates with bearer keys and needs no CSRF protection.
 
 No inline script: the pages load ``static/inspect.js`` only (strict CSP).
+
+Language: every word comes from ``workspace_text`` (Vietnamese first; ``?lang=en`` switches
+to English for the session). Every time is Vietnam time, labelled (``vn_time``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import datetime as dt
 import hashlib
 import io
 import secrets
+from urllib.parse import quote
 
 import marshmallow as ma
 from flask import (
@@ -39,6 +43,7 @@ from flask import (
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
+from werkzeug.routing import BuildError
 
 from ..auth.models import ApiKey, Role
 from ..auth.service import Principal, authenticate
@@ -50,13 +55,29 @@ from ..errors import (
     MalformedRequest,
     status_for,
 )
+from ..products.models import Product
 from ..regions import PROVINCES
-from ..risk.rules import HOTSPOT_DEFAULT_MIN_FORGED, RULES
+from ..risk.rules import HOTSPOT_DEFAULT_MIN_FORGED
 from . import flags as flag_service
-from .dossier import build_dossier, signal_info
-from .hotspots import hotspots
+from .dossier import build_dossier
+from .hotspots import hotspot_scans, hotspots
 from .map import hotspot_map, scan_map
+from .map import outlines as map_outlines
 from .models import DashboardSession
+from .workspace_text import (
+    LANGS,
+    VN_TZ,
+    as_vn,
+    error_text,
+    lang,
+    page_outcome,
+    report_problem,
+    signal_text,
+    t,
+    vn_date,
+    vn_time,
+    word,
+)
 
 inspect_bp = Blueprint("inspect", __name__, url_prefix="/inspect",
                        template_folder="templates", static_folder="static",
@@ -79,6 +100,9 @@ def _configure(state) -> None:
     if config.get("PRODUCTION"):
         # Production is served over https: the cookie must never travel in clear.
         config["SESSION_COOKIE_SECURE"] = True
+    # The map's province borders are simplified and projected here, in create_app, not on
+    # a first request (about 0.3 s, once per process: the result is cached).
+    map_outlines()
 
 
 # -- session and CSRF -----------------------------------------------------------------------
@@ -105,9 +129,33 @@ def _check_csrf() -> None:
                                "reload the page and try again.", code="csrf_failed")
 
 
+def _switch_url() -> str:
+    """This page in the other language (the header's switch)."""
+    args = request.args.to_dict()
+    args["lang"] = "en" if lang() == "vi" else "vi"
+    return request.path + "?" + "&".join(
+        f"{k}={quote(str(v), safe='')}" for k, v in args.items())
+
+
+def _maybe_url(endpoint: str, **values) -> str | None:
+    """A link to another package's page when that package is installed (the dossier links
+    the trace package's lot pages without importing it)."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
 @inspect_bp.app_context_processor
 def _template_helpers():
-    return {"csrf_token": csrf_token}
+    # App-wide because other packages' pages join the workspace (the consumer report page
+    # extends inspect/base.html), but only under /inspect: the stamp page has its own ``t``.
+    if not request.path.startswith("/inspect"):
+        return {"csrf_token": csrf_token}
+    return {"csrf_token": csrf_token, "t": t, "word": word, "signal_text": signal_text,
+            "vn_time": vn_time, "vn_date": vn_date, "lang": lang,
+            "report_problem": report_problem, "page_outcome": page_outcome,
+            "switch_url": _switch_url, "maybe_url": _maybe_url}
 
 
 # Last activity is written at most this often: a page view must not always cost a write.
@@ -123,9 +171,13 @@ def _start_session(principal: Principal) -> None:
     db = get_session()
     db.add(DashboardSession(token_hash=_token_hash(token), key_id=principal.key_id))
     db.commit()
-    # A fresh cookie on sign-in: nothing from before survives (session fixation).
+    # A fresh cookie on sign-in: nothing from before survives (session fixation) but the
+    # language chosen on the sign-in page.
+    chosen = session.get("lang")
     session.clear()
     session["sid"] = token
+    if chosen in LANGS:
+        session["lang"] = chosen
 
 
 def _end_session() -> None:
@@ -137,7 +189,10 @@ def _end_session() -> None:
         if row is not None and row.ended_at is None:
             row.ended_at = utcnow()
             db.commit()
+    chosen = session.get("lang")
     session.clear()
+    if chosen in LANGS:
+        session["lang"] = chosen
 
 
 def _principal() -> Principal | None:
@@ -191,13 +246,23 @@ def _no_store(response: Response) -> Response:
 
 @inspect_bp.errorhandler(400)
 def _bad_request(exc):
-    return render_template("inspect/error.html", message=exc.description), 400
+    return render_template("inspect/error.html",
+                           message=t("error.by_kind.MalformedRequest")), 400
+
+
+@inspect_bp.errorhandler(404)
+def _not_found(exc):
+    return render_template("inspect/error.html", message=t("error.not_found_page")), 404
 
 
 @inspect_bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError):
-    # The status the JSON API would answer (errors.HTTP_STATUS), as a page.
-    return render_template("inspect/error.html", message=exc.message), status_for(exc)
+    # The status the JSON API would answer (errors.HTTP_STATUS), as a page, in words of the
+    # page's language (by the error's code); the service's English message goes to the log.
+    current_app.logger.info("inspect page error %s: %s", exc.code, exc.message)
+    fields = dict(request.view_args or {})
+    return render_template("inspect/error.html", message=error_text(exc, **fields)), \
+        status_for(exc)
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -218,14 +283,22 @@ def login():
         try:
             principal = authenticate(get_session(), f"Bearer {raw}")
             if principal.role not in DASHBOARD_ROLES:
-                raise AuthenticationRequired("this dashboard needs an inspector key")
+                raise AuthenticationRequired("this dashboard needs an inspector key",
+                                             code="not_inspector")
         except AuthenticationRequired as exc:
-            error = exc.message
+            error = error_text(exc)
         else:
             target = _safe_next(request.args.get("next"))
             _start_session(principal)
             return redirect(target)
     return render_template("inspect/login.html", error=error), 401 if error else 200
+
+
+@inspect_bp.get("/<path:_unknown>")
+def unknown_page(_unknown: str):
+    """Any other address under /inspect: the workspace's own "not found" page (the app's
+    404 for an unmatched URL is JSON, and English)."""
+    return render_template("inspect/error.html", message=t("error.not_found_page")), 404
 
 
 @inspect_bp.post("/logout")
@@ -235,7 +308,8 @@ def logout():
 
 
 class _DashboardFilter(ma.Schema):
-    """The queue's filter form: empty fields mean "any", dates are whole days (UTC)."""
+    """The queue's filter form: empty fields mean "any", dates are whole days of Vietnam
+    time."""
 
     province = ma.fields.String(validate=ma.validate.OneOf(list(PROVINCES)))
     gtin = ma.fields.String(validate=ma.validate.Length(1, 14))
@@ -262,7 +336,8 @@ def _parse_filter() -> tuple[flag_service.FlagFilter, int, dict, dict]:
     def day(value: dt.date | None, plus: int = 0) -> dt.datetime | None:
         if value is None:
             return None
-        return dt.datetime.combine(value, dt.time(), dt.UTC) + dt.timedelta(days=plus)
+        return dt.datetime.combine(value, dt.time(), VN_TZ).astimezone(dt.UTC) + \
+            dt.timedelta(days=plus)
 
     flt = flag_service.FlagFilter(
         province=args.get("province"), gtin=args.get("gtin"), min_risk=args.get("min_risk"),
@@ -279,20 +354,22 @@ def queue():
         result = flag_service.list_flags(get_session(), g.inspector, flt, page=page,
                                          per_page=PER_PAGE)
     except DomainError as exc:
-        errors = {"filter": [exc.message]}
+        errors = {"filter": [error_text(exc)]}
         result = {"items": [], "total": 0, "page": 1, "per_page": PER_PAGE}
     pages = max(1, -(-result["total"] // PER_PAGE))
     # The hotspot panel (same page: the inspector's one overview) over the last 7 days.
     until = dt.datetime.now(dt.UTC)
     spots = hotspots(get_session(), g.inspector, since=until - dt.timedelta(days=7),
                      until=until, min_forged=HOTSPOT_DEFAULT_MIN_FORGED)
-    base_map, bubbles = hotspot_map(spots["provinces"], spots["cells"])
+    db = get_session()
+    gtins = {f.gtin for f in result["items"]}
+    products = dict(db.execute(select(Product.gtin, Product.name)
+                               .where(Product.gtin.in_(gtins))).all()) if gtins else {}
     return render_template(
         "inspect/queue.html", result=result, form=form, errors=errors, pages=pages,
-        spots=spots, svg=base_map, bubbles=bubbles,
-        provinces=PROVINCES, statuses=flag_service.STATUSES, signal_info=signal_info,
-        brands=flag_service.org_names(get_session(),
-                                      [f.brand_org_id for f in result["items"]]))
+        spots=spots, svg=hotspot_map(spots["provinces"], spots["cells"]),
+        provinces=PROVINCES, statuses=flag_service.STATUSES, products=products,
+        brands=flag_service.org_names(db, [f.brand_org_id for f in result["items"]]))
 
 
 CSV_COLUMNS = ("flag_id", "serial", "gtin", "risk", "reasons", "status", "assignee",
@@ -317,14 +394,17 @@ def export_csv():
     brands = flag_service.org_names(db, [f.brand_org_id for f in items])
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    # The header names each column in the page's language; the times are Vietnam time
+    # (ISO 8601 with their +07:00 offset) and the two time columns say so.
+    writer.writerow([t(f"csv.{column}") for column in CSV_COLUMNS])
     for f in items:
         province = PROVINCES.get(f.province or "")
         writer.writerow([_csv_cell(v) for v in (
             f.id, f.serial, f.gtin, f.risk, " ".join(f.reasons), f.status, f.assignee,
             f.province, province.name if province else None, brands.get(f.brand_org_id),
-            f.raised_at.isoformat(), f.updated_at.isoformat())])
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
+            as_vn(f.raised_at).isoformat(timespec="seconds"),
+            as_vn(f.updated_at).isoformat(timespec="seconds"))])
+    stamp = dt.datetime.now(VN_TZ).strftime("%Y%m%d-%H%M")
     # A BOM so that Excel opens the Vietnamese names as UTF-8.
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition":
@@ -339,7 +419,7 @@ def dossier(serial: str):
     if flag is not None:
         allowed = sorted(flag_service.TRANSITIONS[flag_service.CaseStatus(flag["status"])])
     return render_template("inspect/dossier.html", d=data, svg=scan_map(data["scans"]),
-                           allowed=allowed, provinces=PROVINCES, rules=RULES)
+                           allowed=allowed, provinces=PROVINCES)
 
 
 @inspect_bp.post("/flags/<int:flag_id>/case")
@@ -357,9 +437,47 @@ def case_action(flag_id: int):
             db, g.inspector, flag_id, status=status, note=note,
             assignee=(assignee_field.strip() or None) if changed_assignee else None,
             unassign=changed_assignee and not assignee_field.strip())
-        flash("Case updated / Đã cập nhật hồ sơ", "ok")
+        flash(t("flash.case_updated"), "ok")
     except DomainError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(error_text(exc, from_status=word("status", flag.status),
+                         to_status=word("status", status)), "error")
     return redirect(url_for("inspect.dossier", serial=serial))
 
+
+
+class _SpotFilter(ma.Schema):
+    """A hotspot opened: a province or a map cell, over the queue panel's last 7 days
+    (or ``days`` up to 366)."""
+
+    province = ma.fields.String(validate=ma.validate.OneOf(list(PROVINCES)))
+    cell = ma.fields.String(validate=ma.validate.Regexp(r"^-?\d{1,4}:-?\d{1,4}$"))
+    days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(1, 366))
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
+@inspect_bp.get("/hotspots")
+def hotspot():
+    raw = {k: v.strip() for k, v in request.args.items() if v.strip()}
+    try:
+        args = _SpotFilter().load(raw)
+    except ma.ValidationError as exc:
+        code = "unknown_cell" if "cell" in exc.messages else "unknown_province" \
+            if "province" in exc.messages else "validation_error"
+        raise InvalidInput(f"invalid hotspot: {exc.messages}", code=code) from None
+    until = dt.datetime.now(dt.UTC)
+    db = get_session()
+    found = hotspot_scans(db, g.inspector, since=until - dt.timedelta(days=args["days"]),
+                          until=until, province=args.get("province"), cell=args.get("cell"))
+    place = args.get("province")
+    centre = None
+    if args.get("cell"):
+        from ..regions import cell_centre, default_locator
+
+        centre = cell_centre(args["cell"])
+        place = default_locator.province_at(*centre)
+    brands = flag_service.org_names(db, [s["brand_org_id"] for s in found["scans"]])
+    return render_template("inspect/hotspot.html", spot=found, place=place, centre=centre,
+                           provinces=PROVINCES, brands=brands, days=args["days"])

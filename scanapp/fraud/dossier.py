@@ -20,12 +20,13 @@ from ..regions import PROVINCES
 from ..risk.rules import AGGREGATE_SIGNALS, COUNTERFEIT_REASON, RULES_BY_ID
 from ..scan.models import ScanEvent
 from ..services import services
-from .flags import brand_may_see_gtin, inspections_for, org_names
+from .flags import FINDINGS, brand_may_see_gtin, inspections_for, org_names
 from .models import Flag
 
 # A dossier lists at most this many scans (newest kept): a clone may be scanned thousands
 # of times, and the pattern is clear long before that.
 MAX_SCANS = 2000
+LOT_RECALL_PREFIX = "lot recall: "
 
 
 def signal_info(reason: str) -> dict:
@@ -37,6 +38,25 @@ def signal_info(reason: str) -> dict:
                 "explanation_en": "", "explanation_vi": ""}
     return {"id": rule.id, "title_en": rule.title_en, "title_vi": rule.title_vi,
             "explanation_en": rule.explanation_en, "explanation_vi": rule.explanation_vi}
+
+
+def _trail_entry(event, names: dict[int, str]) -> dict:
+    """One audit line. The flag writer stores the signals that raised or escalated a case
+    as its note ("impossible_travel, many_devices"), a field inspection its finding
+    ("counterfeit: note"): pages get them as ids (``signals``, ``finding``) to word, and
+    the person's own words as ``remark``; ``note`` stays whole for the JSON API."""
+    remark, signals, finding = event.note, [], None
+    if event.action in ("raised", "escalated") and remark:
+        signals, remark = [r.strip() for r in remark.split(",") if r.strip()], None
+    elif event.action == "inspection" and remark:
+        head, _sep, rest = remark.partition(":")
+        if head in FINDINGS:
+            finding, remark = head, rest.strip() or None
+    return {"at": event.at, "action": event.action, "by": names.get(event.actor_org_id),
+            "from_status": event.from_status, "to_status": event.to_status,
+            "assignee": event.assignee, "risk": event.risk, "note": event.note,
+            # for pages: the note split into its parts (the JSON API keeps ``note`` whole)
+            "remark": remark, "signals": signals, "finding": finding}
 
 
 def _range_section(session: Session, range_id: int | None, serial: str) -> dict:
@@ -59,9 +79,14 @@ def _range_section(session: Session, range_id: int | None, serial: str) -> dict:
         # with a count but no list (a sub-range) is shown as it may cover it.
         if step.serials and serial not in step.serials:
             continue
+        # A lot recall (scanapp.trace) writes its reason as "lot recall: <reason>": pages
+        # get the person's words and the fact apart, to word the fact themselves.
+        reason, by_lot = step.reason, False
+        if reason and reason.startswith(LOT_RECALL_PREFIX):
+            reason, by_lot = reason[len(LOT_RECALL_PREFIX):], True
         lifecycle.append({"at": step.at, "action": step.action, "from_status": step.from_status,
                           "to_status": step.to_status, "code_count": step.code_count,
-                          "reason": step.reason})
+                          "reason": step.reason, "remark": reason, "lot_recall": by_lot})
     return {
         "range": {"id": rng.id, "status": rng.status, "lot": rng.lot, "expiry": rng.expiry,
                   "quantity": rng.quantity, "market_regions": list(rng.market_regions or []),
@@ -172,10 +197,7 @@ def build_dossier(session: Session, principal: Principal, serial: str) -> dict:
             "notes": [{"at": e.at, "by": names.get(e.actor_org_id), "note": e.note}
                       for e in flag.trail if e.action == "note" or
                       (e.action == "status" and e.note)],
-            "trail": [{"at": e.at, "action": e.action, "by": names.get(e.actor_org_id),
-                       "from_status": e.from_status, "to_status": e.to_status,
-                       "assignee": e.assignee, "risk": e.risk, "note": e.note}
-                      for e in flag.trail],
+            "trail": [_trail_entry(e, names) for e in flag.trail],
         }
     total_scans = len(scans)
     if total_scans == MAX_SCANS:  # capped: count them all

@@ -10,6 +10,7 @@ products and may add notes (its answer to an alert) but not decide a case.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,12 +26,13 @@ from ..auth.models import Organisation, Role
 from ..auth.service import Principal
 from ..db import session_scope, utcnow
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ..photos import Photo
 from ..products.models import Product
 from ..regions import PROVINCES, default_locator
 from ..risk.engine import Assessment
 from ..risk.facts import CodeHistory, RangeFacts, ScanFacts
 from ..scan.models import ScanEvent
-from .models import CaseEvent, CaseStatus, FieldInspection, Flag
+from .models import CaseEvent, CaseStatus, FieldInspection, Flag, InspectionPhoto
 
 log = logging.getLogger(__name__)
 
@@ -416,7 +418,10 @@ def act_on_case(session: Session, principal: Principal, flag_id: int, *,
 # -- field inspections -----------------------------------------------------------------------
 
 
-def record_inspection(session: Session, principal: Principal, data: dict) -> FieldInspection:
+def record_inspection(session: Session, principal: Principal, data: dict,
+                      photos: Sequence[Photo] = ()) -> FieldInspection:
+    """Store a field inspection, with its photos (already cleaned: ``scanapp.photos``), in
+    one transaction: nothing of it is stored if any part fails."""
     serial = data["serial"].strip().upper()
     finding = data["finding"]
     if finding not in FINDINGS:
@@ -447,6 +452,11 @@ def record_inspection(session: Session, principal: Principal, data: dict) -> Fie
         note=data.get("note"))
     session.add(inspection)
     session.flush()
+    for photo in photos:
+        session.add(InspectionPhoto(
+            inspection_id=inspection.id, data=photo.data, content_type=photo.content_type,
+            width=photo.width, height=photo.height,
+            sha256=hashlib.sha256(photo.data).hexdigest(), created_at=now))
     if flag is not None:
         session.add(CaseEvent(flag_id=flag.id, at=now, action="inspection",
                               actor_org_id=principal.org_id, actor_key_id=principal.key_id,
@@ -462,6 +472,19 @@ def record_inspection(session: Session, principal: Principal, data: dict) -> Fie
 def inspections_for(session: Session, serial: str) -> list[FieldInspection]:
     return list(session.scalars(select(FieldInspection).where(FieldInspection.serial == serial)
                                 .order_by(FieldInspection.at)))
+
+
+def inspection_photos(session: Session, inspection_ids) -> dict[int, list[InspectionPhoto]]:
+    """The photos of these inspections (without their bytes), per inspection, in order."""
+    found: dict[int, list[InspectionPhoto]] = {}
+    ids = list(inspection_ids)
+    if not ids:
+        return found
+    for photo in session.scalars(select(InspectionPhoto)
+                                 .where(InspectionPhoto.inspection_id.in_(ids))
+                                 .order_by(InspectionPhoto.id)):
+        found.setdefault(photo.inspection_id, []).append(photo)
+    return found
 
 
 def brand_may_see_gtin(session: Session, principal: Principal, gtin: str | None) -> bool:

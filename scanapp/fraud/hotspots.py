@@ -57,12 +57,10 @@ def _window(since: dt.datetime | None, until: dt.datetime | None
     return since, until
 
 
-def hotspots(session: Session, principal: Principal, *, since=None, until=None,
-             province: str | None = None, gtin: str | None = None,
-             min_forged: int = HOTSPOT_DEFAULT_MIN_FORGED,
-             min_copied: int = HOTSPOT_DEFAULT_MIN_COPIED,
-             min_networks: int = HOTSPOT_DEFAULT_MIN_NETWORKS) -> dict:
-    since, until = _window(since, until)
+def _conditions(principal: Principal, since: dt.datetime, until: dt.datetime,
+                province: str | None, gtin: str | None) -> list:
+    """The scans a caller may count: in the window, the place and GTIN asked for, and for a
+    brand only those carrying its own GTINs."""
     if province is not None and province not in PROVINCES:
         raise InvalidInput(f"unknown province code {province!r}", code="unknown_province")
     conditions = [ScanEvent.scanned_at >= since, ScanEvent.scanned_at < until]
@@ -74,6 +72,16 @@ def hotspots(session: Session, principal: Principal, *, since=None, until=None,
         # A brand sees forgeries carrying its own GTINs, and the flags of its products.
         conditions.append(ScanEvent.gtin.in_(
             select(Product.gtin).where(Product.brand_org_id == principal.org_id)))
+    return conditions
+
+
+def hotspots(session: Session, principal: Principal, *, since=None, until=None,
+             province: str | None = None, gtin: str | None = None,
+             min_forged: int = HOTSPOT_DEFAULT_MIN_FORGED,
+             min_copied: int = HOTSPOT_DEFAULT_MIN_COPIED,
+             min_networks: int = HOTSPOT_DEFAULT_MIN_NETWORKS) -> dict:
+    since, until = _window(since, until)
+    conditions = _conditions(principal, since, until, province, gtin)
 
     forged = ScanEvent.verdict == COUNTERFEIT
     flagged = ScanEvent.serial.in_(select(Flag.serial))
@@ -81,20 +89,22 @@ def hotspots(session: Session, principal: Principal, *, since=None, until=None,
     # A scan's network; without one its device, without that the scan alone.
     network = func.coalesce(ScanEvent.client_hash, ScanEvent.device_hash,
                             cast(ScanEvent.id, String))
-    kinds = ("forged", "forged_networks", "flagged", "copied", "copied_codes",
-             "copied_networks")
+    kinds = ("forged", "forged_codes", "forged_networks", "flagged", "flagged_codes",
+             "copied", "copied_codes", "copied_networks")
     counts: dict[str, dict[str, Counter]] = {
         level: {kind: Counter() for kind in kinds} for level in ("province", "cell")}
     for level, column in (("province", ScanEvent.province), ("cell", ScanEvent.cell)):
         found = counts[level]
-        for place, n, networks in session.execute(
-                select(column, func.count(), func.count(network.distinct()))
+        codes = func.count(ScanEvent.serial.distinct())
+        for place, n, n_codes, networks in session.execute(
+                select(column, func.count(), codes, func.count(network.distinct()))
                 .where(*conditions, forged, column.is_not(None)).group_by(column)):
             found["forged"][place], found["forged_networks"][place] = n, networks
-        for place, n in session.execute(
-                select(column, func.count())
+            found["forged_codes"][place] = n_codes
+        for place, n, n_codes in session.execute(
+                select(column, func.count(), codes)
                 .where(*conditions, ~forged & flagged, column.is_not(None)).group_by(column)):
-            found["flagged"][place] = n
+            found["flagged"][place], found["flagged_codes"][place] = n, n_codes
         for place, n, codes, networks in session.execute(
                 select(column, func.count(), func.count(ScanEvent.serial.distinct()),
                        func.count(network.distinct()))
@@ -113,7 +123,10 @@ def hotspots(session: Session, principal: Principal, *, since=None, until=None,
                         key=lambda p: (-forged_c[p], -c["copied_codes"][p], -flagged_c[p], p))
         out = []
         for place in places:
+            # forged / flagged count scans; *_codes count the distinct codes behind them.
             row = {"forged": forged_c[place], "flagged": flagged_c[place],
+                   "forged_codes": c["forged_codes"][place],
+                   "flagged_codes": c["flagged_codes"][place],
                    "copied": c["copied"][place], "copied_codes": c["copied_codes"][place],
                    "networks": max(c["forged_networks"][place], c["copied_networks"][place]),
                    "hotspot": place in hot, "copied_hotspot": place in copied_hot}
@@ -131,3 +144,49 @@ def hotspots(session: Session, principal: Principal, *, since=None, until=None,
     return {"since": since, "until": until, "min_forged": min_forged,
             "min_copied": min_copied, "min_networks": min_networks,
             "provinces": listing("province"), "cells": listing("cell")[:MAX_CELLS]}
+
+
+MAX_SPOT_SCANS = 500
+
+
+def hotspot_scans(session: Session, principal: Principal, *, since=None, until=None,
+                  province: str | None = None, cell: str | None = None,
+                  limit: int = MAX_SPOT_SCANS) -> dict:
+    """The forged and flagged scans behind one hotspot row or bubble (a province or a map
+    cell), newest first, with the counts of codes and of scans of each kind. The same
+    scoping as ``hotspots``: a brand sees only scans carrying its own GTINs."""
+    since, until = _window(since, until)
+    if (province is None) == (cell is None):
+        raise InvalidInput("give a province or a map cell", code="hotspot_place")
+    if cell is not None:
+        try:
+            lat, lon = cell_centre(cell)
+        except ValueError:
+            raise InvalidInput(f"not a map cell: {cell!r}", code="unknown_cell") from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise InvalidInput(f"not a map cell: {cell!r}", code="unknown_cell")
+    conditions = _conditions(principal, since, until, province, None)
+    if cell is not None:
+        conditions.append(ScanEvent.cell == cell)
+    forged = ScanEvent.verdict == COUNTERFEIT
+    flagged = ScanEvent.serial.in_(select(Flag.serial))
+    wanted = forged | flagged
+    counts = {}
+    for kind, condition in (("forged", forged), ("flagged", ~forged & flagged)):
+        n, codes = session.execute(select(func.count(), func.count(
+            ScanEvent.serial.distinct())).where(*conditions, condition)).one()
+        counts[f"{kind}_scans"], counts[f"{kind}_codes"] = n, codes
+    rows = session.execute(
+        select(ScanEvent, Product.name, Product.name_en, Product.brand_org_id)
+        .outerjoin(Product, Product.gtin == ScanEvent.gtin)
+        .where(*conditions, wanted)
+        .order_by(ScanEvent.scanned_at.desc(), ScanEvent.id.desc()).limit(limit)).all()
+    scans = [{"id": e.id, "at": e.scanned_at, "serial": e.serial, "gtin": e.gtin,
+              "verdict": e.verdict, "risk": e.risk, "reasons": list(e.reasons or []),
+              "province": e.province, "lat": e.lat, "lon": e.lon, "cell": e.cell,
+              "forged": e.verdict == COUNTERFEIT, "product": name, "product_en": name_en,
+              "brand_org_id": brand_org_id}
+             for e, name, name_en, brand_org_id in rows]
+    total = counts["forged_scans"] + counts["flagged_scans"]
+    return {"since": since, "until": until, "province": province, "cell": cell,
+            **counts, "total": total, "scans": scans, "truncated": total > len(scans)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime, utcnow
@@ -90,6 +90,40 @@ class FieldInspection(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     place: Mapped[str | None] = mapped_column(String(300))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class InspectionPhoto(Base):
+    """A photo taken at a field inspection: re-encoded JPEG without metadata (no EXIF GPS),
+    stored like a consumer report's photo; its SHA-256 enters the evidence hash."""
+
+    __tablename__ = "fraud_inspection_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("fraud_inspections.id"), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EvidenceIssue(Base):
+    """One printed copy of a code's dossier (the evidence PDF): the SHA-256 of the dossier's
+    canonical content printed on it, the SHA-256 of the PDF file handed out, and that
+    content itself, so that a copy can be checked later and its changes since shown."""
+
+    __tablename__ = "fraud_evidence_issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial: Mapped[str] = mapped_column(String(20), index=True)
+    flag_id: Mapped[int | None] = mapped_column(ForeignKey("fraud_flags.id"))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    pdf_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content: Mapped[str] = mapped_column(Text, deferred=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    issued_by_key_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class WebhookDelivery(Base):

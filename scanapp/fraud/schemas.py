@@ -137,8 +137,11 @@ class ProvinceCountSchema(Schema):
     province = ma.fields.String()
     name = ma.fields.String(allow_none=True)
     name_en = ma.fields.String(allow_none=True)
-    forged = ma.fields.Integer()
-    flagged = ma.fields.Integer()
+    forged = ma.fields.Integer(metadata={"description": "scans of forged codes"})
+    forged_codes = ma.fields.Integer(metadata={"description": "distinct forged codes"})
+    flagged = ma.fields.Integer(metadata={"description": "scans of flagged genuine codes"})
+    flagged_codes = ma.fields.Integer(metadata={"description": "distinct flagged codes "
+                                                "scanned"})
     copied = ma.fields.Integer(metadata={"description": "scans with fraud signals of "
                                          "flagged genuine codes"})
     copied_codes = ma.fields.Integer()
@@ -152,8 +155,11 @@ class CellCountSchema(Schema):
     lat = ma.fields.Float()
     lon = ma.fields.Float()
     province = ma.fields.String(allow_none=True)
-    forged = ma.fields.Integer()
-    flagged = ma.fields.Integer()
+    forged = ma.fields.Integer(metadata={"description": "scans of forged codes"})
+    forged_codes = ma.fields.Integer(metadata={"description": "distinct forged codes"})
+    flagged = ma.fields.Integer(metadata={"description": "scans of flagged genuine codes"})
+    flagged_codes = ma.fields.Integer(metadata={"description": "distinct flagged codes "
+                                                "scanned"})
     copied = ma.fields.Integer(metadata={"description": "scans with fraud signals of "
                                          "flagged genuine codes"})
     copied_codes = ma.fields.Integer()

@@ -15,6 +15,7 @@ from . import flags as flag_service
 from . import webhooks
 from .dashboard import inspect_bp
 from .dossier import build_dossier
+from .field import field_bp
 from .hotspots import hotspots
 from .schemas import (
     CaseActionSchema,
@@ -33,7 +34,7 @@ from .schemas import (
 
 blp = Blueprint("fraud", __name__, url_prefix="/api/v1",
                 description="Fraud flags, cases, code dossiers, field inspections, hotspots")
-PLAIN_BLUEPRINTS = (inspect_bp,)
+PLAIN_BLUEPRINTS = (inspect_bp, field_bp)
 
 READERS = (Role.INSPECTOR, Role.ADMIN, Role.BRAND)
 

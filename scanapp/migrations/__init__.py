@@ -41,3 +41,10 @@ def current(app: Flask) -> None:
 
 def revision(app: Flask, message: str, head: str, autogenerate: bool = True) -> None:
     command.revision(alembic_config(app), message=message, autogenerate=autogenerate, head=head)
+
+
+def include_name(name, type_, parent_names) -> bool:
+    """Autogenerate's filter: the monthly partitions of scan_events (scan/partitions.py)
+    are made at run time, not by the models."""
+    return not (type_ == "table" and name is not None
+                and (name.startswith("scan_events_y") or name == "scan_events_default"))

@@ -185,8 +185,10 @@ def _scan_followed(session: Session, serial: str, device_hash: str,
 
 def list_reports(session: Session, *, province: str | None = None, status: str | None = None,
                  gtin: str | None = None, since: dt.datetime | None = None, page: int = 1,
-                 per_page: int = 50) -> dict:
+                 per_page: int = 50, serial: str | None = None) -> dict:
     query = select(ConsumerReport)
+    if serial:
+        query = query.where(ConsumerReport.serial == serial)
     if province:
         query = query.where(ConsumerReport.province == province)
     if status:
@@ -209,6 +211,16 @@ def get_report(session: Session, report_id: int) -> ConsumerReport:
     if report is None:
         raise NotFound(f"no report {report_id}", code="report_not_found")
     return report
+
+
+def count_by_serial(session: Session, serials) -> dict[str, int]:
+    """How many reports name each of these serials (one query)."""
+    serials = sorted({s for s in serials if s})
+    if not serials:
+        return {}
+    return dict(session.execute(select(ConsumerReport.serial, func.count())
+                                .where(ConsumerReport.serial.in_(serials))
+                                .group_by(ConsumerReport.serial)).all())
 
 
 def count_new(session: Session) -> int:

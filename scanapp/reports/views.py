@@ -194,13 +194,18 @@ def _vn_datetime(value) -> str:
 
 @pages_bp.app_context_processor
 def _queue_panel():
-    """``consumer_reports()`` for the inspectors' queue page: the newest reports."""
+    """``consumer_reports()`` for the inspectors' queue page: the newest reports;
+    ``consumer_reports(serial=...)`` for a code's dossier: the reports about that code;
+    ``report_counts(serials)`` for the queue's rows."""
 
-    def consumer_reports(limit: int = 20) -> dict:
-        found = service.list_reports(get_session(), per_page=limit)
+    def consumer_reports(limit: int = 20, serial: str | None = None) -> dict:
+        found = service.list_reports(get_session(), per_page=limit, serial=serial)
         return {**found, "new": service.count_new(get_session()), "provinces": PROVINCES}
 
-    return {"consumer_reports": consumer_reports}
+    def report_counts(serials) -> dict[str, int]:
+        return service.count_by_serial(get_session(), serials)
+
+    return {"consumer_reports": consumer_reports, "report_counts": report_counts}
 
 
 PLAIN_BLUEPRINTS = (pages_bp,)

@@ -23,11 +23,14 @@ from dataclasses import dataclass
 from ..regions import default_locator, haversine_km
 from .facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 
-# Scans within this distance of where an item was first seen are at its point of sale.
-SHOP_KM = 1.0
+# Scans within this distance of where an item was first seen (accuracy radii subtracted) are
+# at its point of sale: one shop, one market hall. Phones at one shelf agree within tens of
+# metres; a kilometre took in a family living round the corner, whose phone at home then
+# counted as one more stranger at the shelf (seed 7's shop_display false alarm, issue 19).
+SHOP_KM = 0.5
 # A phone that scanned the item there and later this far away has taken it from the shop
-# (home, even a short walk from the market). Twice SHOP_KM, so that a family living by the
-# shop, one fix a little off, is not "back at the shop".
+# (home, even a short walk from the market). Four times SHOP_KM, so that a family living by
+# the shop, one fix a little off, is not "back at the shop".
 SOLD_AWAY_KM = 2.0
 
 # Defaults for every tunable setting; per-product values override them.
@@ -62,8 +65,8 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "max_parties": 4.0,
     "household_km": 10.0,
     "household_window_s": 7200.0,
-    # Unrelated parties that first scan the code at its point of sale after the buyer took
-    # it away from there (seen farther than SHOP_KM later): a genuine item is sold once.
+    # Unrelated parties that first scan the code at its point of sale after the item left
+    # it (see sold_again): a genuine item is sold once.
     "max_sold_again": 0.0,
     # Provinces in which an unrelated party first scanned the code (the shop's and the
     # buyer's family at home across the border, the parents' who were given it).
@@ -280,6 +283,7 @@ def _group(places: list[ScanPlace], s: Mapping[str, float]
     located = sorted((i for i, p in enumerate(places) if _has_point(p)),
                      key=lambda i: places[i].at)
     sold_at: dt.datetime | None = None
+    departed: dt.datetime | None = None
     if located:
         origin = places[located[0]]
 
@@ -324,11 +328,16 @@ def _group(places: list[ScanPlace], s: Mapping[str, float]
     for i, place in enumerate(places):
         groups.setdefault(find(i), []).append(place)
     resold = []
-    if sold_at is not None:
+    # The item left the point of sale with its buyer (sold_at) or, when no buyer was seen
+    # there, with the first scan far from it (departed: the buyer bought it without
+    # scanning and scanned it at home). After that it is not on the shelf: a new phone
+    # first scanning it there holds another item with the same code.
+    sale = sold_at if sold_at is not None else departed
+    if sale is not None:
         for group in groups.values():
             first = min((p for p in group if _has_point(p)), key=lambda p: p.at,
                         default=None)
-            if first is not None and first.at > sold_at and at_shop(first):
+            if first is not None and first.at > sale and at_shop(first):
                 resold.append(group)
     return list(groups.values()), resold
 
@@ -410,9 +419,10 @@ def many_parties(scan, history, rng, s) -> float:
 
 
 def sold_again(scan, history, rng, s) -> float:
-    """Unrelated parties that first scanned the code where it was sold, after its buyer
-    had taken it from there (their phone later scanned it elsewhere): a genuine item is
-    bought once, so a new phone at that stall on a later day holds a copy."""
+    """Unrelated parties that first scanned the code where it was sold, after it left
+    from there: with its buyer (a phone seen there and later farther than SOLD_AWAY_KM), or,
+    when no buyer was seen there, with its first scan farther than carry_km (the owner at
+    home). A genuine item is bought once, so a new phone at that stall later holds a copy."""
     return excess_strength(len(point_of_sale(scan, history, s)[1]), s["max_sold_again"])
 
 

@@ -72,3 +72,35 @@ class PinCheck(Base):
     client_hash: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_scan_pin_checks_serial_checked_at", "serial", "checked_at"),)
+
+
+class CodeSummary(Base):
+    """Per-code scan state, kept by the scan sink in the transaction of the scan rows.
+
+    What Redis holds for a code, in one row: after a flush, an expiry or an outage a code's
+    state is loaded from here by its primary key, never from ``scan_events`` (whose size
+    grows with history, and whose old months are dropped by the retention policy).
+    Places are encoded as in Redis (``summary.encode_place``). ``devices`` and
+    ``networks`` are capped (``summary.DEVICE_CAP``); the counts beside them are exact.
+    """
+
+    __tablename__ = "scan_code_summaries"
+
+    serial: Mapped[str] = mapped_column(String(20), primary_key=True)
+    scans: Mapped[int] = mapped_column(Integer, default=0)
+    # Scans with each network's share capped at MAX_SCANS_PER_NETWORK (risk.facts).
+    capped_scans: Mapped[int] = mapped_column(Integer, default=0)
+    device_count: Mapped[int] = mapped_column(Integer, default=0)
+    network_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_scan: Mapped[str | None] = mapped_column(String(200))
+    last_scan_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Encoded places, newest first, at most RECENT_CAP.
+    recent: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # device hash -> last counted scan (epoch ms), the most recent DEVICE_CAP devices.
+    devices: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # network -> counted scans from it, the DEVICE_CAP largest.
+    networks: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    pin_claims: Mapped[int] = mapped_column(Integer, default=0)
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # "device|network" of successful PIN claims.
+    pin_claimers: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -2,9 +2,11 @@
 -- first/last place, recent places and PIN counts, answered as one CodeHistory. Every key
 -- shares the hash tag of the code's bucket, so the script runs on one Redis Cluster slot.
 --
--- KEYS[1] bucket sentinel (present = bucket fully loaded from the database)
--- KEYS[2] code hash: n (scans), e (scans, each network's share capped), first, last
---         (places), pc / pf (PIN claims / failures)
+-- KEYS[1] bucket epoch: a code's keys are valid only if its hash holds the same epoch
+--         (a missing epoch, after a flush, is set afresh; bumping it invalidates a bucket)
+-- KEYS[2] code hash: n (scans), e (scans, each network's share capped), dn / wn (distinct
+--         devices / networks), first, last (places), pc / pf (PIN claims / failures), g
+--         (the epoch it was loaded in)
 -- KEYS[3] devices hash: device hash -> last counted scan (ms)
 -- KEYS[4] recent places list, newest first, capped
 -- KEYS[5] networks hash: network hash -> counted scans from it
@@ -13,12 +15,19 @@
 -- ARGV[2] now (ms)   ARGV[3] device hash or ""   ARGV[4] reload window (ms)
 -- ARGV[5] place ("ms|lat|lon|province|device|accuracy|network")   ARGV[6] recent cap
 -- ARGV[7] network hash or ""   ARGV[8] one network's cap on e   ARGV[9] claimer or ""
+-- ARGV[10] idle time to live of the code's keys (ms; 0 = none), refreshed by every call
 --
--- Reply: {"cold"} when the bucket must be rebuilt from the database, otherwise
--- {"ok", repeat (0/1), n, devices, first or "", pc, pf, e, networks, #claimers,
+-- Reply: {"miss"} when the code is not loaded (never scanned, flushed, expired or
+-- invalidated): the caller loads it from its summary row (load_code.lua) and calls again.
+-- Otherwise {"ok", repeat (0/1), n, devices, first or "", pc, pf, e, networks, #claimers,
 --  claimers..., recent...}.
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return {'cold'}
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[1], epoch)
+end
+if redis.call('HGET', KEYS[2], 'g') ~= epoch then
+  return {'miss'}
 end
 
 local mode = ARGV[1]
@@ -66,11 +75,16 @@ if mode == 'scan' then
     end
     redis.call('HSET', KEYS[2], 'last', ARGV[5])
     if device ~= '' then
-      redis.call('HSET', KEYS[3], device, ARGV[2])
+      if redis.call('HSET', KEYS[3], device, ARGV[2]) == 1 then
+        redis.call('HINCRBY', KEYS[2], 'dn', 1)
+      end
     end
     local share = 1
     if ARGV[7] ~= '' then
       share = redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
+      if share == 1 then
+        redis.call('HINCRBY', KEYS[2], 'wn', 1)
+      end
     end
     if share <= tonumber(ARGV[8]) then
       redis.call('HINCRBY', KEYS[2], 'e', 1)
@@ -90,11 +104,17 @@ else
   recent = redis.call('LRANGE', KEYS[4], 0, cap - 1)
 end
 
-local state = redis.call('HMGET', KEYS[2], 'n', 'first', 'pc', 'pf', 'e')
+local ttl = tonumber(ARGV[10])
+if ttl > 0 then
+  for i = 2, 6 do
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  end
+end
+local state = redis.call('HMGET', KEYS[2], 'n', 'first', 'pc', 'pf', 'e', 'dn', 'wn')
 local claimers = redis.call('SMEMBERS', KEYS[6])
-local reply = {'ok', repeat_scan, tonumber(state[1] or 0), redis.call('HLEN', KEYS[3]),
+local reply = {'ok', repeat_scan, tonumber(state[1] or 0), tonumber(state[6] or 0),
                state[2] or '', tonumber(state[3] or 0), tonumber(state[4] or 0),
-               tonumber(state[5] or 0), redis.call('HLEN', KEYS[5]), #claimers}
+               tonumber(state[5] or 0), tonumber(state[7] or 0), #claimers}
 for i = 1, #claimers do
   reply[#reply + 1] = claimers[i]
 end

@@ -105,7 +105,7 @@ def build_components(app: Flask, codec: SerialCodec, hasher: Hasher, metrics: Me
         store: ScanStateStore = RedisScanStateStore(
             client, app.config["REDIS_PREFIX"], engine,
             on_rebuild=lambda: metrics.inc("scanapp_redis_bucket_rebuilds_total"),
-            key_ids=lambda: [key.id for key in codec.keys()])
+            ttl_s=app.config["SCAN_STATE_TTL_S"])
     else:
         store = SqlScanStateStore(engine)
     group = app.config["SCAN_GROUP_COMMIT"]

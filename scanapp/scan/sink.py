@@ -17,6 +17,9 @@ be a new statement for every batch size). One JSON text, encoded by the json mod
 encoder, replaced one array parameter per column: psycopg adapted each of those arrays
 element by element in Python, which was most of the committer thread's CPU.
 
+Both sinks fold the rows into their codes' summaries (summary.py, ``scan_code_summaries``)
+in the same transaction, so a code's state never has to be read back from its history.
+
 The committer is a ``scanapp.background.BackgroundThread``: started by the first scan (after
 gunicorn forks), stopped with the app's other threads, its queue drained before it exits.
 """
@@ -36,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..background import BackgroundThread
 from ..errors import Unavailable
+from . import summary
 from .models import PinCheck, ScanEvent
 
 log = logging.getLogger(__name__)
@@ -89,11 +93,14 @@ class DirectSink:
 
     def record(self, row: dict) -> int:
         with self._engine.begin() as conn:
-            return conn.execute(_INSERT, row).scalar_one()
+            row_id = conn.execute(_INSERT, row).scalar_one()
+            summary.apply_scans(conn, [row])
+            return row_id
 
     def record_pin(self, row: dict) -> None:
         with self._engine.begin() as conn:
             conn.execute(insert(PinCheck), row)
+            summary.apply_pin(conn, row)
 
     def close(self) -> None:
         return None
@@ -175,6 +182,8 @@ class GroupCommitSink(DirectSink, BackgroundThread):
                                                       _pg_batch(rows)).scalars())
                 else:
                     ids = list(conn.execute(_BATCH_INSERT, rows).scalars())
+                # The codes' summaries, in the same transaction: as durable as the rows.
+                summary.apply_scans(conn, rows)
             except DBAPIError as exc:
                 self._drop_connection()
                 if attempt == 1 and exc.connection_invalidated:

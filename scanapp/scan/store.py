@@ -7,11 +7,11 @@ scan, recent places, PIN claims). The caller then writes the scan event.
 
 Two implementations share the contract tests in tests/scan/test_store_contract.py:
 - ``RedisScanStateStore`` (redis_store.py): one Lua script call per scan; the hot path.
-- ``SqlScanStateStore`` (here): derives the same answer from ``scan_events`` and
-  ``scan_pin_checks``, the system of record. It serves the embedded default, the degraded
-  path when Redis fails, and the rebuild of Redis after a flush, so there is exactly one
-  definition of "the state of a code". Its cost grows with the scans of that one code
-  (index on serial, scanned_at), never with the number of issued codes.
+- ``SqlScanStateStore`` (here): reads the same answer from the code's summary row
+  (``scan_code_summaries``, summary.py), which the scan sink keeps in the transaction of
+  the scan rows. It serves the embedded default and the degraded path when Redis fails;
+  Redis loads a code from the same row, so there is exactly one definition of "the state
+  of a code". One primary-key read, whatever the code's history or the table's size.
 """
 
 from __future__ import annotations
@@ -23,14 +23,16 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from ..risk.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
-from .models import PinCheck, ScanEvent
+from . import summary
+from .models import PinCheck
+from .summary import COUNTERFEIT, RECENT_CAP, network_key
 
-RECENT_CAP = 20
-COUNTERFEIT = "counterfeit"
+__all__ = ["COUNTERFEIT", "RECENT_CAP", "network_key", "Observation", "ScanStateStore",
+           "SqlScanStateStore", "load_history", "pin_counts"]
 
 
 @dataclass(frozen=True)
@@ -72,80 +74,21 @@ class ScanStateStore(ABC):
         return contextlib.nullcontext()
 
 
-def network_key(network: str | None, device: str | None) -> str | None:
-    """What a scan counts as for the per-network counters: its client network, or, when the
-    address said nothing (loopback, none), its device as a network of its own."""
-    if network:
-        return network
-    return f"d:{device}" if device else None
-
-
-def _place(row) -> ScanPlace:
-    return ScanPlace(at=row.scanned_at, lat=row.lat, lon=row.lon, province=row.province,
-                     device_hash=row.device_hash, accuracy_m=row.accuracy_m,
-                     network=row.client_hash)
-
-
 def _utc(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes through plain Core selects of UTCDateTime columns
-    # only when the type is lost; keep every timestamp aware.
+    # SQLite hands back naive datetimes through plain Core selects; keep them aware.
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def counted_events(serial: str):
-    """Scan events that count towards a genuine code's state (forgeries never do)."""
-    return (ScanEvent.serial == serial, ScanEvent.verdict != COUNTERFEIT)
 
 
 def load_history(conn: Connection, serial: str
                  ) -> tuple[CodeHistory, dict[str, dt.datetime], dict[str, int]]:
-    """The code's state from the database, plus each device's last counted scan time and
-    each network's counted scans."""
-    where = counted_events(serial)
-    count, devices = conn.execute(
-        select(func.count(), func.count(ScanEvent.device_hash.distinct())).where(*where)).one()
-    columns = (ScanEvent.scanned_at, ScanEvent.lat, ScanEvent.lon, ScanEvent.province,
-               ScanEvent.device_hash, ScanEvent.accuracy_m, ScanEvent.client_hash)
-    first = None
-    recent: tuple[ScanPlace, ...] = ()
-    if count:
-        first_row = conn.execute(select(*columns).where(*where)
-                                 .order_by(ScanEvent.scanned_at, ScanEvent.id).limit(1)).one()
-        first = _place(first_row)
-        recent = tuple(_place(r) for r in conn.execute(
-            select(*columns).where(*where)
-            .order_by(ScanEvent.scanned_at.desc(), ScanEvent.id.desc()).limit(RECENT_CAP)))
-    last_seen = dict(conn.execute(
-        select(ScanEvent.device_hash, func.max(ScanEvent.scanned_at))
-        .where(*where, ScanEvent.device_hash.is_not(None))
-        .group_by(ScanEvent.device_hash)).all())
-    shares: dict[str, int] = {}
-    capped = 0
-    for network, device, n in conn.execute(
-            select(ScanEvent.client_hash, ScanEvent.device_hash, func.count())
-            .where(*where).group_by(ScanEvent.client_hash, ScanEvent.device_hash)):
-        key = network_key(network, device)
-        if key is None:
-            capped += n
-        else:
-            shares[key] = shares.get(key, 0) + n
-    capped += sum(min(n, MAX_SCANS_PER_NETWORK) for n in shares.values())
-    claims, failures = pin_counts(conn, serial)
-    claimers = tuple(sorted({(device, network or "") for device, network in conn.execute(
-        select(PinCheck.device_hash, PinCheck.client_hash)
-        .where(PinCheck.serial == serial, PinCheck.ok.is_(True),
-               PinCheck.device_hash.is_not(None)))}))
-    history = CodeHistory(scan_count=count, device_count=devices, first_scan=first,
-                          recent=recent, pin_claims=claims, pin_failures=failures,
-                          network_count=len(shares), capped_scan_count=capped,
-                          pin_claimers=claimers)
-    return history, {d: _utc(t) for d, t in last_seen.items()}, shares
+    """The code's state from its summary row (one primary-key read, however long its
+    history), plus each device's last counted scan time and each network's counted scans."""
+    return summary.history_of(summary.load_one(conn, serial))
 
 
 def pin_counts(conn: Connection, serial: str) -> tuple[int, int]:
-    rows = dict(conn.execute(select(PinCheck.ok, func.count()).where(PinCheck.serial == serial)
-                             .group_by(PinCheck.ok)).all())
-    return rows.get(True, 0), rows.get(False, 0)
+    state = summary.load_one(conn, serial)
+    return state["pin_claims"], state["pin_failures"]
 
 
 def with_new_scan(history: CodeHistory, place: ScanPlace, new_device: bool,

@@ -9,21 +9,32 @@ by ``scanapp.trace.init_app`` (the epcis package never imports trace).
 Events about GTINs that no product of scanapp carries are another system's goods (scanapp
 acting as an EPCIS repository): they are stored as sent and nothing is derived from them,
 but they may not name another organisation's registered locations.
+
+Per document (``prepare`` / ``finish``, see the CaptureHook contract): ``prepare`` parses
+every event and loads the products, lots, locations and parties the whole document names in
+one query per kind; ``check`` then reads those maps (a lot made by an earlier event of the
+document is in them too), and ``apply`` only builds rows: new lots are added to the session,
+lot events and lineage edges wait until ``finish`` (or until a check needs what the database
+says about them: a cycle, goods received, a recall), which writes them with one COPY per
+table on PostgreSQL, queues the touched lots for the portal once and bumps the trace version
+once. Without ``prepare`` (a caller outside ``capture_events``) every event is checked
+against the database and written at once, as before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, or_, select
+from sqlalchemy.orm import Session, joinedload
 
 from ..auth.models import Role
-from ..db import utcnow
+from ..db import any_of, utcnow
 from ..epcis import mapping
-from ..epcis.capture import Problem
+from ..epcis.capture import Problem, document_state, write_stored_events
 from ..products.models import Product
 from . import codes, lineage, portal
 from .access import (
@@ -75,6 +86,36 @@ class Parsed:
 
     def creates(self, ref: LotRef) -> bool:
         return ref.role == "output" or (ref.role == "object" and self.action == "ADD")
+
+
+@dataclass
+class _Document:
+    """What ``prepare`` loaded for one document, and the rows ``apply`` deferred."""
+
+    parsed: dict[int, Parsed] = field(default_factory=dict)          # id(event) -> Parsed
+    products: dict[str, Product] = field(default_factory=dict)
+    lots: dict[tuple[str, str], Lot] = field(default_factory=dict)  # found or made here
+    locations: dict[tuple[str, str], Location | None] = field(default_factory=dict)
+    parties: dict[str, Party | None] = field(default_factory=dict)  # gln -> party
+    makers: dict[int, Party] = field(default_factory=dict)          # org id -> its party
+    received: set[tuple[str, str]] | None = None
+    lot_events: list[tuple[dict, Lot, object]] = field(default_factory=list)
+    edges: list[tuple[dict, Lot, Lot, object]] = field(default_factory=list)
+    touched: dict[int, Lot] = field(default_factory=dict)           # id(lot) -> lot
+    changed: bool = False
+
+
+def _document(session: Session) -> _Document | None:
+    state = document_state(session)
+    return state.get("trace") if state is not None else None
+
+
+def _any(session: Session, column, values):
+    """``column = ANY(:array)`` on PostgreSQL (one parameter), an IN list elsewhere."""
+    values = sorted(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return any_of(column, values, String)
+    return column.in_(values)
 
 
 def _short_step(value: str | None) -> str | None:
@@ -173,14 +214,79 @@ def _short_type(value: str | None) -> str:
 class TraceCaptureHook:
     """Registered in ``app.extensions["scanapp.epcis.capture_hooks"]``."""
 
+    # -- per document ---------------------------------------------------------------------
+    def prepare(self, session: Session, principal, events) -> None:
+        """Parse the document's events and load what they name, one query per kind."""
+        session.info.pop("trace.hook_cache", None)
+        state = document_state(session)
+        if state is None:  # not a per-document capture: check and apply event by event
+            return
+        doc = state["trace"] = _Document()
+        gtins: set[str] = set()
+        keys: set[tuple[str, str]] = set()
+        places: set[tuple[str, str]] = set()
+        glns: set[str] = set()
+        for index, event in events:
+            parsed = parse_event(event, index)
+            doc.parsed[id(event)] = parsed
+            gtins |= parsed.gtins
+            keys |= {(r.gtin, r.lot) for r in parsed.lots}
+            if parsed.location is not None:
+                places.add(parsed.location)
+            for kind, ident, _where in parsed.sources + parsed.destinations:
+                if kind in PARTY_TYPES:
+                    gln = codes.parse_party(ident)
+                    if gln is not None:
+                        glns.add(gln)
+                elif kind == "location":
+                    sgln = codes.parse_location(ident)
+                    if sgln is not None:
+                        places.add(sgln)
+        if gtins:
+            doc.products = {p.gtin: p for p in session.scalars(
+                select(Product).where(_any(session, Product.gtin, gtins)))}
+        if keys:
+            for lot in session.scalars(select(Lot).where(
+                    _any(session, Lot.gtin, {g for g, _ in keys}),
+                    _any(session, Lot.lot, {lo for _, lo in keys}))):
+                if (lot.gtin, lot.lot) in keys:
+                    doc.lots[(lot.gtin, lot.lot)] = lot
+        if places:
+            doc.locations = dict.fromkeys(places)
+            for location in session.scalars(
+                    select(Location).options(joinedload(Location.party))
+                    .where(_any(session, Location.gln, {g for g, _ in places}))):
+                if (location.gln, location.extension) in places:
+                    doc.locations[(location.gln, location.extension)] = location
+        if glns:
+            doc.parties = dict.fromkeys(glns)
+            for party in session.scalars(select(Party).where(_any(session, Party.gln, glns))):
+                doc.parties[party.gln] = party
+
+    def finish(self, session: Session, principal) -> None:
+        """Write what the document's events deferred; queue its lots; bump the version."""
+        state = document_state(session)
+        doc = state.pop("trace", None) if state is not None else None
+        if doc is None:
+            return
+        _write_pending(session, doc)
+        if doc.touched:
+            portal.enqueue(session, [lot.id for lot in doc.touched.values()])
+        if doc.changed:
+            bump_version(session)
+        session.flush()
+
     # -- check ----------------------------------------------------------------------------
     def check(self, session: Session, principal, event: dict, index: int) -> list[Problem]:
-        if index == 0:  # a new document: answers cached for the previous one may be stale
-            session.info.pop("trace.hook_cache", None)
-        parsed = parse_event(event, index)
-        # Kept for apply (same event object, right after a clean check): a recall names a
-        # thousand lots, parsed and looked up once.
-        _cache(session)[("parsed", id(event))] = parsed
+        doc = _document(session)
+        parsed = doc.parsed.get(id(event)) if doc is not None else None
+        if parsed is None:
+            if index == 0:  # a new document: answers cached for the previous one may be stale
+                session.info.pop("trace.hook_cache", None)
+            parsed = parse_event(event, index)
+            # Kept for apply (same event object, right after a clean check): a recall names
+            # a thousand lots, parsed and looked up once.
+            _cache(session)[("parsed", id(event))] = parsed
         problems: list[Problem] = []
         event_id = event.get("eventID")
         base = f"/epcisBody/eventList/{index}"
@@ -197,8 +303,7 @@ class TraceCaptureHook:
         if inspector and parsed.biz_step not in ("inspecting", "sampling") and not recall:
             problem("forbidden", "an inspector records inspecting, sampling and recall "
                     "events only", f"{base}/bizStep")
-        products = {p.gtin: p for p in session.scalars(
-            select(Product).where(Product.gtin.in_(parsed.gtins)))} if parsed.gtins else {}
+        products = _products(session, parsed.gtins)
         if not products:
             # No product registered here: another system's goods (the EPCIS repository
             # role). Stored as sent, nothing derived; it may not borrow others' places.
@@ -217,7 +322,7 @@ class TraceCaptureHook:
                 continue
             # Goods shipped to you are yours to receive, store and pass on.
             if received is None:
-                received = received_lots(session, principal)
+                received = _received(session, principal)
             refs = [r for r in parsed.lots if r.gtin == gtin]
             if not refs or any((r.gtin, r.lot) not in received for r in refs):
                 problem("forbidden", f"GTIN {gtin} is not a product you own, were "
@@ -257,13 +362,18 @@ class TraceCaptureHook:
             for gtin, lot in sorted(same):
                 problem("output_is_input", f"lot {lot} of GTIN {gtin} is both an input and "
                         "an output of this transformation", None)
-            in_ids = [existing[k].id for k in inputs if k in existing]
-            out_ids = [existing[k].id for k in outputs if k in existing]
-            if not same and in_ids and out_ids and lineage.would_cycle(session, in_ids,
-                                                                        out_ids):
-                problem("lineage_cycle", "an output of this transformation is already "
-                        "upstream of one of its inputs: the lineage would go round in a "
-                        "circle", None)
+            if not same and any(k in existing for k in inputs) \
+                    and any(k in existing for k in outputs):
+                # The edges of earlier events of this document count: written first.
+                doc = _document(session)
+                if doc is not None:
+                    _write_pending(session, doc)
+                in_ids = [existing[k].id for k in inputs if k in existing]
+                out_ids = [existing[k].id for k in outputs if k in existing]
+                if lineage.would_cycle(session, in_ids, out_ids):
+                    problem("lineage_cycle", "an output of this transformation is already "
+                            "upstream of one of its inputs: the lineage would go round in a "
+                            "circle", None)
             if not inputs or not outputs:
                 problem("incomplete_transformation", "a transformation needs at least one "
                         "input lot and one output lot", None)
@@ -271,6 +381,9 @@ class TraceCaptureHook:
     @staticmethod
     def _existing_lots(session, parsed: Parsed) -> dict[tuple[str, str], Lot]:
         keys = {(r.gtin, r.lot) for r in parsed.lots}
+        doc = _document(session)
+        if doc is not None:
+            return {key: doc.lots[key] for key in keys if key in doc.lots}
         found: dict[tuple[str, str], Lot] = {}
         gtins = {g for g, _ in keys}
         if keys:
@@ -329,8 +442,7 @@ class TraceCaptureHook:
         for kind, ident, where in parsed.sources + parsed.destinations:
             if kind in PARTY_TYPES:
                 gln = codes.parse_party(ident)
-                if gln is None or session.scalar(select(Party.id).where(Party.gln == gln)) \
-                        is None:
+                if gln is None or find_party(session, gln) is None:
                     problem("unknown_party", f"party {ident} is not registered (a party "
                             "with that GLN, AI 417)", where)
             elif kind == "location":
@@ -352,17 +464,48 @@ class TraceCaptureHook:
 
     # -- apply ----------------------------------------------------------------------------
     def apply(self, session: Session, principal, event: dict, stored) -> None:
-        parsed = _cache(session).pop(("parsed", id(event)), None) or parse_event(event, 0)
+        doc = _document(session)
+        parsed = (doc.parsed.get(id(event)) if doc is not None else None) \
+            or _cache(session).pop(("parsed", id(event)), None) or parse_event(event, 0)
         if not parsed.lots:
             return
-        products = {p.gtin: p for p in session.scalars(
-            select(Product).where(Product.gtin.in_(parsed.gtins)))}
+        products = _products(session, parsed.gtins)
         if not products:
             return
-        session.flush()  # the stored row's id, for the derived rows' event_pk
+        recall = is_recall(event)
+        if doc is None or recall:
+            # At once: a recall's bulk updates need every row before them in the database.
+            doc = _Document() if doc is None else doc
+            _write_pending(session, doc)
+            self._derive(session, principal, event, stored, parsed, products, doc)
+            _write_pending(session, doc)
+            portal.enqueue(session, [lot.id for lot in doc.touched.values()])
+            doc.touched.clear()
+            if recall:
+                lots = {(lot.gtin, lot.lot): lot for lot in
+                        (doc.lots[(r.gtin, r.lot)] for r in parsed.lots
+                         if (r.gtin, r.lot) in doc.lots)}
+                summary = mark_recalled(
+                    session, principal, sorted(lots), [lot.id for lot in lots.values()],
+                    str(event.get(mapping.ext("recallReason")) or "recall")[:500],
+                    session.info.get("trace.recall_root"))
+                session.info["trace.recall_summary"] = summary
+            bump_version(session)
+            session.flush()
+            return
+        self._derive(session, principal, event, stored, parsed, products, doc)
+
+    def _derive(self, session: Session, principal, event: dict, stored, parsed: Parsed,
+                products: dict[str, Product], doc: _Document) -> None:
+        """The lots an event makes (added to the session), its lot events and lineage edges
+        (kept in ``doc`` until ``_write_pending``)."""
         location = find_location(session, parsed.location)
-        maker = location.party if location is not None else org_party(session,
-                                                                        principal.org_id)
+        if location is not None:
+            maker = location.party
+        else:
+            maker = doc.makers.get(principal.org_id)
+            if maker is None:
+                maker = doc.makers[principal.org_id] = org_party(session, principal.org_id)
         when = parsed.time or utcnow()
         ilmd = event.get("ilmd") or {}
         existing = parsed.existing if parsed.existing is not None else \
@@ -370,65 +513,60 @@ class TraceCaptureHook:
         source_party, source_loc = self._ends(session, parsed.sources)
         dest_party, dest_loc = self._ends(session, parsed.destinations)
         lots: dict[tuple[str, str], Lot] = {}
+        now = utcnow()
         for ref in parsed.lots:
             product = products.get(ref.gtin)
             if product is None:
                 continue
-            lot = existing.get((ref.gtin, ref.lot)) or lots.get((ref.gtin, ref.lot))
+            key = (ref.gtin, ref.lot)
+            lot = existing.get(key) or lots.get(key) or doc.lots.get(key)
             if lot is None:
                 lot = Lot(product_id=product.id, gtin=ref.gtin, lot=ref.lot,
                           location_id=location.id if location else None,
                           party_id=maker.id, created_by_org_id=principal.org_id,
                           status="active", quantity=ref.quantity, unit=ref.uom,
-                          created_at=utcnow(), updated_at=utcnow())
+                          created_at=now, updated_at=now)
                 session.add(lot)
             if parsed.creates(ref):
                 _ilmd_dates(lot, ilmd)
                 if lot.location_id is None and location is not None:
                     lot.location_id, lot.party_id = location.id, location.party_id
-            lots[(ref.gtin, ref.lot)] = lot
-        session.flush()
+            lots[key] = doc.lots[key] = lot
+            doc.touched[id(lot)] = lot
+        doc.changed = True
         details = {k: v for k, v in {
             "parentID": event.get("parentID"), "disposition": event.get("disposition"),
             "transformationID": event.get("transformationID"),
             "result": event.get("scanapp:inspectionResult"),
             "note": event.get("scanapp:note"),
             "harvest": any("harvest" in key for key in ilmd) or None}.items() if v}
-        # Derived rows go in as one executemany each: a recall or a big document names
-        # hundreds of lots, and ORM objects would cost a unit-of-work pass per row.
-        rows = [{
-            "lot_id": lots[(ref.gtin, ref.lot)].id, "event_id": stored.event_id,
-            "event_pk": stored.id, "event_type": parsed.event_type,
-            "biz_step": parsed.biz_step, "role": ref.role, "event_time": when,
+        shared = {
+            "event_id": stored.event_id, "event_type": parsed.event_type,
+            "biz_step": parsed.biz_step, "event_time": when,
             "location_id": location.id if location else None, "org_id": principal.org_id,
             "source_party_id": source_party.id if source_party else None,
             "source_location_id": source_loc.id if source_loc else None,
             "dest_party_id": dest_party.id if dest_party else None,
             "dest_location_id": dest_loc.id if dest_loc else None,
-            "quantity": ref.quantity, "unit": ref.uom, "document": parsed.document,
-            "details": details} for ref in _unique_refs(parsed.lots) if (ref.gtin, ref.lot) in lots]
-        if rows:
-            session.execute(LotEvent.__table__.insert(), rows)
+            "document": parsed.document, "details": details}
+        for ref in _unique_refs(parsed.lots):
+            if (ref.gtin, ref.lot) in lots:
+                doc.lot_events.append(({**shared, "role": ref.role, "quantity": ref.quantity,
+                                        "unit": ref.uom}, lots[(ref.gtin, ref.lot)], stored))
+        if parsed.biz_step == "shipping":
+            doc.received = None  # goods may have been shipped to the one who captures
         if parsed.event_type == "TransformationEvent":
-            outputs = [r for r in parsed.lots if r.role == "output" and (r.gtin, r.lot) in lots]
-            edges = [{"input_lot_id": lots[(ref.gtin, ref.lot)].id,
-                      "output_lot_id": lots[(out.gtin, out.lot)].id,
-                      "quantity": ref.quantity, "unit": ref.uom, "event_id": stored.event_id,
-                      "event_pk": stored.id, "event_time": when, "created_at": utcnow()}
-                     for ref in parsed.lots if ref.role == "input" and (ref.gtin, ref.lot) in lots
-                     for out in outputs]
-            if edges:
-                session.execute(LineageEdge.__table__.insert(), edges)
-        session.flush()
-        portal.enqueue(session, [lot.id for lot in lots.values()])
-        if is_recall(event):
-            summary = mark_recalled(
-                session, principal, sorted(lots), [lot.id for lot in lots.values()],
-                str(event.get(mapping.ext("recallReason")) or "recall")[:500],
-                session.info.get("trace.recall_root"))
-            session.info["trace.recall_summary"] = summary
-        bump_version(session)
-        session.flush()
+            outputs = [r for r in _unique_refs(parsed.lots)
+                       if r.role == "output" and (r.gtin, r.lot) in lots]
+            for ref in _unique_refs(parsed.lots):
+                if ref.role != "input" or (ref.gtin, ref.lot) not in lots:
+                    continue
+                for out in outputs:
+                    doc.edges.append(({"quantity": ref.quantity, "unit": ref.uom,
+                                       "event_id": stored.event_id, "event_time": when,
+                                       "created_at": now},
+                                      lots[(ref.gtin, ref.lot)], lots[(out.gtin, out.lot)],
+                                      stored))
 
     @staticmethod
     def _ends(session, entries) -> tuple[Party | None, Location | None]:
@@ -436,12 +574,72 @@ class TraceCaptureHook:
         for kind, ident, _where in entries:
             if kind in PARTY_TYPES and party is None:
                 gln = codes.parse_party(ident)
-                party = session.scalar(select(Party).where(Party.gln == gln)) if gln else None
+                party = find_party(session, gln) if gln else None
             elif kind == "location" and location is None:
                 location = find_location(session, codes.parse_location(ident))
         if party is None and location is not None:
             party = location.party
         return party, location
+
+
+_LOT_EVENT_COLUMNS = ("lot_id", "event_id", "event_pk", "event_type", "biz_step", "role",
+                      "event_time", "location_id", "org_id", "source_party_id",
+                      "source_location_id", "dest_party_id", "dest_location_id", "quantity",
+                      "unit", "document", "details")
+_EDGE_COLUMNS = ("input_lot_id", "output_lot_id", "quantity", "unit", "event_id", "event_pk",
+                 "event_time", "created_at")
+
+
+def _write_pending(session: Session, doc: _Document) -> None:
+    """The deferred lot events and lineage edges, one COPY (PostgreSQL) or executemany
+    per table; new lots are flushed first for their ids (and, on SQLite, the events), and
+    the events of the bulk path are written first (the rows point at them)."""
+    session.flush()
+    write_stored_events(session)
+    if not doc.lot_events and not doc.edges:
+        return
+    events = [{**row, "lot_id": lot.id, "event_pk": stored.id}
+              for row, lot, stored in doc.lot_events]
+    edges = [{**row, "input_lot_id": src.id, "output_lot_id": dst.id, "event_pk": stored.id}
+             for row, src, dst, stored in doc.edges]
+    doc.lot_events, doc.edges = [], []
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        if events:
+            connection.execute(LotEvent.__table__.insert(), events)
+        if edges:
+            connection.execute(LineageEdge.__table__.insert(), edges)
+        return
+    cursor = connection.connection.driver_connection.cursor()
+    for table, columns, rows in (("trace_lot_events", _LOT_EVENT_COLUMNS, events),
+                                 ("trace_lineage", _EDGE_COLUMNS, edges)):
+        if not rows:
+            continue
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(
+                    json.dumps(row[c], ensure_ascii=False) if c == "details" else row[c]
+                    for c in columns))
+
+
+def _products(session: Session, gtins: set[str]) -> dict[str, Product]:
+    if not gtins:
+        return {}
+    doc = _document(session)
+    if doc is not None:
+        return {g: doc.products[g] for g in gtins if g in doc.products}
+    return {p.gtin: p for p in session.scalars(
+        select(Product).where(Product.gtin.in_(gtins)))}
+
+
+def _received(session: Session, principal) -> set[tuple[str, str]]:
+    doc = _document(session)
+    if doc is None:
+        return received_lots(session, principal)
+    if doc.received is None:
+        _write_pending(session, doc)  # shipments of earlier events of this document
+        doc.received = received_lots(session, principal)
+    return doc.received
 
 
 def _unique_refs(refs: list[LotRef]) -> list[LotRef]:
@@ -487,9 +685,19 @@ def _may_write(session: Session, principal, product: Product) -> bool:
     return allowed
 
 
+def find_party(session: Session, gln: str) -> Party | None:
+    doc = _document(session)
+    if doc is not None and gln in doc.parties:
+        return doc.parties[gln]
+    return session.scalar(select(Party).where(Party.gln == gln))
+
+
 def find_location(session: Session, sgln: tuple[str, str] | None) -> Location | None:
     if sgln is None:
         return None
+    doc = _document(session)
+    if doc is not None and sgln in doc.locations:
+        return doc.locations[sgln]
     cache = _cache(session)
     found = cache.get(("location", sgln))
     if found is not None:

@@ -36,9 +36,10 @@ td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:
 <tr><th>Thương hiệu</th><td>{{ v.brand.name }}</td></tr>
 <tr><th>Tiêu chuẩn áp dụng</th><td>{{ v.standards | join(", ") }}</td></tr>
 </table>
-<h2>Chứng nhận còn hiệu lực</h2>
+<h2>Chứng nhận</h2>
 <ul>{% for c in v.certificates %}<li>{{ c.scheme_name }} số {{ c.number }}, {{ c.issuer }}
- (đến {{ c.valid_to or "không thời hạn" }})</li>{% else %}<li>Không có</li>{% endfor %}</ul>
+ (đến {{ c.valid_to or "không thời hạn" }}){% if c.status == "expired" %}: <b>đã hết hạn</b>
+{%- else %}: còn hiệu lực{% endif %}</li>{% else %}<li>Không có</li>{% endfor %}</ul>
 <h2>Hành trình sản phẩm</h2>
 <table><tr><th>Thời gian</th><th>Công đoạn</th><th>Nơi</th><th>Đơn vị</th></tr>
 {% for s in v.stages %}<tr><td>{{ s.time }}</td><td>{{ s.step_name }}</td>

@@ -49,6 +49,12 @@ def _setting(app: Flask, name: str, default: Any = None) -> Any:
     return default if value in (None, "") else value
 
 
+def _certification(cert: dict[str, Any]) -> dict[str, Any]:
+    return {"scheme": cert["scheme"], "name": cert["scheme_name"], "number": cert["number"],
+            "issuer": cert["issuer"], "validFrom": cert["valid_from"],
+            "validTo": cert["valid_to"], "documentUrl": cert["document_url"]}
+
+
 def portal_document(session: Session, lot: Lot) -> dict[str, Any]:
     """The ten items of Circular 02/2024/TT-BKHCN for one lot (portal field names)."""
     view = public_lot_view(session, lot.gtin, lot.lot)
@@ -92,10 +98,12 @@ def portal_document(session: Session, lot: Lot) -> dict[str, Any]:
                          "provinceCode": view["origin"]["province"],
                          "lat": view["origin"]["lat"], "lon": view["origin"]["lon"]}
                         if view["origin"] else None),
-        "certifications": [{"scheme": c["scheme"], "name": c["scheme_name"],
-                            "number": c["number"], "issuer": c["issuer"],
-                            "validFrom": c["valid_from"], "validTo": c["valid_to"],
-                            "documentUrl": c["document_url"]} for c in view["certificates"]],
+        # Valid today only: a portal that lists certifications must not show a lapsed one
+        # as current. Those that expired go apart, so the portal can say so.
+        "certifications": [_certification(c) for c in view["certificates"]
+                           if c["status"] == "valid"],
+        "expiredCertifications": [_certification(c) for c in view["certificates"]
+                                  if c["status"] == "expired"],
         "status": view["status"],
         "recall": view["recall"],
     }

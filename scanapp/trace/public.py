@@ -2,7 +2,13 @@
 
 ``public_lot_view`` answers Circular 02/2024/TT-BKHCN's ten minimum items for one lot as one
 JSON document (the mapping is in docs/TRACEABILITY.md); ``scan_summary`` is the short form
-that rides on every scan answer. Both only show certificates that are valid today.
+that rides on every scan answer.
+
+Certificates: the scan summary carries only those valid today. The lot document (and the
+stamp page drawn from it) also lists a certificate that has expired, marked
+``"status": "expired"``: a consumer should see that the lot's VietGAP lapsed, not have it
+silently dropped. Revoked, not-yet-valid and withheld (under review) certificates are never
+shown. No certificate is ever presented as valid unless it is valid today.
 """
 
 from __future__ import annotations
@@ -59,8 +65,20 @@ def origin_location(session: Session, lot: Lot, upstream: dict[int, int]) -> Loc
     return lot.location
 
 
+SHOWN_STATES = ("valid", "expired")
+
+
 def valid_certificates(session: Session, subjects: dict[str, set[int]],
                        today: dt.date | None = None) -> list[Certificate]:
+    """The subjects' certificates valid today (shown and not withheld)."""
+    return shown_certificates(session, subjects, today, ("valid",))
+
+
+def shown_certificates(session: Session, subjects: dict[str, set[int]],
+                       today: dt.date | None = None,
+                       states: tuple[str, ...] = SHOWN_STATES) -> list[Certificate]:
+    """The subjects' certificates whose state today is one of ``states`` (valid, and by
+    default expired too), valid ones first; never revoked, not yet valid or withheld."""
     today = today or utcnow().date()
     clauses = [(Certificate.subject_type == kind) & Certificate.subject_id.in_(ids)
                for kind, ids in subjects.items() if ids]
@@ -68,10 +86,12 @@ def valid_certificates(session: Session, subjects: dict[str, set[int]],
         return []
     found = session.scalars(select(Certificate).where(or_(*clauses))
                             .order_by(Certificate.id)).all()
-    # Expired, revoked, not-yet-valid and withheld (under review) certificates are never
-    # shown to a consumer.
+    # Revoked, not-yet-valid and withheld (under review) certificates are never shown to a
+    # consumer; an expired one only where the caller asks for it, marked expired.
     hidden = withheld_ids(session, "certificate", [cert.id for cert in found])
-    return [cert for cert in found if cert.state_on(today) == "valid" and cert.id not in hidden]
+    shown = [cert for cert in found if cert.state_on(today) in states and cert.id not in hidden]
+    shown.sort(key=lambda cert: cert.state_on(today) != "valid")  # stable: id order kept
+    return shown
 
 
 def shown_party(session: Session, party: Party | None) -> Party | None:
@@ -88,12 +108,14 @@ def shown_origin(session: Session, origin: Location | None) -> Location | None:
     return origin
 
 
-def cert_json(cert: Certificate) -> dict[str, Any]:
+def cert_json(cert: Certificate, today: dt.date | None = None) -> dict[str, Any]:
+    """A certificate as a consumer sees it; ``status`` is its state today (valid, expired)."""
     name = CERT_SCHEMES[cert.scheme] + (f" {cert.stars} sao" if cert.stars else "")
     return {"scheme": cert.scheme, "scheme_name": name, "stars": cert.stars,
             "number": cert.number, "issuer": cert.issuer, "subject_type": cert.subject_type,
             "valid_from": _date(cert.valid_from), "valid_to": _date(cert.valid_to),
-            "document_url": cert.document_url, "status": "valid"}
+            "document_url": cert.document_url,
+            "status": cert.state_on(today or utcnow().date())}
 
 
 def party_json(party: Party | None) -> dict[str, Any] | None:
@@ -211,7 +233,7 @@ def public_lot_view(session: Session, gtin14: str, lot_code: str) -> dict[str, A
     upstream = lineage.ancestors(session, [lot.id])
     origin = origin_location(session, lot, upstream)
     producer = shown_party(session, lot.party)
-    certs = valid_certificates(session, _subjects(session, lot, upstream, origin))
+    certs = shown_certificates(session, _subjects(session, lot, upstream, origin))
     origin = shown_origin(session, origin)
     # A product whose consumer-facing data waits for review keeps only its name (printed
     # on the pack anyway); images, standards, hotline and the rest wait.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response, g, request
 from flask.views import MethodView
 
 from ..auth.access import current_principal, requires
 from ..auth.models import Role
 from ..db import get_session
-from ..errors import NotFound
+from ..errors import NotFound, PermissionDenied
 from ..extensions import Blueprint
 from ..gs1 import normalize_gtin
 from ..scan.limits import per_address
@@ -52,6 +52,29 @@ register_commands(blp.cli)
 
 READERS = (Role.ADMIN, Role.BRAND, Role.INSPECTOR)
 WRITERS = (Role.ADMIN, Role.BRAND)
+
+
+@blp.app_context_processor
+def _inspect_lot_panel():
+    """``lot_trace(gtin, lot)`` for the inspectors' dossier (scanapp.fraud cannot import
+    this package): the lot's id, one step back and forward, and its recall; None when the
+    lot has no trace record or the signed-in inspector may not read it."""
+    if not request.path.startswith("/inspect"):
+        return {}
+
+    def lot_trace(gtin: str, lot_code: str) -> dict | None:
+        principal = getattr(g, "inspector", None)
+        if principal is None:
+            return None
+        session = get_session()
+        try:
+            lot = service.find_lot(session, principal, gtin, lot_code)
+            return {"id": lot.id, "one_step": queries.one_step(session, principal, lot.id),
+                    "recall": public.recall_json(session, lot)}
+        except (NotFound, PermissionDenied):
+            return None
+
+    return {"lot_trace": lot_trace}
 
 
 @blp.route("/parties")
@@ -331,7 +354,8 @@ class PublicLot(MethodView):
     @blp.alt_response(200, content_type="text/html", success=True,
                       description="the same document as a page, when Accept asks for HTML")
     def get(self, gtin: str, lot: str):
-        """Circular 02/2024's ten items for a lot, with certificates valid today and recall"""
+        """Circular 02/2024's ten items for a lot, with its certificates (valid today, or
+        expired and marked so) and recall"""
         view = _public_lot(gtin, lot)
         if request.accept_mimetypes.best_match(("application/json", "text/html")) \
                 == "text/html":
@@ -347,7 +371,8 @@ class PublicLotCertificates(MethodView):
     def get(self, gtin: str, lot: str):
         """The certificates valid today behind a lot (gs1:certificationInfo)"""
         view = _public_lot(gtin, lot)
-        return {"gtin": view["gtin"], "lot": view["lot"], "certificates": view["certificates"]}
+        return {"gtin": view["gtin"], "lot": view["lot"],
+                "certificates": [c for c in view["certificates"] if c["status"] == "valid"]}
 
 
 @blp.route("/public/lots/<gtin>/<lot>/recall")

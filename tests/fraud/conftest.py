@@ -78,3 +78,7 @@ def scans(app) -> Scans:
 
 def ago(**kwargs) -> dt.datetime:
     return utcnow() - dt.timedelta(**kwargs)
+
+
+# The inspectors' workspace's seeded case (tests/fraud/workspace_case.py).
+from tests.fraud.workspace_case import case  # noqa: E402,F401

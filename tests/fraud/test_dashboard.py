@@ -67,8 +67,10 @@ def test_inspector_signs_in_filters_opens_a_dossier_decides_and_exports(
         with open(info.value.path(), encoding="utf-8-sig") as downloaded:
             content = downloaded.read()
         exported = list(csv.DictReader(io.StringIO(content)))
-        assert [r["serial"] for r in exported] == [SERIAL_HN]
-        assert exported[0]["province_name"] == "Hà Nội" and exported[0]["risk"] == "55"
+        assert [r["Mã tem"] for r in exported] == [SERIAL_HN]
+        assert exported[0]["Tỉnh/thành"] == "Hà Nội" and exported[0]["Rủi ro"] == "55"
+        # Times are Vietnam time, and the header says so.
+        assert exported[0]["Cảnh báo lúc (giờ Việt Nam, UTC+7)"].endswith("+07:00")
 
         # Open the other code's dossier from an unfiltered queue.
         page.goto(live_server + "/inspect/")
@@ -77,7 +79,7 @@ def test_inspector_signs_in_filters_opens_a_dossier_decides_and_exports(
         assert page.locator("svg.map g.scan").count() == 2  # Hà Nội, then Hồ Chí Minh
         assert page.locator("table.timeline tbody tr").count() == 2
         assert "Di chuyển bất khả thi" in page.inner_text("ul.signals")
-        assert page.inner_text("#case-status") == "open"
+        assert page.inner_text("#case-status") == "Mới"
         page.screenshot(path=str(artifacts_dir / "inspect-dossier.png"), full_page=True)
 
         # Decide the case: the confirm dialog is accepted, the trail records it.
@@ -87,13 +89,14 @@ def test_inspector_signs_in_filters_opens_a_dossier_decides_and_exports(
         page.fill("textarea[name=note]", "Thu giữ 40 chai tại chợ")
         with page.expect_navigation():
             page.click("form.case-form button[type=submit]")
-        assert page.inner_text("#case-status") == "confirmed counterfeit"
+        assert page.inner_text("#case-status") == "Xác nhận hàng giả"
         assert page.inner_text("#case-assignee") == "Trần Thị B"
         trail = page.inner_text("ol.trail")
         assert "Thu giữ 40 chai tại chợ" in trail and "Inspectorate I" in trail
         # A closed move is no longer offered; only "resolved" is.
-        options = page.locator("#case-new-status option").all_inner_texts()
-        assert [o for o in options if "keep" not in o] == ["resolved"]
+        options = page.locator("#case-new-status option").evaluate_all(
+            "els => els.map(e => e.value)")
+        assert [o for o in options if o] == ["resolved"]
         page.screenshot(path=str(artifacts_dir / "inspect-case-decided.png"), full_page=True)
 
         # Status filter finds it by its new status.
@@ -124,10 +127,10 @@ def test_a_wrong_or_non_inspector_key_is_refused(browser, live_server, brand):
     page = browser.new_page()
     try:
         sign_in(page, live_server, "sa_0000000000_nope")
-        assert "not valid" in page.inner_text(".flash.error")
+        assert "không hợp lệ" in page.inner_text(".flash.error")
         page.fill("#key", brand.key)
         page.click("button[type=submit]")
-        assert "inspector key" in page.inner_text(".flash.error")
+        assert "cán bộ kiểm tra" in page.inner_text(".flash.error")
         page.goto(live_server + "/inspect/")
         assert "/inspect/login" in page.url
     finally:
@@ -191,7 +194,7 @@ def test_bad_filters_show_a_message_not_an_error_page(app, inspector, two_flags)
     response = client.get("/inspect/?province=99&min_risk=abc")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert "Invalid filter" in html and SERIAL_SG in html
+    assert "Bộ lọc không hợp lệ" in html and SERIAL_SG in html
     assert client.get("/inspect/codes/1NOPENOPENOPENOPENOP").status_code == 404
     # The status the JSON API answers for the same filter (errors.HTTP_STATUS).
     assert client.get("/inspect/flags.csv?province=99").status_code == 422

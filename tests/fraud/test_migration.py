@@ -11,7 +11,8 @@ from scanapp import migrations as scanapp_migrations
 from scanapp.db import Base, get_engine
 from tests.conftest import TEST_SECRETS
 
-FRAUD_TABLES = {"fraud_flags", "fraud_case_events", "fraud_inspections", "webhook_outbox"}
+FRAUD_TABLES = {"fraud_flags", "fraud_case_events", "fraud_inspections", "webhook_outbox",
+                "fraud_inspection_photos", "fraud_evidence_issues"}
 
 
 def _ours(diff) -> bool:

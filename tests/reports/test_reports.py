@@ -116,7 +116,7 @@ def test_a_file_that_is_not_an_image_is_refused(client, issue_stamps, upload, me
 
 
 def test_huge_images_are_refused_with_a_message(client, issue_stamps, monkeypatch):
-    from scanapp.reports import photos
+    from scanapp import photos  # the shared photo cleaning reports use
 
     stamp = issue_stamps(1)[0]
     # Too many pixels (a decompression bomb is a small file with a huge canvas).

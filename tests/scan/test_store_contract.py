@@ -5,6 +5,7 @@ way the scan service does (the database store derives state from those rows)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from sqlalchemy import delete
@@ -12,7 +13,8 @@ from sqlalchemy import delete
 from scanapp.db import get_engine
 from scanapp.redis_client import get_redis
 from scanapp.risk.facts import ScanPlace
-from scanapp.scan.models import PinCheck, ScanEvent
+from scanapp.scan import summary
+from scanapp.scan.models import CodeSummary, PinCheck, ScanEvent
 from scanapp.scan.redis_store import RedisScanStateStore, bucket_of
 from scanapp.scan.sink import DirectSink
 from scanapp.scan.store import RECENT_CAP, SqlScanStateStore
@@ -150,11 +152,13 @@ def test_redis_state_rebuilds_from_the_database_after_a_flush(app, harness):
 def test_a_missing_code_under_a_present_sentinel_is_a_new_code(app, harness):
     if not isinstance(harness.store, RedisScanStateStore):
         pytest.skip("Redis only")
-    harness.scan(serial=SERIAL)  # loads the bucket and sets its sentinel
-    # Events written behind Redis' back are not seen until the bucket is reloaded ...
+    harness.scan(serial=SERIAL)  # loads the code and sets its bucket's epoch
+    # Rows (and their summaries) changed behind Redis' back are not seen until the code is
+    # reloaded ...
     with get_engine(app).begin() as conn:
         conn.execute(delete(ScanEvent))
         conn.execute(delete(PinCheck))
+        conn.execute(delete(CodeSummary))
     assert harness.store.history(SERIAL).scan_count == 1
     # ... which mark_stale asks for (the service does so after answering without Redis).
     harness.store.mark_stale(SERIAL)
@@ -245,3 +249,92 @@ def test_pin_claimers_are_remembered_once_each(app, harness):
         for key in list(client.scan_iter(match=app.config["REDIS_PREFIX"] + ":*")):
             client.delete(key)
         assert harness.store.history(SERIAL).pin_claimers == h.pin_claimers
+
+
+def _flush(app) -> None:
+    client = get_redis(app)
+    for key in list(client.scan_iter(match=app.config["REDIS_PREFIX"] + ":*")):
+        client.delete(key)  # this test's keys only (never FLUSHDB on a shared Redis)
+
+
+def test_a_reload_after_another_phones_scan_shows_that_scan_after_a_flush(app, harness):
+    harness.scan(device="a", province="01")
+    harness.scan(device="b", seconds=10, province="79", network="net-b")
+    if isinstance(harness.store, RedisScanStateStore):
+        _flush(app)  # the state comes back from the summary row, not from scan_events
+    obs = harness.scan(device="a", seconds=20, province="01")
+    assert obs.is_repeat
+    assert [p.device_hash for p in obs.history.recent] == ["b"]
+    assert obs.history.recent[0].province == "79" and obs.history.recent[0].network == "net-b"
+    assert (obs.history.scan_count, obs.history.device_count) == (2, 2)
+
+
+def test_state_comes_back_from_the_summary_without_reading_scan_history(app, harness):
+    harness.scan(device="d1", province="01", network="n1")
+    harness.scan(device="d2", seconds=100, province="79", network="n1")
+    harness.pin(True, device="d2", network="n1")
+    before = harness.store.history(SERIAL)
+    # The raw history is gone (retention dropped its month); the summary remains.
+    with get_engine(app).begin() as conn:
+        conn.execute(delete(ScanEvent))
+        conn.execute(delete(PinCheck))
+    if isinstance(harness.store, RedisScanStateStore):
+        _flush(app)
+    assert harness.store.history(SERIAL) == before
+    third = harness.scan(device="d3", seconds=200, network="n2").history
+    assert (third.scan_count, third.device_count, third.network_count) == (3, 3, 2)
+    assert third.first_scan.province == "01" and third.pin_claims == 1
+
+
+def test_an_idle_codes_state_expires_and_comes_back_with_its_counts(app):
+    client = get_redis(app)
+    if client is None:
+        pytest.skip("the Redis store runs on the services stack")
+    store = RedisScanStateStore(client, app.config["REDIS_PREFIX"], get_engine(app),
+                                ttl_s=0.3)
+    harness = Harness(app, store)
+    harness.scan(device="d1", province="01")
+    harness.scan(device="d2", seconds=100, province="79")
+    harness.pin(False, device="d2")
+    code_key = store.keys_for(SERIAL)[1]
+    assert 0 < client.pttl(code_key) <= 300
+    deadline = time.monotonic() + 5
+    while client.exists(*store.keys_for(SERIAL)[1:]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not client.exists(*store.keys_for(SERIAL)[1:])  # memory follows active codes
+    h = store.history(SERIAL)
+    assert (h.scan_count, h.device_count, h.pin_failures) == (2, 2, 1)
+    assert h.first_scan.province == "01" and h.recent[0].province == "79"
+    # ... and counting goes on from there, the device seen last still recognised.
+    assert harness.scan(device="d2", seconds=130).is_repeat
+    assert harness.scan(device="d3", seconds=200).history.scan_count == 3
+
+
+def test_backfill_rebuilds_the_summaries_from_the_rows(app, harness):
+    harness.scan(device="d1", province="01", network="n1")
+    harness.scan(device="d2", seconds=100, province="79")
+    harness.scan(serial="0ZZ3456789ABCDEFGHJK", device="d1", seconds=5)
+    harness.pin(True, device="d2", network="n9")
+    harness.pin(True, serial="0QQ3456789ABCDEFGHJK", device="d7")  # PIN without a scan
+    before = SqlScanStateStore(get_engine(app)).history(SERIAL)
+    with get_engine(app).begin() as conn:
+        conn.execute(delete(CodeSummary))
+    with get_engine(app).begin() as conn:
+        assert summary.backfill(conn, chunk=1) == 3
+    sql = SqlScanStateStore(get_engine(app))
+    assert sql.history(SERIAL) == before
+    assert sql.history("0ZZ3456789ABCDEFGHJK").scan_count == 1
+    assert sql.history("0QQ3456789ABCDEFGHJK").pin_claims == 1
+
+
+def test_summary_keeps_exact_counts_beyond_the_device_cap():
+    state = summary.empty()
+    for i in range(summary.DEVICE_CAP + 10):
+        summary.add_scan(state, {"scanned_at": T0 + dt.timedelta(seconds=i),
+                                 "device_hash": f"d{i}", "client_hash": f"n{i}"})
+    summary._capped(state)
+    history, last_seen, shares = summary.history_of(state)
+    assert (history.scan_count, history.device_count) == (summary.DEVICE_CAP + 10,) * 2
+    assert history.network_count == summary.DEVICE_CAP + 10
+    assert len(last_seen) == summary.DEVICE_CAP and f"d{summary.DEVICE_CAP + 9}" in last_seen
+    assert "d0" not in last_seen  # the oldest devices leave the map, the newest stay

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from scanapp.trace import portal
+from tests.trace.conftest import ok
 
 
 @pytest.fixture
@@ -78,3 +79,69 @@ def test_a_portal_outage_fails_the_workers_pass_and_keeps_the_lots(chain, app, p
     assert result.exit_code != 0 and "portal push failed" in str(result.exception)
     state["status"] = 200
     assert portal.push_pending(app).sent == 3 and received
+
+
+def test_an_expired_certificate_reaches_the_stamp_page_marked_and_stays_off_the_portal_list(
+        brand, chain, stamps, anonymous, app):
+    """A lapsed VietGAP is shown to the consumer as expired ("đã hết hạn"), never as valid and
+    never silently dropped; a revoked one is not shown; the portal lists it apart."""
+    import datetime as dt
+    import re
+    from urllib.parse import urlsplit
+
+    from scanapp.db import session_scope
+    from scanapp.trace.models import Lot
+    from scanapp.trace.portal import portal_document
+
+    today = dt.date.today()
+    farm = chain["farm"]
+    base = {"issuer": "Sở NN&MT Hưng Yên", "subject_type": "location", "subject_id": farm["id"]}
+    ok(brand.post("/api/v1/trace/certificates", json={
+        **base, "scheme": "vietgap", "number": "VG-33-0007",
+        "valid_from": str(today - dt.timedelta(days=800)),
+        "valid_to": str(today - dt.timedelta(days=3))}))
+    ok(brand.post("/api/v1/trace/certificates", json={
+        **base, "scheme": "globalgap", "number": "GG-33-0001",
+        "valid_from": str(today - dt.timedelta(days=30)),
+        "valid_to": str(today + dt.timedelta(days=300))}))
+    revoked = ok(brand.post("/api/v1/trace/certificates", json={
+        **base, "scheme": "organic", "number": "HC-33-0002",
+        "valid_from": str(today - dt.timedelta(days=30)),
+        "valid_to": str(today + dt.timedelta(days=300))}))
+    ok(brand.post(f"/api/v1/trace/certificates/{revoked['id']}/revoke",
+                  json={"reason": "kiểm tra lại không đạt"}), 200)
+
+    view = ok(anonymous.get(f"/api/v1/trace/public/lots/{chain['dried']}/LN2408"), 200)
+    assert [(c["number"], c["status"]) for c in view["certificates"]] == [
+        ("GG-33-0001", "valid"), ("VG-33-0007", "expired")]
+
+    stamp = urlsplit(stamps["uris"][0])
+    page = anonymous.get(stamp.path + (f"?{stamp.query}" if stamp.query else ""),
+                         headers={"Accept": "text/html,application/xhtml+xml"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    certs = re.search(r'<section class="c" id="certificates">(.*?)</section>', html, re.S)
+    assert certs is not None, "the stamp page shows no certificates"
+    items = re.findall(r'<li class="cert-(\w+)"><b>([^<]*)</b> <span class="tag">([^<]*)'
+                       r'</span>(?:<br><span class="s">([^<]*)</span>)?', certs.group(1))
+    assert [(status, tag) for status, _name, tag, _detail in items] == [
+        ("valid", "còn hiệu lực"), ("expired", "đã hết hạn")]
+    assert "VG-33-0007" in items[1][3] and "HC-33-0002" not in html
+
+    # The plain HTML document says so too; gs1:certificationInfo lists only the valid one.
+    plain = anonymous.get(f"/api/v1/trace/public/lots/{chain['dried']}/LN2408",
+                          headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert re.search(r"VG-33-0007[^<]*<b>đã hết hạn</b>", plain)
+    assert re.search(r"GG-33-0001[^<]*còn hiệu lực", plain)
+    info = ok(anonymous.get(
+        f"/api/v1/trace/public/lots/{chain['dried']}/LN2408/certificates"), 200)
+    assert [c["number"] for c in info["certificates"]] == ["GG-33-0001"]
+    # The scan answer's summary still carries only what is valid today.
+    answer = anonymous.post("/api/v1/scans", json={"code": stamps["uris"][1]}).get_json()
+    assert [c["number"] for c in answer["trace"]["certificates"]] == ["GG-33-0001"]
+    # The portal lists valid certifications; the lapsed one goes apart, never as current.
+    with app.app_context(), session_scope(app) as session:
+        lot = session.query(Lot).filter_by(gtin=chain["dried"], lot="LN2408").one()
+        document = portal_document(session, lot)
+    assert [c["number"] for c in document["certifications"]] == ["GG-33-0001"]
+    assert [c["number"] for c in document["expiredCertifications"]] == ["VG-33-0007"]

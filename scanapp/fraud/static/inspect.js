@@ -1,4 +1,4 @@
-// Inspectors' dashboard: small progressive enhancements; every page works without them.
+// Inspectors' workspace: small progressive enhancements; every page works without them.
 (function () {
   "use strict";
   // Filter selects apply at once (the Filter button remains for keyboards and old tablets).
@@ -16,13 +16,15 @@
     el.addEventListener("mouseenter", function () { highlight(n, true); });
     el.addEventListener("mouseleave", function () { highlight(n, false); });
   });
-  // Deciding a case is not undone lightly: ask before a closing status.
+  // Deciding a case is not undone lightly: ask before a closing status, in the page's
+  // language (the option carries its own question).
   var form = document.querySelector("form.case-form");
   if (form) {
     form.addEventListener("submit", function (event) {
-      var status = form.querySelector("select[name=status]").value;
-      if ((status === "confirmed_counterfeit" || status === "false_alarm") &&
-          !window.confirm("Xác nhận / Confirm: " + status.replace("_", " ") + "?")) {
+      var select = form.querySelector("select[name=status]");
+      var option = select.options[select.selectedIndex];
+      var question = option && option.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) {
         event.preventDefault();
       }
     });
