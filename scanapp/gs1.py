@@ -8,6 +8,21 @@ from biip.gtin import Gtin
 from .errors import InvalidInput
 
 
+def check_digit(body: str) -> str:
+    """GS1 mod-10 check digit of ``body`` (weights 3, 1, 3, ... from the right)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+def with_check_digit(body: str) -> str:
+    """``body`` completed with its GS1 check digit (a GTIN, GLN or SSCC)."""
+    return body + check_digit(body)
+
+
+def has_valid_check_digit(digits: str) -> bool:
+    return len(digits) > 1 and check_digit(digits[:-1]) == digits[-1]
+
+
 def normalize_gtin(value: str) -> str:
     """Validate a GTIN-8/12/13/14 (check digit included) and return it as GTIN-14."""
     text = (value or "").strip()

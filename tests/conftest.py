@@ -9,7 +9,14 @@ Every test that takes ``app`` (or anything built on it) runs once per *stack*:
 
 Isolation: each test run creates its own PostgreSQL schema (dropped at the end) and its
 own SQLite file; each test gets its own Redis key prefix and deletes only those keys.
-Rows are removed after every test, so tests may commit freely, across threads too.
+
+Database rows, by default, are never really committed: the test's app runs on one database
+connection inside a transaction that is rolled back when the test ends, and each commit of
+the code under test is a SAVEPOINT (tests/savepoints.py). Tests that need their commits
+visible to other connections (threads racing each other, the worker's relays, a real HTTP
+server, subprocesses, gunicorn) are marked ``committed`` (or use a fixture that implies it:
+``COMMITTED_FIXTURES``); they commit for real and every table is emptied after them.
+tests/README.md has the rule.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ import pytest
 import sqlalchemy as sa
 
 from scanapp import create_app
+from scanapp import db as scanapp_db
 from scanapp import migrations as scanapp_migrations
 from scanapp.auth import service as auth_service
 from scanapp.auth.models import Role
 from scanapp.db import Base, make_engine, session_scope
+from tests.savepoints import SharedConnection, engine_factory
 
 PG_URL = os.environ.get("SCANAPP_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SCANAPP_TEST_REDIS_URL")
@@ -37,6 +46,38 @@ REQUIRE = os.environ.get("SCANAPP_TEST_REQUIRE_SERVICES", "0") == "1"
 
 # No test writes into the repository's instance/ folder (embedded database, dev secrets).
 os.environ.setdefault("SCANAPP_INSTANCE_PATH", tempfile.mkdtemp(prefix="scanapp-instance-"))
+
+def _memoize_werkzeug_url_builders() -> None:
+    """Compile each URL builder once per test run instead of once per app.
+
+    werkzeug compiles two Python functions per URL rule when an app registers it (AST built
+    and ``compile``d): about three quarters of ``create_app``'s time, and the suite builds an
+    app per test, each with the same ~125 rules. The compiled function depends only on what
+    it is compiled from (the rule's parsed parts, its defaults, ``append_unknown``) and finds
+    the converters on the rule it is bound to when called, so one compiled function serves
+    every app. Tests only: production builds its app once per process."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    compiled: dict = {}
+
+    def memoized(self, append_unknown: bool = True):
+        defaults = self.defaults or {}
+        key = (self.rule, tuple(self._trace), append_unknown,
+               tuple(sorted((str(k), repr(v), type(self._converters.get(k)).__name__)
+                            for k, v in defaults.items())))
+        try:
+            return compiled[key]
+        except KeyError:
+            function = compiled[key] = compile_builder(self, append_unknown)
+            return function
+        except TypeError:  # an unhashable part: compile as werkzeug does
+            return compile_builder(self, append_unknown)
+
+    Rule._compile_builder = memoized
+
+
+_memoize_werkzeug_url_builders()
 
 RUN_ID = secrets.token_hex(4)
 _counter = itertools.count()
@@ -71,6 +112,18 @@ class Stack:
     database_url: str
     schema: str | None
     redis_url: str | None
+    _engine: sa.Engine | None = None
+
+    def engine(self) -> sa.Engine:
+        """The run's pooled engine on this stack; savepoint-mode tests borrow one of its
+        connections for their whole duration."""
+        if self._engine is None:
+            self._engine = make_engine(self.database_url, self.schema, 5)
+        return self._engine
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
 
     def overrides(self) -> dict:
         return {
@@ -101,7 +154,9 @@ def _migrated(stack: Stack) -> Stack:
 @pytest.fixture(scope="session")
 def embedded_stack(tmp_path_factory) -> Stack:
     path = tmp_path_factory.mktemp("db") / "scanapp-test.db"
-    return _migrated(Stack("embedded", f"sqlite:///{path}", None, None))
+    stack = _migrated(Stack("embedded", f"sqlite:///{path}", None, None))
+    yield stack
+    stack.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +178,9 @@ def services_stack():
         if not REDIS_CLUSTER:
             missing_service(f"Redis at {REDIS_URL} ({exc.__class__.__name__})")
     try:
-        yield _migrated(Stack("services", PG_URL, schema, REDIS_URL))
+        stack = _migrated(Stack("services", PG_URL, schema, REDIS_URL))
+        yield stack
+        stack.dispose()
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -237,16 +294,36 @@ def run_worker(app):
         worker.stop()
 
 
+# Fixtures whose tests need committed data: other threads or processes read it.
+COMMITTED_FIXTURES = frozenset({"live_server", "run_worker", "browser"})
+
+
+def commits_for_real(request) -> bool:
+    """True for tests marked ``committed`` or using a fixture that implies it."""
+    return (request.node.get_closest_marker("committed") is not None
+            or not COMMITTED_FIXTURES.isdisjoint(request.fixturenames))
+
+
 @pytest.fixture
-def app(stack):
+def app(stack, request, monkeypatch):
+    """The test's app on its stack. By default on one connection rolled back at the end
+    (tests/savepoints.py); ``committed`` tests commit for real and are wiped after."""
+    shared = None
+    if not commits_for_real(request):
+        shared = SharedConnection(stack.engine(), stack.database_url)
+        monkeypatch.setattr(scanapp_db, "make_engine",
+                            engine_factory(shared, scanapp_db.make_engine))
     application = build_app(stack)
     yield application
     for hook in application.extensions.get("scanapp.shutdown_hooks", []):
         hook()
     application.extensions["scanapp.shutdown_hooks"] = []
-    _wipe_database(application)
+    if shared is None:
+        _wipe_database(application)
     _wipe_redis(application)
     dispose_app(application)
+    if shared is not None:
+        shared.end()
 
 
 @pytest.fixture

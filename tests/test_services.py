@@ -6,6 +6,8 @@ import re
 import threading
 from pathlib import Path
 
+import pytest
+
 from scanapp.metrics import Metrics
 from scanapp.scan.flag_writer import FlagWriter
 from scanapp.scan.sink import DirectSink
@@ -26,6 +28,7 @@ def test_no_lazy_per_app_accessor_is_left():
     assert not found, found
 
 
+@pytest.mark.committed  # two request threads on their own connections
 def test_two_concurrent_first_requests_build_one_set_of_components(app_factory, monkeypatch):
     built: list[type] = []
     for cls in (DirectSink, FlagWriter, Metrics, SerialCodec, RangeIndex):

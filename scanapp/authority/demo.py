@@ -23,28 +23,22 @@ from ..auth import service as auth_service
 from ..auth.models import ApiKey, Role
 from ..auth.service import Principal, get_or_create_org
 from ..db import session_scope
+from ..gs1 import with_check_digit
 from ..products.models import Product
 from ..trace import events, service
 from ..trace.access import org_party
+from ..trace.demo import vn_time
 from ..trace.models import Location, Lot
 from . import rules
 from .scope import assign_scope
 
 AUTHORITY = "Sở Khoa học và Công nghệ Hưng Yên"
 SLOPPY = "Cơ sở Long nhãn Hưng Phát (Hưng Yên)"
-VN = dt.timezone(dt.timedelta(hours=7))
-
-
-def _check(body: str) -> str:
-    digits = [int(c) for c in body]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return body + str((10 - total % 10) % 10)
-
 
 # Under the cooperative's prefix 89360120: not this producer's (its GLNs are 89360990...).
-BORROWED_GTIN = _check("0893601200091")
-DRIED_GTIN = _check("0893609900021")
-BAG_GTIN = _check("0893609900038")
+BORROWED_GTIN = with_check_digit("0893601200091")
+DRIED_GTIN = with_check_digit("0893609900021")
+BAG_GTIN = with_check_digit("0893609900038")
 
 
 def _authority_key(app: Flask) -> str:
@@ -63,11 +57,6 @@ def _authority_key(app: Flask) -> str:
     path.chmod(0o600)
     return raw
 
-
-def _when(day: str, hour: int = 8) -> dt.datetime:
-    return dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=VN)
-
-
 def _sloppy_producer(app: Flask) -> None:
     with session_scope(app) as session:
         if session.scalar(select(Product.id).where(Product.gtin == BAG_GTIN)):
@@ -75,16 +64,17 @@ def _sloppy_producer(app: Flask) -> None:
         org = get_or_create_org(session, SLOPPY)
         who = Principal(key_id=0, org_id=org.id, org_name=org.name, role=Role.BRAND)
         party = org_party(session, org.id)
-        party.gln, party.tax_code, party.province = _check("893609900001"), "0900999888", "33"
+        party.gln = with_check_digit("893609900001")
+        party.tax_code, party.province = "0900999888", "33"
         party.address = "Xã Hưng Đạo, huyện Tiên Lữ, Hưng Yên"
         session.commit()
         farm = service.create_location(session, who, {
-            "gln": _check("893609900011"), "name": "Vườn nhãn Hưng Phát", "kind": "farm",
+            "gln": with_check_digit("893609900011"), "name": "Vườn nhãn Hưng Phát", "kind": "farm",
             # Copied from the cooperative's growing area: the rule 'shared_code'.
             "planting_area_code": "VN-HYLN-0012", "province": "33",
             "address": "Xã Hưng Đạo, Tiên Lữ"})
         kiln = service.create_location(session, who, {
-            "gln": _check("893609900012"), "name": "Lò sấy Hưng Phát", "kind": "factory",
+            "gln": with_check_digit("893609900012"), "name": "Lò sấy Hưng Phát", "kind": "factory",
             "province": "33"})
         for gtin, name in ((BORROWED_GTIN, "Nhãn lồng tươi Hưng Phát"),
                            (DRIED_GTIN, "Long nhãn sấy Hưng Phát"),
@@ -104,13 +94,13 @@ def _sloppy_producer(app: Flask) -> None:
 
         rec("harvest", location_id=farm.id, gtin=BORROWED_GTIN, lot="HP2608", quantity=500,
             unit="KGM", harvest_start=dt.date(2026, 8, 5), country_of_origin="VN",
-            event_time=_when("2026-08-05", 16))
+            event_time=vn_time("2026-08-05", 16))
         rec("harvest", location_id=farm.id, gtin=BAG_GTIN, lot="HPT2608", quantity=200,
             unit="KGM", harvest_start=dt.date(2026, 8, 5), country_of_origin="VN",
-            event_time=_when("2026-08-05", 17))
+            event_time=vn_time("2026-08-05", 17))
         # 200 kg of fresh longan cannot dry into 300 kg: 'output_exceeds_input'.
         rec("transformation", location_id=kiln.id, step="processing",
-            event_time=_when("2026-08-07", 18),
+            event_time=vn_time("2026-08-07", 18),
             inputs=[{"gtin": BORROWED_GTIN, "lot": "HP2608", "quantity": 200, "unit": "KGM"}],
             outputs=[{"gtin": DRIED_GTIN, "lot": "HPK2608", "quantity": 300, "unit": "KGM",
                       "production_date": dt.date(2026, 8, 7)}])
@@ -133,7 +123,7 @@ def seed_authority(app: Flask, info: dict) -> dict:
             session.commit()
             sloppy_lots = session.scalar(select(Lot.id).join(
                 Location, Location.id == Lot.location_id).where(
-                Location.gln == _check("893609900011")).limit(1))
+                Location.gln == with_check_digit("893609900011")).limit(1))
     base = app.config["PUBLIC_BASE_URL"]
     return {"authority_key": key, "lines": list(info.get("lines", [])) + [
         "",

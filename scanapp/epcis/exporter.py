@@ -23,9 +23,10 @@ import urllib.request
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
+from .. import outbox
 from ..background import PollingWorker
 from ..db import session_scope, utcnow
 from . import mapping
@@ -87,34 +88,6 @@ def backoff(app: Flask, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=delay * (1 + secrets.randbelow(100) / 1000))
 
 
-def _due(now: dt.datetime):
-    """Unsent, not waiting for a retry, not leased by a live pusher."""
-    return and_(EpcisOutbox.sent_at.is_(None), EpcisOutbox.next_attempt_at <= now,
-                or_(EpcisOutbox.claimed_until.is_(None), EpcisOutbox.claimed_until < now))
-
-
-def _claim(session: Session, limit: int, now: dt.datetime, lease: dt.timedelta
-           ) -> tuple[str, list[int]]:
-    """Lease up to ``limit`` due rows, oldest first; return the claim token and their ids."""
-    token = secrets.token_hex(16)
-    due = _due(now)
-    # Walks the partial index of unsent rows in id order. On PostgreSQL, rows another pusher
-    # is claiming right now are skipped rather than waited for; the CTE is MATERIALIZED so
-    # the locking subquery runs once (re-run per row, SKIP LOCKED could exceed the LIMIT).
-    picked = (select(EpcisOutbox.id).where(due).order_by(EpcisOutbox.id).limit(limit)
-              .with_for_update(skip_locked=True)
-              .cte("picked").prefix_with("MATERIALIZED", dialect="postgresql"))
-    # The conditions are repeated on the UPDATE itself: PostgreSQL re-checks them on rows a
-    # concurrent pusher just claimed, so each row goes to exactly one of them.
-    claimed = session.scalars(
-        update(EpcisOutbox).where(EpcisOutbox.id.in_(select(picked.c.id)), due)
-        .values(claim_token=token, claimed_until=now + lease)
-        .returning(EpcisOutbox.id)
-        .execution_options(synchronize_session=False)).all()
-    session.commit()
-    return token, sorted(claimed)
-
-
 def _within_size(session: Session, rows: list, token: str, max_bytes: int) -> list:
     """Keep the leading rows whose events fit in ``max_bytes`` (at least one) and give the
     others back at once, for the next document: capture endpoints limit request sizes, and
@@ -139,7 +112,7 @@ def push_once(app: Flask, now: dt.datetime | None = None) -> PushResult:
     batch = int(setting(app, "EPCIS_PUSH_BATCH"))
     lease = dt.timedelta(seconds=float(setting(app, "EPCIS_PUSH_TIMEOUT"))) + LEASE_MARGIN
     with session_scope(app) as session:
-        token, ids = _claim(session, batch, now or utcnow(), lease)
+        token, ids = outbox.claim(session, EpcisOutbox, batch, now or utcnow(), lease)
         if not ids:
             return result
         rows = session.execute(
@@ -148,38 +121,32 @@ def push_once(app: Flask, now: dt.datetime | None = None) -> PushResult:
             .where(EpcisOutbox.id.in_(ids), EpcisOutbox.claim_token == token)
             .order_by(EpcisOutbox.id)).all()
         rows = _within_size(session, rows, token, int(setting(app, "EPCIS_PUSH_MAX_BYTES")))
-        ids = [row_id for row_id, _attempts, _body in rows]
         # End the read transaction: nothing is held open while the portal answers.
         session.commit()
         document = mapping.document([body for _id, _attempts, body in rows],
                                     setting(app, "EPCIS_NAMESPACE"), utcnow())
         result.batches = 1
-        mine = and_(EpcisOutbox.id.in_(ids), EpcisOutbox.claim_token == token)
+        error = None
         try:
             post_document(app, document)
         except CaptureFailed as exc:
-            message = str(exc)[:500]
-            log.warning("EPCIS capture failed for %d events: %s", len(rows), message)
-            failed_at = utcnow()
-            for row_id, attempts, _body in rows:
-                # Only while the claim is still ours (a lease can expire in a long outage).
-                session.execute(update(EpcisOutbox).where(EpcisOutbox.id == row_id, mine).values(
-                    attempts=attempts + 1, last_error=message,
-                    next_attempt_at=failed_at + backoff(app, attempts + 1),
-                    claim_token=None, claimed_until=None))
-            result.failed, result.last_error = len(rows), message
+            error = str(exc)[:500]
+            log.warning("EPCIS capture failed for %d events: %s", len(rows), error)
+            result.failed, result.last_error = len(rows), error
         else:
-            session.execute(update(EpcisOutbox).where(mine).values(
-                attempts=EpcisOutbox.attempts + 1, sent_at=utcnow(), last_error=None,
-                claim_token=None, claimed_until=None))
             result.sent = len(rows)
+        failed_at = utcnow()
+        outbox.settle(session, EpcisOutbox, token,
+                      [(row_id, attempts) for row_id, attempts, _body in rows], error,
+                      lambda attempts: failed_at + backoff(app, attempts))
         session.commit()
     return result
 
 
 def _anything_due(app: Flask) -> bool:
     with session_scope(app) as session:
-        return session.scalar(select(EpcisOutbox.id).where(_due(utcnow())).limit(1)) is not None
+        return session.scalar(select(EpcisOutbox.id).where(
+            outbox.due(EpcisOutbox, utcnow())).limit(1)) is not None
 
 
 def push_pending(app: Flask, max_batches: int | None = None) -> PushResult:

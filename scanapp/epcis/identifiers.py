@@ -32,6 +32,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
+from ..gs1 import check_digit
+
 CANONICAL_HOST = "https://id.gs1.org"
 
 # GS1 AI 82 character set (lots, serials, GLN extensions), at most 20 characters.
@@ -41,13 +43,6 @@ _AI82 = re.compile(r"""^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$""")
 class InvalidIdentifier(ValueError):
     """A value that claims to be a GS1 key (by its URN scheme or Digital Link path) but is not
     a valid one: wrong length, bad check digit, characters outside GS1's set."""
-
-
-def check_digit(body: str) -> str:
-    """GS1 mod-10 check digit of ``body`` (weights 3, 1, 3, ... from the right)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
 
 def _valid_key(digits: str, length: int, what: str) -> str:
     if not digits.isdigit() or len(digits) != length:

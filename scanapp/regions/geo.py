@@ -159,9 +159,25 @@ class ProvincePolygons:
         return None
 
 
+# Parsed boundary files by (path, modification time, size): an app built again in the same
+# process (the test suite builds one per test) does not parse and index the file again.
+_loaded: dict[tuple[str, int, int], ProvincePolygons] = {}
+
+
 def load_configured(path: str | None) -> ProvincePolygons:
     """Load the operator's boundaries (``PROVINCES_GEOJSON``, read by scanapp/config.py),
     else the shipped ones, into the shared locator."""
-    polygons = ProvincePolygons.from_file(path or SHIPPED)
+    source = Path(path or SHIPPED)
+    try:
+        stat = source.stat()
+        key: tuple[str, int, int] | None = (str(source.resolve()), stat.st_mtime_ns,
+                                            stat.st_size)
+    except OSError:
+        key = None  # from_file reports the unreadable file
+    polygons = _loaded.get(key) if key else None
+    if polygons is None:
+        polygons = ProvincePolygons.from_file(source)
+        if key:
+            _loaded[key] = polygons
     default_locator.use_polygons(polygons)
     return polygons

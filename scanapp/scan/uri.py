@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from biip.gs1_element_strings import GS1ElementString
 
 from ..errors import InvalidInput
+from ..gs1 import has_valid_check_digit
 from ..serials.stamps import StampRef
 from .digital_link import MAX_URI, InvalidDigitalLink, parse
 
@@ -25,13 +26,6 @@ _CANONICAL = re.compile(
     r"(?:[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?)?"
     r"/01/([0-9]{14})(?:/10/([0-9A-Za-z]{1,20}))?/21/([0-9A-Za-z]{1,20})/?")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def _check_digit_ok(digits: str) -> bool:
-    total = sum(int(ch) * (3 if i % 2 == 0 else 1)
-                for i, ch in enumerate(reversed(digits[:-1])))
-    return (10 - total % 10) % 10 == int(digits[-1])
-
 
 def _invalid(message: str) -> InvalidInput:
     return InvalidInput(message, code="invalid_digital_link")
@@ -41,7 +35,7 @@ def parse_scanned(code: str) -> StampRef:
     """The stamp a scanned code names; ``InvalidInput`` (invalid_digital_link) otherwise."""
     if isinstance(code, str):
         match = _CANONICAL.fullmatch(code.strip())
-        if match is not None and _check_digit_ok(match.group(1)):
+        if match is not None and has_valid_check_digit(match.group(1)):
             return StampRef(gtin=match.group(1), serial=match.group(3), lot=match.group(2))
     return parse_scanned_strictly(code)
 

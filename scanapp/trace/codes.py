@@ -18,7 +18,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.vn import mst
 
 from ..errors import InvalidInput
-from ..gs1 import normalize_gtin
+from ..gs1 import normalize_gtin, with_check_digit
 
 DL = "https://id.gs1.org"
 # GS1 AI 82-character set (lot AI 10, extension AI 254).
@@ -76,13 +76,6 @@ def _urn_parts(value: str, scheme: str) -> list[str] | None:
         return None
     return value[len(prefix):].split(".")
 
-
-def _with_check(body: str) -> str:
-    digits = [int(c) for c in body]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return body + str((10 - total % 10) % 10)
-
-
 def parse_lot(value: str) -> tuple[str, str] | None:
     """(gtin14, lot) of a lot class identifier, or None when it is not one."""
     if not isinstance(value, str):
@@ -95,7 +88,7 @@ def parse_lot(value: str) -> tuple[str, str] | None:
         item = parts[1]
         body = item[:1] + parts[0] + item[1:]
         try:
-            return Gtin.parse(_with_check(body)).as_gtin_14(), unquote(parts[2])
+            return Gtin.parse(with_check_digit(body)).as_gtin_14(), unquote(parts[2])
         except ParseError:
             return None
     match = re.fullmatch(r"https?://[^/]+(?:/.*)?/01/(\d{14})/10/([^/?#]+)(?:/21/[^/?#]+)?",
@@ -141,7 +134,7 @@ def _valid_gtin(value: str) -> str | None:
 def _gtin_of(parts: list[str]) -> str | None:
     if len(parts) < 2 or len(parts[0] + parts[1]) != 13 or not (parts[0] + parts[1]).isdigit():
         return None
-    return _valid_gtin(_with_check(parts[1][:1] + parts[0] + parts[1][1:]))
+    return _valid_gtin(with_check_digit(parts[1][:1] + parts[0] + parts[1][1:]))
 
 
 def parse_location(value: str) -> tuple[str, str] | None:
@@ -154,7 +147,7 @@ def parse_location(value: str) -> tuple[str, str] | None:
                 or not (parts[0] + parts[1]).isdigit():
             return None
         ext = "" if parts[2] in ("", "0") else unquote(parts[2])
-        return _with_check(parts[0] + parts[1]), ext
+        return with_check_digit(parts[0] + parts[1]), ext
     match = re.fullmatch(r"https?://[^/]+(?:/.*)?/414/(\d{13})(?:/254/([^/?#]+))?", value)
     if match is None:
         return None
@@ -169,6 +162,6 @@ def parse_party(value: str) -> str | None:
     if parts is not None:
         if len(parts) != 2 or len(parts[0] + parts[1]) != 12:
             return None
-        return _with_check(parts[0] + parts[1])
+        return with_check_digit(parts[0] + parts[1])
     match = re.fullmatch(r"https?://[^/]+(?:/.*)?/417/(\d{13})", value)
     return match.group(1) if match else None

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ..auth.models import ApiKey, Role
 from ..auth.service import Principal, get_or_create_org
 from ..db import session_scope
+from ..gs1 import with_check_digit
 from ..products.models import Product
 from . import events, recall, service
 from .access import org_party
@@ -29,22 +30,15 @@ DISTRIBUTOR = "Công ty TNHH Phân phối Nông sản Thủ Đô"
 SHOPS = "Chuỗi cửa hàng Đặc sản Quê Hương"
 VN = dt.timezone(dt.timedelta(hours=7))
 
-
-def _check(body: str) -> str:
-    digits = [int(c) for c in body]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return body + str((10 - total % 10) % 10)
-
-
-FRESH_GTIN = _check("0893601200001")
-DRIED_GTIN = _check("0893601200002")
-BOX_GTIN = _check("0893601200003")
+FRESH_GTIN = with_check_digit("0893601200001")
+DRIED_GTIN = with_check_digit("0893601200002")
+BOX_GTIN = with_check_digit("0893601200003")
 BOX_LOT = "LN2608H"
 RECALLED_LOT = "NH2607C"
 
 
 def _gln(n: int) -> str:
-    return _check(f"89360120{n:04d}")
+    return with_check_digit(f"89360120{n:04d}")
 
 
 def _principal(session, name: str) -> Principal:
@@ -54,7 +48,8 @@ def _principal(session, name: str) -> Principal:
                      role=Role.BRAND)
 
 
-def _when(day: str, hour: int = 8) -> dt.datetime:
+def vn_time(day: str, hour: int = 8) -> dt.datetime:
+    """``hour`` o'clock on ``day`` (ISO date) in Vietnam (UTC+7); the demos' clock."""
     return dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=VN)
 
 
@@ -150,61 +145,61 @@ def seed_trace(app: Flask, info: dict) -> dict:
             rec(coop, "harvest", location_id=farm.id, gtin=fresh.gtin, lot=lot,
                 quantity=2500, unit="KGM", harvest_start=dt.date.fromisoformat(day),
                 harvest_end=dt.date.fromisoformat(day) + dt.timedelta(days=2),
-                country_of_origin="VN", event_time=_when(day, 17))
+                country_of_origin="VN", event_time=vn_time(day, 17))
         rec(coop, "shipment", location_id=farm.id, to_party_id=None,
-            to_location_id=factory.id, document="PXK-HTX-0726", event_time=_when("2026-07-26"),
+            to_location_id=factory.id, document="PXK-HTX-0726", event_time=vn_time("2026-07-26"),
             items=[{"gtin": fresh.gtin, "lot": lot, "quantity": 2500, "unit": "KGM"}
                    for lot in ("NH2607A", "NH2607B", RECALLED_LOT)])
         rec(plant, "transformation", location_id=factory.id, step="processing",
             transformation_id="urn:uuid:6f1c2a40-2608-4a8e-9d1e-000000000001",
-            event_time=_when("2026-07-28", 18),
+            event_time=vn_time("2026-07-28", 18),
             inputs=[{"gtin": fresh.gtin, "lot": "NH2607A", "quantity": 2500, "unit": "KGM"},
                     {"gtin": fresh.gtin, "lot": "NH2607B", "quantity": 2500, "unit": "KGM"}],
             outputs=[{"gtin": DRIED_GTIN, "lot": "LNK2608", "quantity": 520, "unit": "KGM",
                       "production_date": dt.date(2026, 7, 28)}])
         rec(plant, "transformation", location_id=factory.id, step="processing",
             transformation_id="urn:uuid:6f1c2a40-2608-4a8e-9d1e-000000000002",
-            event_time=_when("2026-07-29", 18),
+            event_time=vn_time("2026-07-29", 18),
             inputs=[{"gtin": fresh.gtin, "lot": RECALLED_LOT, "quantity": 2500,
                      "unit": "KGM"}],
             outputs=[{"gtin": DRIED_GTIN, "lot": "LNK2609", "quantity": 260, "unit": "KGM",
                       "production_date": dt.date(2026, 7, 29)}])
         rec(plant, "transformation", location_id=factory.id, step="packing",
             transformation_id="urn:uuid:6f1c2a40-2608-4a8e-9d1e-000000000003",
-            event_time=_when("2026-08-02", 10),
+            event_time=vn_time("2026-08-02", 10),
             inputs=[{"gtin": DRIED_GTIN, "lot": "LNK2608", "quantity": 500, "unit": "KGM"}],
             outputs=[{"gtin": box.gtin, "lot": BOX_LOT, "quantity": 1000, "unit": "H87",
                       "production_date": dt.date(2026, 8, 2),
                       "expiry_date": dt.date(2027, 8, 2)}])
         rec(plant, "transformation", location_id=factory.id, step="packing",
             transformation_id="urn:uuid:6f1c2a40-2608-4a8e-9d1e-000000000004",
-            event_time=_when("2026-08-03", 10),
+            event_time=vn_time("2026-08-03", 10),
             inputs=[{"gtin": DRIED_GTIN, "lot": "LNK2609", "quantity": 250, "unit": "KGM"}],
             outputs=[{"gtin": box.gtin, "lot": "LN2609H", "quantity": 500, "unit": "H87",
                       "production_date": dt.date(2026, 8, 3),
                       "expiry_date": dt.date(2027, 8, 3)}])
-        rec(plant, "packing", location_id=factory.id, sscc=_check("08936012000000001"),
-            event_time=_when("2026-08-04", 9),
+        rec(plant, "packing", location_id=factory.id, sscc=with_check_digit("08936012000000001"),
+            event_time=vn_time("2026-08-04", 9),
             items=[{"gtin": box.gtin, "lot": BOX_LOT, "quantity": 1000, "unit": "H87"}])
         rec(plant, "shipment", location_id=factory.id, to_party_id=dist_party.id,
             to_location_id=warehouse.id, document="PXK-PH-2608-015",
-            event_time=_when("2026-08-04", 14),
+            event_time=vn_time("2026-08-04", 14),
             items=[{"gtin": box.gtin, "lot": BOX_LOT, "quantity": 1000, "unit": "H87"},
                    {"gtin": box.gtin, "lot": "LN2609H", "quantity": 500, "unit": "H87"}])
         rec(dist, "receipt", location_id=warehouse.id, document="PXK-PH-2608-015",
-            event_time=_when("2026-08-04", 19),
+            event_time=vn_time("2026-08-04", 19),
             items=[{"gtin": box.gtin, "lot": BOX_LOT, "quantity": 1000, "unit": "H87"},
                    {"gtin": box.gtin, "lot": "LN2609H", "quantity": 500, "unit": "H87"}])
         for store, qty, hour in ((store_a, 600, 8), (store_b, 400, 10)):
             rec(dist, "shipment", location_id=warehouse.id, to_party_id=shop_party.id,
                 to_location_id=store.id, document=f"PXK-TD-0805-{store.id}",
-                event_time=_when("2026-08-05", hour),
+                event_time=vn_time("2026-08-05", hour),
                 items=[{"gtin": box.gtin, "lot": BOX_LOT, "quantity": qty, "unit": "H87"}])
             rec(shops, "receipt", location_id=store.id, document=f"PXK-TD-0805-{store.id}",
-                event_time=_when("2026-08-05", hour + 3),
+                event_time=vn_time("2026-08-05", hour + 3),
                 items=[{"gtin": box.gtin, "lot": BOX_LOT, "quantity": qty, "unit": "H87"}])
         rec(plant, "inspection", location_id=factory.id, result="fail",
-            document="KQ-TN-2026-0811", event_time=_when("2026-08-06", 15),
+            document="KQ-TN-2026-0811", event_time=vn_time("2026-08-06", 15),
             note="Dư lượng Chlorpyrifos vượt giới hạn tối đa (MRL)",
             items=[{"gtin": DRIED_GTIN, "lot": "LNK2609", "quantity": 1, "unit": "KGM"}])
         stamp_uris = _stamps(app, session, coop, box)

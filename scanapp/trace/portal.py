@@ -3,11 +3,12 @@ document, delivered from a durable outbox.
 
 The portal speaks its own JSON REST API, not EPCIS, so the supply-chain events go to it
 through the EPCIS outbox (every captured event has its outbox row, scanapp/epcis/exporter)
-and the lot documents through this one, built on the same design: a row per pending lot
-written in the transaction that changed the lot, claimed with a lease before sending,
-marked sent only after a 2xx, retried with the exporter's backoff. The document is built
-when it is sent, so a lot changed three times before the push goes once, in its latest
-state. The mapping from Circular items to fields is in docs/TRACEABILITY.md.
+and the lot documents through this one, on the same relay (scanapp/outbox.py: claim with
+a lease, send, settle): a row per pending lot written in the transaction that changed the
+lot, claimed before sending, marked sent only after a 2xx, retried with the exporter's
+backoff. The document is built when it is sent, so a lot changed three times before the
+push goes once, in its latest state. The mapping from Circular items to fields is in
+docs/TRACEABILITY.md.
 
 Settings (app config or environment): ``TRACE_PORTAL_URL`` (none: nothing is pushed),
 ``TRACE_PORTAL_AUTHORIZATION``, batch size ``TRACE_PORTAL_BATCH`` (100).
@@ -18,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import outbox
 from ..background import PollingWorker
 from ..db import session_scope, utcnow
 from ..epcis.exporter import backoff
@@ -136,11 +137,6 @@ class PushResult:
     last_error: str | None = None
 
 
-def _due(now: dt.datetime):
-    return and_(PortalOutbox.sent_at.is_(None), PortalOutbox.next_attempt_at <= now,
-                or_(PortalOutbox.claimed_until.is_(None), PortalOutbox.claimed_until < now))
-
-
 def _post(app: Flask, url: str, documents: list[dict]) -> None:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     auth = _setting(app, "TRACE_PORTAL_AUTHORIZATION")
@@ -159,37 +155,27 @@ def push_once(app: Flask) -> PushResult:
     if not url:
         return result
     batch = int(_setting(app, "TRACE_PORTAL_BATCH", 100))
-    now, token = utcnow(), secrets.token_hex(16)
     with session_scope(app) as session:
-        picked = select(PortalOutbox.id).where(_due(now)).order_by(PortalOutbox.id).limit(batch)
-        session.execute(update(PortalOutbox).where(PortalOutbox.id.in_(picked), _due(now))
-                        .values(claim_token=token, claimed_until=now + LEASE)
-                        .execution_options(synchronize_session=False))
-        session.commit()
+        token, ids = outbox.claim(session, PortalOutbox, batch, utcnow(), LEASE)
+        if not ids:
+            return result
         rows = session.execute(select(PortalOutbox.id, PortalOutbox.attempts, Lot).join(
             Lot, Lot.id == PortalOutbox.lot_id).where(PortalOutbox.claim_token == token)
             .order_by(PortalOutbox.id)).all()
-        if not rows:
-            return result
         documents = [portal_document(session, lot) for _id, _attempts, lot in rows]
         session.commit()
-        mine = PortalOutbox.claim_token == token
+        error = None
         try:
             _post(app, url, documents)
         except (urllib.error.URLError, OSError) as exc:
-            message = str(exc)[:500]
-            log.warning("portal push failed for %d lots: %s", len(rows), message)
-            for row_id, attempts, _lot in rows:
-                session.execute(update(PortalOutbox).where(PortalOutbox.id == row_id, mine)
-                                .values(attempts=attempts + 1, last_error=message,
-                                        next_attempt_at=utcnow() + backoff(app, attempts + 1),
-                                        claim_token=None, claimed_until=None))
-            result.failed, result.last_error = len(rows), message
+            error = str(exc)[:500]
+            log.warning("portal push failed for %d lots: %s", len(rows), error)
+            result.failed, result.last_error = len(rows), error
         else:
-            session.execute(update(PortalOutbox).where(mine).values(
-                attempts=PortalOutbox.attempts + 1, sent_at=utcnow(), last_error=None,
-                claim_token=None, claimed_until=None))
             result.sent = len(rows)
+        outbox.settle(session, PortalOutbox, token,
+                      [(row_id, attempts) for row_id, attempts, _lot in rows], error,
+                      lambda attempts: utcnow() + backoff(app, attempts))
         session.commit()
     return result
 

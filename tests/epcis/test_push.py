@@ -106,6 +106,7 @@ def test_server_errors_are_retried_with_backoff(app, app_factory, publisher, bra
         capture.stop()
 
 
+@pytest.mark.committed  # threads race on their own connections
 def test_concurrent_pushers_never_send_an_event_twice(app, app_factory, publisher,
                                                       brand_product, port):
     capture = CaptureServer(port, delay=0.02).start()

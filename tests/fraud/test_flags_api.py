@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from scanapp.fraud.flags import ESCALATION_STEP
 from tests.conftest import gtin14
 from tests.fraud.conftest import ago
@@ -267,6 +269,7 @@ def test_a_long_history_is_capped_but_counted(inspector, product, scans, monkeyp
     assert d["scans"][-1]["at"] == d["last_scan_at"]  # the newest are the ones kept
 
 
+@pytest.mark.committed  # threads race on their own connections
 def test_concurrent_scans_of_one_clone_raise_one_flag(inspector, product, scans, published,
                                                        caplog):
     import threading

@@ -15,6 +15,9 @@ from scanapp import create_app
 from scanapp import migrations as scanapp_migrations
 from scanapp.db import Base, get_engine
 
+# Migrations run on their own connections, DDL included.
+pytestmark = pytest.mark.committed
+
 
 def _differences(app) -> list:
     engine = get_engine(app)

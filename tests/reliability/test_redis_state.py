@@ -20,6 +20,9 @@ from scanapp.services import services
 
 from ..security.conftest import issue_range, serials_of
 
+# A rebuild thread reads what the scan committed on its own connection.
+pytestmark = pytest.mark.committed
+
 BASE = "https://scan.example.vn"
 
 services_only = pytest.mark.parametrize("stack", ["services"], indirect=True)

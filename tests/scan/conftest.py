@@ -1,4 +1,4 @@
-"""Fixtures for scan tests: real stamps issued and activated through the API."""
+"""Fixtures for scan tests: real stamps issued and activated through the serials service."""
 
 from __future__ import annotations
 
@@ -26,31 +26,40 @@ class Stamp:
 
 
 @pytest.fixture
-def issue_stamps(brand, product):
-    """Issue a range as ``brand`` and take it to ``status``; returns its stamps."""
+def issue_stamps(app, brand, product):
+    """Issue a range as ``brand`` and take it to ``status``; returns its stamps.
+
+    Made through the serials service, as the API would (the same body schema, the same
+    service calls, the codec's serials and PINs), not over HTTP: issuing and downloading
+    are not what the scan tests are about (tests/serials tests them over HTTP)."""
+    from scanapp.auth.models import Role
+    from scanapp.auth.service import Principal
+    from scanapp.db import session_scope
+    from scanapp.serials import service as serials_service
+    from scanapp.serials.schemas import RangeCreateSchema
+    from scanapp.services import services
+
+    who = Principal(key_id=brand.key_id, org_id=brand.org_id, org_name=brand.org_name,
+                    role=Role.BRAND)
+    steps = {"issued": [], "printed": ["print"], "activated": ["print", "activate"]}
 
     def make(quantity: int = 3, status: str = "activated", **fields) -> list[Stamp]:
-        response = brand.post("/api/v1/ranges", json={"gtin": product["gtin"],
-                                                      "quantity": quantity, **fields})
-        assert response.status_code == 201, response.get_json()
-        range_id = response.get_json()["id"]
-        steps = {"issued": [], "printed": ["print"], "activated": ["print", "activate"]}
-        for action in steps[status]:
-            done = brand.post(f"/api/v1/ranges/{range_id}/{action}", json={})
-            assert done.status_code == 200, done.get_json()
-        csv = brand.get(f"/api/v1/ranges/{range_id}/codes.csv")
-        assert csv.status_code == 200
-        lines = csv.get_data(as_text=True).splitlines()[1:]
-        csv.close()
-        stamps = []
-        for line in lines:
-            cells = line.split(",")
-            # Built here from the serial rather than read from the file's uri column, so a
-            # change in the download format cannot hide a scan-path bug or vice versa.
-            expiry = dt.date.fromisoformat(fields["expiry"]) if fields.get("expiry") else None
-            uri = stamp_uri(BASE, product["gtin"], cells[0], fields.get("lot"), expiry)
-            stamps.append(Stamp(cells[0], uri, cells[2] if len(cells) > 2 else None, range_id))
-        return stamps
+        data = RangeCreateSchema().load({"gtin": product["gtin"], "quantity": quantity,
+                                         **fields})
+        with app.app_context(), session_scope(app) as session:
+            issued, created = serials_service.issue_range(session, who, data)
+            assert created
+            for action in steps[status]:
+                serials_service.transition(session, who, issued.id, action, {})
+            range_id, start, key_id = issued.id, issued.start_seq, issued.key_id
+            pinned = issued.pin_enabled
+        parts = services(app)
+        serials = parts.codec.range_encoder(product["gtin"], fields.get("lot"),
+                                            key_id).serial_list(start, start + quantity)
+        expiry = dt.date.fromisoformat(fields["expiry"]) if fields.get("expiry") else None
+        return [Stamp(serial, stamp_uri(BASE, product["gtin"], serial, fields.get("lot"), expiry),
+                      parts.pins.pin(start + n) if pinned else None, range_id)
+                for n, serial in enumerate(serials)]
 
     return make
 

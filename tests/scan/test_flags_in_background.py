@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from scanapp.db import get_engine
@@ -12,6 +13,9 @@ from scanapp.fraud.models import Flag
 from scanapp.services import services
 
 from .test_scan_api import DA_NANG, HANOI, SAIGON
+
+# The flag writer is a thread that writes on its own connection while requests go on.
+pytestmark = pytest.mark.committed
 
 
 def _flags(app, serial: str) -> list:

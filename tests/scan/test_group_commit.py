@@ -6,11 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from scanapp.db import get_engine
 from scanapp.scan.models import ScanEvent
 from scanapp.scan.sink import GroupCommitSink
+
+# Scans from many threads share real commits.
+pytestmark = pytest.mark.committed
 
 
 def _row(i: int) -> dict:

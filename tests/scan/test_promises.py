@@ -166,6 +166,7 @@ def test_another_worker_refuses_a_compromised_key_within_the_refresh_period(
 
 # -- group commit (item 11) -----------------------------------------------------------------
 
+@pytest.mark.committed  # threads race on their own connections
 def test_concurrent_scans_share_their_commits(app, issue_stamps, anonymous):
     """docs/ARCHITECTURE.md: in production a per-process group committer batches the inserts
     of concurrent requests into one transaction. Rows written by one transaction share its
@@ -199,6 +200,7 @@ def test_concurrent_scans_share_their_commits(app, issue_stamps, anonymous):
 
 # -- flags after the answer (item 13) -------------------------------------------------------
 
+@pytest.mark.committed  # threads race on their own connections
 def test_the_answer_does_not_wait_for_the_flag(app_factory, issue_stamps, clock, monkeypatch):
     """Production writes flags after the answer (SCAN_FLAGS_IN_BACKGROUND): with the flag
     write held back, every scan is still answered, and the flag lands once it is let go."""

@@ -83,6 +83,7 @@ def test_serials_are_unique_across_many_ranges(issue, brand, authorised_printer)
     assert len(set(serials)) == len(serials)
 
 
+@pytest.mark.committed  # threads race on their own connections
 def test_concurrent_requests_never_overlap(app, brand, product):
     client_errors = []
     created = []
@@ -113,6 +114,7 @@ def test_concurrent_requests_never_overlap(app, brand, product):
         assert end <= start
 
 
+@pytest.mark.committed  # threads race on their own connections
 def test_concurrent_retries_with_one_idempotency_key_make_one_range(app, brand, product):
     ids = []
 
