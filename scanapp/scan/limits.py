@@ -237,7 +237,7 @@ class ScanLimits:
             try:
                 allowed = strategy.hit(window.limit, *window.identifiers)
             except Exception:  # noqa: BLE001 - RATELIMIT_SWALLOW_ERRORS: fail open
-                current_app.logger.warning("rate limit storage unreachable; not limiting")
+                self._app.logger.warning("rate limit storage unreachable; not limiting")
                 return
             if not allowed:
                 raise refusal(window.limit, window.seconds)

@@ -89,13 +89,22 @@ class Scans(MethodView):
         repeat by the same device inside the reload window answers ``repeat: true`` and is
         not counted again.
         """
-        req = service.ScanRequest(code=data["code"], lat=data.get("lat"), lon=data.get("lon"),
-                                  accuracy_m=data.get("accuracy_m"),
-                                  device_id=data.get("device_id"), source=data["source"],
-                                  rate_limited=True, **_client())
+        # Production serves this operation from scan/lean.py (below Flask, same schema,
+        # same service call); this view documents it and answers whatever the lean route
+        # hands on (every malformed or refused body), so errors have one definition.
+        req = scan_request(data, request.remote_addr, request.headers.get("User-Agent", ""))
         # A ready response skips the schema's dump (documentation only here): the hot path
         # builds exactly the documented fields, and dumping them again costs per scan.
         return jsonify(service.verify_scan(current_app._get_current_object(), req).to_json())
+
+
+def scan_request(data: dict, client_address: str | None, user_agent: str) -> service.ScanRequest:
+    """The scan a validated ``ScanIn`` body asks for (this view's and the lean route's)."""
+    return service.ScanRequest(code=data["code"], lat=data.get("lat"), lon=data.get("lon"),
+                               accuracy_m=data.get("accuracy_m"),
+                               device_id=data.get("device_id"), source=data["source"],
+                               rate_limited=True, client_address=client_address,
+                               user_agent=user_agent[:300])
 
 
 @blp.route("/scans/pin")
