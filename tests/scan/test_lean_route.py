@@ -267,3 +267,50 @@ def test_the_openapi_document_still_describes_both_operations(client):
             "trace"} <= set(scan_out["properties"])
     assert set(schema_of(pin["requestBody"])["properties"]) == {"code", "pin", "device_id"}
     assert set(schema_of(pin["responses"]["200"])["properties"]) >= {"result", "pin_claims"}
+
+
+# -- PIN checks ------------------------------------------------------------------------------
+
+def test_a_pin_check_is_answered_without_flask_and_as_the_view_answers(both, issue_stamps):
+    first, second = issue_stamps(2, pin=True)
+    both.flask_calls = 0
+    lean = both.post("lean", {"code": first.uri, "pin": "0000-0000", "device_id": "p1"},
+                     path="/api/v1/scans/pin")
+    flask = both.post("flask", {"code": second.uri, "pin": "0000-0000", "device_id": "p1"},
+                      path="/api/v1/scans/pin")
+    assert both.flask_calls == 0
+    assert_same(lean, flask)
+    assert lean.get_json()["result"] == "wrong_pin"
+    right = both.post("lean", {"code": first.uri, "pin": first.pin}, path="/api/v1/scans/pin")
+    assert right.status_code == 200 and right.get_json()["result"] == "valid"
+
+
+@pytest.mark.parametrize("body", [
+    {"code": "x"},
+    {"code": "x", "pin": "12ab"},
+    {"code": "x", "pin": "1234", "extra": 1},
+    {"code": "x", "pin": "1" * 21},
+    b'{"code": ',
+])
+def test_refused_pin_bodies_get_the_documented_errors(both, body):
+    lean = both.same_answer(body, path="/api/v1/scans/pin")
+    assert lean.status_code in (400, 422)
+
+
+def test_pin_checks_are_limited_per_device_alike(app_factory, issue_stamps):
+    stamp = issue_stamps(1, pin=True)[0]
+    app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_SCAN="1000/minute",
+                      PIN_LOCKOUT_FAILURES=0)
+    both = Both(app)
+
+    def check(which, i):
+        return both.post(which, {"code": stamp.uri, "pin": "0000-0000", "device_id": "g"},
+                         path="/api/v1/scans/pin", address=f"10.8.0.{i}")
+
+    codes = [check("lean" if i % 2 else "flask", i).status_code for i in range(10)]
+    assert codes == [200] * 10  # both paths count in the same windows
+    lean, flask = check("lean", 20), check("flask", 21)
+    assert lean.status_code == flask.status_code == 429
+    assert_same(lean, flask)
+    assert lean.get_json()["code"] == "too_many_requests"
+    assert int(lean.headers["Retry-After"]) == 60
