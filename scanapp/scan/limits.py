@@ -183,8 +183,11 @@ def check_pin_limits(app: Flask, address: str | None, device: str | None) -> Non
     """Count a PIN check (before its body is validated, so invalid bodies count too) and
     refuse it (429) at the first full window; fails open when the storage is down. The
     PIN view's hook and the lean route (scan/lean.py) both call this."""
+    windows = pin_windows(app, address, device)
+    if not windows:
+        return  # limiting is off (and the limiter then has no strategy to ask)
     strategy = limiter.limiter
-    for window in pin_windows(app, address, device):
+    for window in windows:
         try:
             allowed = strategy.hit(window.limit, *window.identifiers)
         except Exception:  # noqa: BLE001 - RATELIMIT_SWALLOW_ERRORS: fail open

@@ -314,3 +314,14 @@ def test_pin_checks_are_limited_per_device_alike(app_factory, issue_stamps):
     assert_same(lean, flask)
     assert lean.get_json()["code"] == "too_many_requests"
     assert int(lean.headers["Retry-After"]) == 60
+
+
+def test_pin_checks_answer_with_rate_limiting_off(app_factory, issue_stamps):
+    stamp = issue_stamps(1, pin=True)[0]
+    app = app_factory(RATELIMIT_ENABLED=False)
+    both = Both(app)
+    lean = both.same_answer({}, path="/api/v1/scans/pin")
+    assert lean.status_code == 422
+    checked = both.post("lean", {"code": stamp.uri, "pin": "0000-0000"},
+                        path="/api/v1/scans/pin")
+    assert checked.status_code == 200 and checked.get_json()["result"] == "wrong_pin"
