@@ -33,7 +33,9 @@ bind = _env("BIND", "127.0.0.1:8000")
 # longer stretch of Python in a worker (a flag batch, an outbox round) stalls every scan of
 # that worker. Tail latency is what a phone feels; capacity is bought with machines. So
 # gthread stays the default until those stretches are found and broken up
-# (scanapp/concurrency.py is the tool; downloads and label sheets use it already).
+# (scanapp/concurrency.py is the tool; downloads, label sheets, the flag writer, the metrics
+# scrape and the range index's first load use it since issue 20; the bucket rebuild is
+# left) and gevent's tail is measured on a quiet machine (docs/PERFORMANCE.md, "Issue 20").
 # gunicorn patches the standard library before the app loads under gevent; redis-py uses
 # plain sockets and psycopg 3 detects gevent and waits on its hub.
 worker_class = _env("WORKER_CLASS", "gthread")

@@ -298,6 +298,27 @@ def plot(sweep: list[dict], saturated: float, baseline: float, path: Path) -> No
 
 
 # --------------------------------------------------------------------------- report
+def interleave_markdown(runs: dict) -> str:
+    """The --interleave table: per configuration, the median pair and every round."""
+    lines = ["| configuration | scan/baseline, median pair | ... each round | baseline req/s "
+             "(median pair) | scans/s (median pair) | p99 at half saturation, each round (ms) "
+             "| scan app CPU ms/req (median pair) | errors |",
+             "| --- | ---: | --- | ---: | ---: | --- | ---: | ---: |"]
+    for label, rounds in runs.items():
+        if not rounds:
+            continue
+        median = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
+        cpu = median["scan"].get("app_cpu_ms")
+        lines.append(
+            f"| {label} | **{median['ratio']:.2f}** | "
+            + ", ".join(f"{r['ratio']:.2f}" for r in rounds)
+            + f" | {median['baseline']['rps']:.0f} | {median['scan']['rps']:.0f} | "
+            + ", ".join(f"{r['half']['p99_ms']:.1f}" for r in rounds)
+            + f" | {'' if cpu is None else f'{cpu:.2f}'} | "
+            f"{sum(r['errors'] for r in rounds)} |")
+    return "\n".join(lines)
+
+
 def markdown(results: dict) -> str:
     r = results
     base, scan = r["baseline"], r["scan"]
@@ -414,6 +435,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--compare-workers", default="",
                    help="';'-separated gunicorn flag sets to compare, e.g. "
                         "'-k sync -w 4;-k gthread -w 2 --threads 8'")
+    p.add_argument("--interleave", default="",
+                   help="';'-separated LABEL=gunicorn flags: instead of the single-server "
+                        "measurements, ROUNDS rounds that each start every configuration "
+                        "fresh in turn (warm-up, one baseline/scan pair, one half-saturation "
+                        "run), so a loaded machine weighs on all of them alike; e.g. "
+                        "'main gthread=-k gthread --chdir ../main;lean gevent=-k gevent'")
+    p.add_argument("--rounds", type=int, default=5, help="rounds of --interleave")
     p.add_argument("--profile", type=int, default=0, metavar="SECONDS",
                    help="py-spy one worker for this long under saturating scan load")
     p.add_argument("--profile-gil", action="store_true",
@@ -592,6 +620,8 @@ class Bench:
         res["ranges"] = len(seeder.ranges)
         log(f"issued {seeder.issued:,} codes in {len(seeder.ranges)} ranges, {secs:.1f} s")
         need = 400_000 if a.profile or a.compare_workers else 250_000
+        if a.interleave:
+            need = min(a.codes, 1_900_000)
         codes: list[str] = []
         for rid in reversed(seeder.ranges):  # the newest ranges: never scanned yet
             if len(codes) >= need:
@@ -608,6 +638,9 @@ class Bench:
             res["scale"] = scale
         # Finish warming whatever the 10k phase left cold (one short run when all is warm).
         self.warm_up(pool)
+        if a.interleave:
+            res["interleave"] = self.interleave(pool, a.interleave, a.rounds)
+            return res
 
         # Baseline and scan alternate, pair after pair: a neighbour's burst on a shared
         # host then lands on both sides of some pair instead of on one side of the ratio.
@@ -691,6 +724,41 @@ class Bench:
         log("profile by step: " + "; ".join(f"{n} {p}%" for n, p in summary["steps"]))
         return summary
 
+    def interleave(self, pool: traffic.CodePool, spec: str, rounds: int) -> dict:
+        """Every configuration measured once per round, configurations in turn, each on a
+        fresh gunicorn: per round one baseline/scan pair and one half-saturation run."""
+        configs = []
+        for part in [x.strip() for x in spec.split(";") if x.strip()]:
+            label, _, flags = part.partition("=")
+            configs.append((label.strip(), flags.strip()))
+        out: dict = {label: [] for label, _flags in configs}
+        for round_no in range(1, rounds + 1):
+            for label, flags in configs:
+                tag = f"[{label}, round {round_no}/{rounds}]"
+                self.start_server(flags)
+                self.wrk(f"warm-up baseline {tag}", BASELINE_PATH, seconds=2)
+                self.wrk(f"warm-up scan {tag}", SCAN_PATH,
+                         traffic.scan_bodies(pool, min(6000, pool.left)), seconds=2)
+                base = self.wrk(f"baseline {tag}", BASELINE_PATH)
+                scan = self.wrk(f"scan {tag}", SCAN_PATH,
+                                self.scan_bodies_for(pool, base.rps * 0.9, self.args.seconds))
+                rate = scan.rps / 2
+                half = rategen.run_fixed_rate(
+                    self.base + SCAN_PATH, rate, self.args.half_seconds,
+                    traffic.scan_bodies(pool, int(rate * self.args.half_seconds) + 1),
+                    connections=self.args.rate_connections)
+                errors = base.errors + scan.errors + half.non_2xx + half.socket_errors \
+                    + half.timeouts
+                log(f"{tag}: scan/baseline {scan.rps / base.rps:.2f}, half {rate:.0f}/s p99 "
+                    f"{half.p99_ms:.1f} ms, errors {errors}, codes left {pool.left:,}")
+                out[label].append({
+                    "round": round_no, "flags": flags, "ratio": scan.rps / base.rps,
+                    "baseline": asdict(base), "scan": asdict(scan), "half": half.as_dict(),
+                    "errors": errors})
+        self.stop_server()
+        self.start_server(self.args.gunicorn_args)
+        return out
+
     def compare_workers(self, pool: traffic.CodePool, spec: str) -> list[dict]:
         rows = []
         for extra in [s.strip() for s in spec.split(";") if s.strip()]:
@@ -718,7 +786,10 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"bench-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps(results, indent=2, default=str))
-    print(markdown(results))
+    if results.get("interleave"):
+        print(interleave_markdown(results["interleave"]))
+    else:
+        print(markdown(results))
     print(f"\nfull results: {path.relative_to(ROOT)}")
     return 0
 

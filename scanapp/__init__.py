@@ -16,6 +16,7 @@ from . import authority, bootstrap, cli, db, health, redis_client, trace, worker
 from .config import instance_path, load_settings
 from .errors import register_errorhandlers
 from .extensions import api
+from .scan import lean as lean_scan_route
 from .scan import limits as scan_limits
 from .security import register_security
 from .sessions import CookieSessionOnDemand
@@ -50,6 +51,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     bootstrap.init_app(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    # Inside ProxyFix (register_security), so it sees the client address the proxies report.
+    lean_scan_route.install(app)
     register_security(app)
     register_commands(app)
     trace.init_app(app)

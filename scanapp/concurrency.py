@@ -15,3 +15,29 @@ import time
 
 def cooperate() -> None:
     time.sleep(0)
+
+
+def _gevent_threadpool():
+    """gevent's pool of real threads when gunicorn's gevent worker patched the standard
+    library, else None (gthread workers, the CLI, tests)."""
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:
+        return None
+    if not monkey.is_module_patched("threading"):
+        return None
+    return get_hub().threadpool
+
+
+def offload(function, *args):
+    """``function(*args)``, run so that it cannot stall the other requests of the worker.
+
+    Under gevent a long stretch of pure Python (summing every worker's metric files for a
+    scrape) would hold the worker's only running greenlet; in one of gevent's real threads
+    the interpreter switches away from it every few milliseconds, so scans keep being
+    answered. Under threads it simply runs: the GIL already switches.
+    """
+    pool = _gevent_threadpool()
+    if pool is None:
+        return function(*args)
+    return pool.apply(function, args)

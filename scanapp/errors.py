@@ -119,13 +119,34 @@ def error_body(status: int, code: str, message: str, errors: Any = None) -> dict
     return body
 
 
+def error_headers(status: int, headers=None) -> dict[str, str]:
+    """The headers an error answer adds to its JSON body (the lean scan route's too)."""
+    extra = {"WWW-Authenticate": 'Bearer realm="scanapp"'} if status == 401 else {}
+    if headers:
+        extra.update(headers)
+    return extra
+
+
+def domain_error_parts(exc: DomainError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, JSON body and headers of a domain error's answer, without Flask: the one
+    definition behind ``domain_error_response`` and the lean scan route (scan/lean.py)."""
+    status = status_for(exc)
+    return (status, error_body(status, exc.code, exc.message, exc.details),
+            error_headers(status, getattr(exc, "headers", None)))
+
+
+DATABASE_UNAVAILABLE = (503, "database_unavailable",
+                        "The database is not reachable right now; try again shortly.",
+                        {"Retry-After": "5"})
+INTERNAL_ERROR = (500, "internal_error", "Something went wrong on our side.")
+
+
 def error_response(status: int, code: str, message: str, errors: Any = None, headers=None):
     response = jsonify(error_body(status, code, message, errors))
     response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="scanapp"'
-    if headers:
-        response.headers.update(headers)
+    extra = error_headers(status, headers)
+    if extra:
+        response.headers.update(extra)
     return response
 
 
@@ -187,11 +208,10 @@ def register_errorhandlers(app: Flask) -> None:
         services().metrics.inc("scanapp_database_errors_total")
         log.error("database unavailable on %s %s: %s", request.method, request.path,
                   type(exc).__name__)
-        return error_response(503, "database_unavailable",
-                              "The database is not reachable right now; try again shortly.",
-                              headers={"Retry-After": "5"})
+        status, code, message, headers = DATABASE_UNAVAILABLE
+        return error_response(status, code, message, headers=headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+        return error_response(*INTERNAL_ERROR)

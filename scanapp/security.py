@@ -123,27 +123,35 @@ def add_security_headers(response: Response) -> Response:
     # One pass over the response's headers instead of a lookup per header: werkzeug's
     # Headers is a list, and this runs on every response (~4 % of a scan, profiled).
     present = {key.lower() for key, _value in headers.items()}
+    csp = None
+    if "content-security-policy" not in present and response.mimetype == "text/html":
+        sources = []
+        if "csp_nonce" in g:
+            sources.append(f"'nonce-{g.csp_nonce}'")
+        if (request.endpoint in TRUSTED_INLINE_SCRIPT_ENDPOINTS
+                and not response.direct_passthrough):
+            sources.extend(_inline_script_hashes(response.get_data()))
+        csp = page_csp(sources)
+    headers.extend(missing_security_headers(current_app.config, present, request.environ, csp))
+    return response
+
+
+def missing_security_headers(config, present: set[str], environ: dict,
+                             csp: str | None = None) -> list[tuple[str, str]]:
+    """The security headers a response whose (lower-case) header names are ``present``
+    still needs; ``csp`` is a page's policy (None: the API's). The lean scan route
+    (scan/lean.py) sends exactly these too."""
     missing = [(k, v) for k, v in _DEFAULT_HEADERS if k.lower() not in present]
     if "content-security-policy" not in present:
-        if response.mimetype == "text/html":
-            sources = []
-            if "csp_nonce" in g:
-                sources.append(f"'nonce-{g.csp_nonce}'")
-            if (request.endpoint in TRUSTED_INLINE_SCRIPT_ENDPOINTS
-                    and not response.direct_passthrough):
-                sources.extend(_inline_script_hashes(response.get_data()))
-            missing.append(("Content-Security-Policy", page_csp(sources)))
-        else:
-            missing.append(("Content-Security-Policy", API_CSP))
+        missing.append(("Content-Security-Policy", csp or API_CSP))
     # A response to a keyed request may hold a freshly issued key or another org's data:
     # no shared cache, no browser cache.
-    if "cache-control" not in present and "HTTP_AUTHORIZATION" in request.environ:
+    if "cache-control" not in present and "HTTP_AUTHORIZATION" in environ:
         missing.append(("Cache-Control", "no-store"))
-    if ("strict-transport-security" not in present and current_app.config.get("PRODUCTION")
-            and current_app.config.get("PUBLIC_BASE_URL", "").startswith("https://")):
+    if ("strict-transport-security" not in present and config.get("PRODUCTION")
+            and config.get("PUBLIC_BASE_URL", "").startswith("https://")):
         missing.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
-    headers.extend(missing)
-    return response
+    return missing
 
 
 def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -198,23 +206,27 @@ def body_limit(setting: str = "PUBLIC_MAX_CONTENT_LENGTH"):
     return mark
 
 
-def _body_limit() -> int | None:
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    view = current_app.view_functions.get(request.endpoint or "")
+def body_limit_for(app: Flask, endpoint: str) -> int | None:
+    """The largest body ``endpoint`` takes: the API's limit, the smaller one of a
+    ``body_limit`` view, or the endpoint's own in ``BODY_LIMITS`` (the lean scan route asks
+    the same question, scan/lean.py)."""
+    config = app.config
+    # An endpoint may allow more (a report's photo): BODY_LIMITS maps endpoint -> bytes.
+    own = config.get("BODY_LIMITS", {}).get(endpoint)
+    if own:
+        return own
+    limit = config.get("MAX_CONTENT_LENGTH")
+    view = app.view_functions.get(endpoint)
     setting = getattr(getattr(view, "view_class", view), "scanapp_body_limit", None)
     if setting:
-        smaller = current_app.config.get(setting)
+        smaller = config.get(setting)
         limit = min(limit, smaller) if limit and smaller else (smaller or limit)
     return limit
 
 
 def check_request_body():
     """Refuse bodies that are too big, too deep or not text."""
-    limit = _body_limit()
-    # An endpoint may allow more (a report's photo): BODY_LIMITS maps endpoint -> bytes.
-    own = current_app.config.get("BODY_LIMITS", {}).get(request.endpoint)
-    if own:
-        limit = own
+    limit = body_limit_for(current_app, request.endpoint or "")
     if limit:
         # werkzeug then stops reading a chunked body at this size too.
         request.max_content_length = limit
@@ -234,6 +246,14 @@ def check_request_body():
         raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
     if not data or not is_text:
         return None
+    check_body_text(data, is_json)
+    return None
+
+
+def check_body_text(data: bytes, is_json: bool) -> str:
+    """The text of a body that must be text: refused when it is not UTF-8, holds a NUL
+    character or (JSON) nests deeper than ``MAX_JSON_DEPTH``. Flask's requests and the
+    lean scan route (scan/lean.py) both go through here."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -245,7 +265,7 @@ def check_request_body():
     if is_json and json_depth_exceeds(text):
         raise MalformedRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels",
                                code="json_too_deep")
-    return None
+    return text
 
 
 # --- log hygiene -------------------------------------------------------------------------
@@ -413,9 +433,17 @@ def register_security(app: Flask) -> None:
     app.register_error_handler(OverflowError, _value_refused)
 
 
-def _value_refused(exc: Exception):
+# Values the database itself refuses (the lean scan route maps them the same way).
+VALUE_REFUSED = (DataError, OverflowError)
+
+
+def value_refused(method: str, path: str, exc: Exception) -> InvalidInput:
     logging.getLogger(__name__).warning("database refused a value on %s %s: %s",
-                                        request.method, request.path, type(exc).__name__)
-    return domain_error_response(InvalidInput(
+                                        method, path, type(exc).__name__)
+    return InvalidInput(
         "a value in the request cannot be stored (a number too large, or characters the "
-        "database does not accept)", code="value_out_of_range"))
+        "database does not accept)", code="value_out_of_range")
+
+
+def _value_refused(exc: Exception):
+    return domain_error_response(value_refused(request.method, request.path, exc))

@@ -5,10 +5,10 @@ event and the ``FlagRaised`` publication (EPCIS and webhook outbox rows). The ve
 not depend on any of it, so in production the phone gets its answer as soon as its scan row
 is committed and the flag is written a moment later by this thread. The thread takes
 everything queued within ``LINGER_S`` of the first flag (up to ``MAX_BATCH``) and writes it
-in one transaction (``record``: ``fraud.flags.on_scans_recorded``, handed over by
-scanapp/bootstrap.py, so the scan package does not import fraud's database side), with the
-same outcome as one call per scan: the CPU it takes from the request threads shrinks as the
-load grows.
+in transactions of ``CHUNK`` flags, yielding between them (``record``:
+``fraud.flags.on_scans_recorded``, handed over by scanapp/bootstrap.py, so the scan package
+does not import fraud's database side), with the same outcome as one call per scan: the CPU
+it takes from the request threads shrinks as the load grows.
 
 What a crash can cost: flags queued but not yet written when the process dies (at most
 ``LINGER_S`` plus one batch's worth; ``close`` drains the queue on a clean shutdown). The
@@ -26,12 +26,18 @@ import time
 from collections.abc import Callable, Sequence
 
 from ..background import BackgroundThread
+from ..concurrency import cooperate
 
 log = logging.getLogger(__name__)
 
-# Flags written in one transaction at most: what piled up while the previous batch was
-# being written, so a busy process pays one commit for many flags.
+# Flags taken off the queue at once: what piled up while the previous batch was being
+# written, so a busy process pays few commits for many flags.
 MAX_BATCH = 200
+# Flags written per transaction, with a yield between transactions: under gevent workers
+# this thread is a greenlet that nothing preempts, and writing 200 flags in one go was a
+# stretch of Python long enough to stall every scan of its worker (issue 20, item 2). A
+# chunk of 20 keeps each stretch in the low milliseconds and still shares a commit.
+CHUNK = 20
 # How long the first flag of a batch waits for company. Flags come a few per second per
 # process, so without waiting every batch held one flag and paid a whole transaction (the
 # benchmark's profile: ~16 % of a worker in this thread). An inspector sees the flag a
@@ -60,12 +66,13 @@ class FlagWriter(BackgroundThread):
     def run(self) -> None:
         while True:
             batch, stop = self._take()
-            if batch:
+            for start in range(0, len(batch), CHUNK):
                 try:
                     # on_scans_recorded logs its own failures; this guards the thread itself.
-                    self._record(batch)
+                    self._record(batch[start:start + CHUNK])
                 except Exception:  # noqa: BLE001
                     log.exception("flag writer: unexpected error")
+                cooperate()  # let the scans of this worker run between two transactions
             if stop:
                 return
 

@@ -51,9 +51,11 @@ from ..errors import RateLimited, domain_error_response
 from ..extensions import limiter
 from ..services import services
 
-# Endpoints that count their own limits (ScanLimits): Flask-Limiter leaves them alone, which
-# also spares them its per-request bookkeeping (~5 % of a scan's CPU, even with no limit).
-SELF_LIMITED_ENDPOINTS = frozenset({"scans.Scans"})
+# Endpoints that count their own limits (ScanLimits, check_pin_limits): Flask-Limiter leaves
+# them alone, which also spares them its per-request bookkeeping (~5 % of a scan's CPU, even
+# with no limit).
+PIN_ENDPOINT = "scans.PinCheck"
+SELF_LIMITED_ENDPOINTS = frozenset({"scans.Scans", PIN_ENDPOINT})
 
 # Addresses refused in process, per worker; beyond this the oldest are forgotten (and cost
 # one more Redis round trip each if they come back within their window).
@@ -134,10 +136,6 @@ def device_id() -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def device_key() -> str:
-    return "d:" + _hasher().device(device_id() or "")
-
-
 def _scan_limit() -> str:
     return current_app.config["RATELIMIT_SCAN"]
 
@@ -145,19 +143,58 @@ def _scan_limit() -> str:
 ADDRESS_SCOPE = "public-scan"
 DEVICE_SCOPE = "public-device"
 per_address = limiter.shared_limit(_scan_limit, scope=ADDRESS_SCOPE, key_func=address_key)
-pin_per_device = limiter.limit(PIN_LIMIT, key_func=lambda: (
-    device_key() if device_id() else address_key()))
-# The client chooses its device id, so the per-device limit alone is reset by changing it:
-# PIN checks are also counted per address, device ids ignored (issue 15, item 3). The scan
-# service adds a per-code lockout on top, which no choice of address or id escapes.
-pin_per_address = limiter.limit(lambda: current_app.config["RATELIMIT_PIN_ADDRESS"],
-                                key_func=address_key, scope="public-pin-address")
 
 
 def refusal(limit: RateLimitItem | str, retry_after_s: float) -> RateLimited:
     """A request over its limit: the one 429 of the scan API and of Flask-Limiter (``too_many``)."""
     return RateLimited(f"Too many requests ({limit}); try again later.",
                        retry_after_s=retry_after_s)
+
+
+def pin_windows(app: Flask, address: str | None, device: str | None) -> list[Window]:
+    """The windows a PIN check counts against, under the keys Flask-Limiter's decorators on
+    the PIN view used (so counts carry over): the address's scan budget (shared with scans,
+    the stamp page and the resolver), the address's PIN budget and the device's (the
+    address's without a device id), in Flask-Limiter's order (shortest window first).
+
+    The client chooses its device id, so the per-device limit alone is reset by changing
+    it: PIN checks are also counted per address, device ids ignored (issue 15, item 3). The
+    scan service adds a per-code lockout on top, which no choice of address or id escapes.
+    """
+    config = app.config
+    if not limiter.enabled or not config.get("RATELIMIT_ENABLED", True):
+        return []
+    hasher = services(app).hasher
+    by_address = "a:" + hasher.client(address or "")
+    by_device = "d:" + hasher.device(device) if device else by_address
+    prefix = config.get("RATELIMIT_KEY_PREFIX")
+    found = []
+    for client, scope, text in (
+            (by_address, ADDRESS_SCOPE, config["RATELIMIT_SCAN"]),
+            (by_address, f"{PIN_ENDPOINT}:public-pin-address", config["RATELIMIT_PIN_ADDRESS"]),
+            (by_device, PIN_ENDPOINT, PIN_LIMIT)):
+        identifiers = (prefix, client, scope) if prefix else (client, scope)
+        found += [Window(item, identifiers, item.key_for(*identifiers))
+                  for item in _parsed(text)]
+    return sorted(found, key=lambda window: window.limit)
+
+
+def check_pin_limits(app: Flask, address: str | None, device: str | None) -> None:
+    """Count a PIN check (before its body is validated, so invalid bodies count too) and
+    refuse it (429) at the first full window; fails open when the storage is down. The
+    PIN view's hook and the lean route (scan/lean.py) both call this."""
+    windows = pin_windows(app, address, device)
+    if not windows:
+        return  # limiting is off (and the limiter then has no strategy to ask)
+    strategy = limiter.limiter
+    for window in windows:
+        try:
+            allowed = strategy.hit(window.limit, *window.identifiers)
+        except Exception:  # noqa: BLE001 - RATELIMIT_SWALLOW_ERRORS: fail open
+            app.logger.warning("rate limit storage unreachable; not limiting")
+            return
+        if not allowed:
+            raise refusal(window.limit, window.seconds)
 
 
 @dataclass(frozen=True)
@@ -237,7 +274,7 @@ class ScanLimits:
             try:
                 allowed = strategy.hit(window.limit, *window.identifiers)
             except Exception:  # noqa: BLE001 - RATELIMIT_SWALLOW_ERRORS: fail open
-                current_app.logger.warning("rate limit storage unreachable; not limiting")
+                self._app.logger.warning("rate limit storage unreachable; not limiting")
                 return
             if not allowed:
                 raise refusal(window.limit, window.seconds)

@@ -19,7 +19,7 @@ from ..serials.stamps import StampRef
 from ..services import services
 from . import pages, service
 from .digital_link import partially_compressed, uncompressed_parts
-from .limits import per_address, pin_per_address, pin_per_device, too_many
+from .limits import PIN_ENDPOINT, check_pin_limits, device_id, per_address, too_many
 from .resolver import (
     JSONLD_CONTEXT,
     LINKSET_TYPE,
@@ -60,6 +60,8 @@ _REFUSED_BODY = frozenset({400, 413, 415, 422})
 def _refuse_flooding_address():
     if request.endpoint == "scans.Scans":
         service.refuse_if_flooding(current_app._get_current_object(), request.remote_addr)
+    elif request.endpoint == PIN_ENDPOINT:
+        check_pin_limits(current_app._get_current_object(), request.remote_addr, device_id())
 
 
 @blp.after_request
@@ -67,11 +69,6 @@ def _count_refused_body(response):
     if request.endpoint == "scans.Scans" and response.status_code in _REFUSED_BODY:
         service.count_refused_request(current_app._get_current_object(), request.remote_addr)
     return response
-
-
-def _client() -> dict:
-    return {"client_address": request.remote_addr,
-            "user_agent": request.headers.get("User-Agent", "")[:300]}
 
 
 @blp.route("/scans")
@@ -89,27 +86,42 @@ class Scans(MethodView):
         repeat by the same device inside the reload window answers ``repeat: true`` and is
         not counted again.
         """
-        req = service.ScanRequest(code=data["code"], lat=data.get("lat"), lon=data.get("lon"),
-                                  accuracy_m=data.get("accuracy_m"),
-                                  device_id=data.get("device_id"), source=data["source"],
-                                  rate_limited=True, **_client())
+        # Production serves this operation from scan/lean.py (below Flask, same schema,
+        # same service call); this view documents it and answers whatever the lean route
+        # hands on (every malformed or refused body), so errors have one definition.
+        req = scan_request(data, request.remote_addr, request.headers.get("User-Agent", ""))
         # A ready response skips the schema's dump (documentation only here): the hot path
         # builds exactly the documented fields, and dumping them again costs per scan.
         return jsonify(service.verify_scan(current_app._get_current_object(), req).to_json())
 
 
+def scan_request(data: dict, client_address: str | None, user_agent: str) -> service.ScanRequest:
+    """The scan a validated ``ScanIn`` body asks for (this view's and the lean route's)."""
+    return service.ScanRequest(code=data["code"], lat=data.get("lat"), lon=data.get("lon"),
+                               accuracy_m=data.get("accuracy_m"),
+                               device_id=data.get("device_id"), source=data["source"],
+                               rate_limited=True, client_address=client_address,
+                               user_agent=user_agent[:300])
+
+
 @blp.route("/scans/pin")
 @body_limit()
 class PinCheck(MethodView):
-    decorators = [per_address, pin_per_address, pin_per_device]
-
+    # Rate-limited by the blueprint's before_request (limits.check_pin_limits), before the
+    # body is parsed; production serves valid bodies from scan/lean.py, as for scans.
     @blp.arguments(PinIn)
     @blp.response(200, PinOut)
     def post(self, data):
         """Check the scratch-off PIN of a stamp; a correct PIN claims the code."""
-        result = service.check_pin(current_app._get_current_object(), data["code"],
-                                   data["pin"], data.get("device_id"), **_client())
-        return result.to_json()
+        return pin_check(current_app._get_current_object(), data, request.remote_addr,
+                         request.headers.get("User-Agent", ""))
+
+
+def pin_check(app, data: dict, client_address: str | None, user_agent: str) -> dict:
+    """The answer to a validated ``PinIn`` body (this view's and the lean route's)."""
+    return service.check_pin(app, data["code"], data["pin"], data.get("device_id"),
+                             client_address=client_address,
+                             user_agent=user_agent[:300]).to_json()
 
 
 @blp.route("/verification/01/<path:rest>")

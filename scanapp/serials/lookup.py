@@ -25,6 +25,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..concurrency import cooperate
 from ..db import get_engine
 from ..services import services
 from .lifecycle import effective_status
@@ -169,7 +170,11 @@ class RangeIndex:
         starts, infos = list(self._starts), list(self._infos)
         by_id = dict(self._by_id)
         all_overrides = dict(self._overrides)
-        for row in rows:
+        for n, row in enumerate(rows, 1):
+            if n % 1000 == 0:
+                # A worker's first load reads every range (100,000 at national scale): under
+                # gevent, yield now and then so the worker's other requests are not stalled.
+                cooperate()
             info = _info(row)
             if info.id in by_id:
                 i = bisect.bisect_left(starts, info.start_seq)
