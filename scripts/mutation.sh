@@ -38,7 +38,7 @@ case "$MODULE" in
   redis_store) SRC=scanapp/scan/redis_store.py; TESTS='"tests/scan/test_store_contract.py", "tests/reliability/test_redis_state.py", "tests/scan/test_redis_outage.py"' ;;
   access)      SRC=scanapp/auth/access.py;     TESTS='"tests/security/test_authorization.py", "tests/auth"' ;;
   auth)        SRC=scanapp/auth/service.py;    TESTS='"tests/security/test_authorization.py", "tests/auth"' ;;
-  webhooks)    SRC=scanapp/fraud/webhooks.py;  TESTS='"tests/fraud/test_webhooks.py"' ;;
+  webhooks)    SRC=scanapp/fraud/webhooks.py;  TESTS='"tests/fraud/test_webhooks.py", "tests/fraud/test_mutants_webhooks.py"' ;;
   *) echo "unknown module $MODULE" >&2; exit 2 ;;
 esac
 
