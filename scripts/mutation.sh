@@ -12,7 +12,7 @@
 # takes tests/ from another checkout, to score the code against the tests it had before.
 #
 # Runs in a scratch copy (MUTATION_DIR, default /tmp/scanapp-mutation/<module>) so that the
-# module's own test selection can be written into that copy's [tool.mutmut], at nice 19 with
+# module's own test selection can be written into that copy's [tool.mutmut], at nice 15 with
 # one mutant at a time (the machine is shared), time-boxed by MUTATION_BUDGET_S (default 20
 # minutes). Prints mutmut's results (killed / survived / timeout per mutant) and the score.
 # Without SCANAPP_TEST_DATABASE_URL / SCANAPP_TEST_REDIS_URL the services-stack tests skip,
@@ -27,6 +27,7 @@ MODULE="${1:?usage: scripts/mutation.sh MODULE [MUTANT_NAME ...]}"
 shift
 TESTS_FROM="${MUTATION_TESTS_FROM:-$ROOT}"
 BUDGET="${MUTATION_BUDGET_S:-1200}"
+NICE="${MUTATION_NICE:-15}"
 
 case "$MODULE" in
   codec)       SRC=scanapp/serials/codec.py;   TESTS='"tests/serials/test_codec.py", "tests/serials/test_keys.py", "tests/security/test_forgery.py"' ;;
@@ -41,6 +42,9 @@ case "$MODULE" in
   webhooks)    SRC=scanapp/fraud/webhooks.py;  TESTS='"tests/fraud/test_webhooks.py", "tests/fraud/test_mutants_webhooks.py"' ;;
   *) echo "unknown module $MODULE" >&2; exit 2 ;;
 esac
+# A narrower selection for one run (a time box on a loaded machine), e.g.
+# MUTATION_TESTS='"tests/auth/test_keys.py"'
+TESTS="${MUTATION_TESTS:-$TESTS}"
 
 WORK="${MUTATION_DIR:-/tmp/scanapp-mutation}/$MODULE"
 mkdir -p "$WORK"
@@ -71,9 +75,9 @@ if [ "$#" -gt 0 ]; then
   rm -f mutants/mutmut-stats.json  # which tests cover what: collect again with the new tests
 fi
 status=0
-timeout --signal=INT "$BUDGET" nice -n 19 "$MUTMUT" run --max-children 1 "$@" || status=$?
+timeout --signal=INT "$BUDGET" nice -n "$NICE" "$MUTMUT" run --max-children 1 "$@" || status=$?
 [ "$status" = 124 ] && echo "mutation run stopped by its budget (${BUDGET}s); run again to resume"
-nice -n 19 "$MUTMUT" results --all true > results.txt 2>&1 || nice -n 19 "$MUTMUT" results > results.txt 2>&1 || true
+nice -n "$NICE" "$MUTMUT" results --all true > results.txt 2>&1 || nice -n "$NICE" "$MUTMUT" results > results.txt 2>&1 || true
 "$PYTHON" - "$SRC" <<'PY'
 import collections, re, sys
 counts = collections.Counter()
