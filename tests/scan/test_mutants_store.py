@@ -4,7 +4,14 @@ with no network and no device counts. Both stores answer alike (the contract's h
 
 from __future__ import annotations
 
-from tests.scan.test_store_contract import harness  # noqa: F401 - the contract's fixture
+from scanapp.db import get_engine
+from scanapp.risk.facts import MAX_SCANS_PER_NETWORK
+from scanapp.scan.store import SqlScanStateStore
+from tests.scan.test_store_contract import (  # noqa: F401 - harness: the contract's fixture
+    WINDOW,
+    Harness,
+    harness,
+)
 
 __all__ = ["harness"]
 
@@ -34,3 +41,28 @@ def test_a_scan_without_network_or_device_counts_as_no_network(harness):  # noqa
     # The first scan from a network is that network's first.
     third = harness.scan(device="d1", network="net-a", seconds=2).history
     assert (third.network_count, third.capped_scan_count) == (1, 3)
+
+
+def test_a_networks_share_stops_counting_at_exactly_the_cap(harness):  # noqa: F811
+    for i in range(MAX_SCANS_PER_NETWORK):
+        h = harness.scan(device=f"fake-{i}", seconds=i, network="net-x").history
+    assert h.capped_scan_count == MAX_SCANS_PER_NETWORK
+    # The next scan from that network is counted, but not in its capped share.
+    h = harness.scan(device="fake-more", seconds=50, network="net-x").history
+    assert (h.scan_count, h.capped_scan_count) == (MAX_SCANS_PER_NETWORK + 1,
+                                                   MAX_SCANS_PER_NETWORK)
+
+
+def test_the_same_phone_exactly_one_window_later_counts_again(harness):  # noqa: F811
+    harness.scan(device="d1")
+    obs = harness.scan(device="d1", seconds=WINDOW)
+    assert not obs.is_repeat and obs.history.scan_count == 2
+    assert harness.scan(device="d1", seconds=2 * WINDOW - 0.5).is_repeat
+
+
+def test_the_fallback_store_marks_every_answer_degraded(app):
+    store = SqlScanStateStore(get_engine(app), degraded=True)
+    harness = Harness(app, store)
+    assert harness.scan(device="d1").degraded
+    assert harness.scan(device="d1", seconds=1).is_repeat
+    assert harness.scan(device="d1", seconds=2).degraded  # a reload answered degraded too
