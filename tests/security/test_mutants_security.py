@@ -29,6 +29,8 @@ def test_the_depth_scanner_at_its_boundary():
     assert not json_depth_exceeds("[]" * (MAX_JSON_DEPTH * 3))
     assert not json_depth_exceeds("{}" * (MAX_JSON_DEPTH * 3))
     assert not json_depth_exceeds('[{"a": 1}, {"b": [2]}]' * 40)
+    # A bracket closed counts down by one: depth 3, back to 2, then 3 and 4 again.
+    assert json_depth_exceeds("[[[][[]]]]", limit=3)
     # The limit is the caller's.
     assert json_depth_exceeds("[[[]]]", limit=2) and not json_depth_exceeds("[[[]]]", limit=3)
     # Inside a string brackets are text, escaped quotes included; after it they count again.
