@@ -6,13 +6,16 @@
 #   MUTATION_BUDGET_S=1800 scripts/mutation.sh rules
 #   scripts/mutation.sh codec 'scanapp.serials.codec.x*encode__mutmut_4'   # re-check these
 #   MUTATION_TESTS_FROM=/path/to/older/checkout scripts/mutation.sh rules  # "before" score
+#   MUTATION_TESTS='"tests/auth/test_keys.py"' scripts/mutation.sh auth \
+#       'scanapp.auth.service.x_authenticate*'     # some functions against fewer tests
 #
 # Named mutants are run again even if they have a result, with the test coverage collected
 # afresh (after new tests were written: the re-check of survivors). MUTATION_TESTS_FROM
 # takes tests/ from another checkout, to score the code against the tests it had before.
 #
 # Runs in a scratch copy (MUTATION_DIR, default /tmp/scanapp-mutation/<module>) so that the
-# module's own test selection can be written into that copy's [tool.mutmut], at nice 15 with
+# module's own test selection can be written into that copy's [tool.mutmut], at nice 15
+# (MUTATION_NICE) with
 # one mutant at a time (the machine is shared), time-boxed by MUTATION_BUDGET_S (default 20
 # minutes). Prints mutmut's results (killed / survived / timeout per mutant) and the score.
 # Without SCANAPP_TEST_DATABASE_URL / SCANAPP_TEST_REDIS_URL the services-stack tests skip,
