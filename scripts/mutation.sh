@@ -37,7 +37,7 @@ case "$MODULE" in
   rules)       SRC=scanapp/risk/rules.py;     TESTS='"tests/fraud/test_rules.py", "tests/scan/test_promises.py"' ;;
   engine)      SRC=scanapp/risk/engine.py;    TESTS='"tests/fraud/test_rules.py", "tests/fraud/test_mutants_engine.py", "tests/fraud/test_flag_batches.py", "tests/scan/test_promises.py"' ;;
   security)    SRC=scanapp/security.py;        TESTS='"tests/security/test_headers.py", "tests/security/test_request_limits.py", "tests/security/test_log_hygiene.py", "tests/security/test_promises.py", "tests/security/test_mutants_security.py"' ;;
-  service)     SRC=scanapp/scan/service.py;    TESTS='"tests/scan/test_scan_api.py", "tests/scan/test_promises.py", "tests/scan/test_flags_in_background.py"' ;;
+  service)     SRC=scanapp/scan/service.py;    TESTS='"tests/scan/test_scan_api.py", "tests/scan/test_mutants_service.py", "tests/scan/test_promises.py", "tests/scan/test_flags_in_background.py"' ;;
   store)       SRC=scanapp/scan/store.py;      TESTS='"tests/scan/test_store_contract.py", "tests/scan/test_mutants_store.py", "tests/scan/test_promises.py"' ;;
   redis_store) SRC=scanapp/scan/redis_store.py; TESTS='"tests/scan/test_store_contract.py", "tests/reliability/test_redis_state.py", "tests/scan/test_redis_outage.py"' ;;
   access)      SRC=scanapp/auth/access.py;     TESTS='"tests/security/test_authorization.py", "tests/auth"' ;;
