@@ -6,13 +6,16 @@
 #   MUTATION_BUDGET_S=1800 scripts/mutation.sh rules
 #   scripts/mutation.sh codec 'scanapp.serials.codec.x*encode__mutmut_4'   # re-check these
 #   MUTATION_TESTS_FROM=/path/to/older/checkout scripts/mutation.sh rules  # "before" score
+#   MUTATION_TESTS='"tests/auth/test_keys.py"' scripts/mutation.sh auth \
+#       'scanapp.auth.service.x_authenticate*'     # some functions against fewer tests
 #
 # Named mutants are run again even if they have a result, with the test coverage collected
 # afresh (after new tests were written: the re-check of survivors). MUTATION_TESTS_FROM
 # takes tests/ from another checkout, to score the code against the tests it had before.
 #
 # Runs in a scratch copy (MUTATION_DIR, default /tmp/scanapp-mutation/<module>) so that the
-# module's own test selection can be written into that copy's [tool.mutmut], at nice 19 with
+# module's own test selection can be written into that copy's [tool.mutmut], at nice 15
+# (MUTATION_NICE) with
 # one mutant at a time (the machine is shared), time-boxed by MUTATION_BUDGET_S (default 20
 # minutes). Prints mutmut's results (killed / survived / timeout per mutant) and the score.
 # Without SCANAPP_TEST_DATABASE_URL / SCANAPP_TEST_REDIS_URL the services-stack tests skip,
@@ -27,20 +30,24 @@ MODULE="${1:?usage: scripts/mutation.sh MODULE [MUTANT_NAME ...]}"
 shift
 TESTS_FROM="${MUTATION_TESTS_FROM:-$ROOT}"
 BUDGET="${MUTATION_BUDGET_S:-1200}"
+NICE="${MUTATION_NICE:-15}"
 
 case "$MODULE" in
   codec)       SRC=scanapp/serials/codec.py;   TESTS='"tests/serials/test_codec.py", "tests/serials/test_keys.py", "tests/security/test_forgery.py"' ;;
   rules)       SRC=scanapp/risk/rules.py;     TESTS='"tests/fraud/test_rules.py", "tests/scan/test_promises.py"' ;;
-  engine)      SRC=scanapp/risk/engine.py;    TESTS='"tests/fraud/test_rules.py", "tests/fraud/test_flag_batches.py", "tests/scan/test_promises.py"' ;;
-  security)    SRC=scanapp/security.py;        TESTS='"tests/security/test_headers.py", "tests/security/test_request_limits.py", "tests/security/test_log_hygiene.py", "tests/security/test_promises.py"' ;;
-  service)     SRC=scanapp/scan/service.py;    TESTS='"tests/scan/test_scan_api.py", "tests/scan/test_promises.py", "tests/scan/test_flags_in_background.py"' ;;
-  store)       SRC=scanapp/scan/store.py;      TESTS='"tests/scan/test_store_contract.py", "tests/scan/test_promises.py"' ;;
+  engine)      SRC=scanapp/risk/engine.py;    TESTS='"tests/fraud/test_rules.py", "tests/fraud/test_mutants_engine.py", "tests/fraud/test_flag_batches.py", "tests/scan/test_promises.py"' ;;
+  security)    SRC=scanapp/security.py;        TESTS='"tests/security/test_headers.py", "tests/security/test_request_limits.py", "tests/security/test_log_hygiene.py", "tests/security/test_promises.py", "tests/security/test_mutants_security.py"' ;;
+  service)     SRC=scanapp/scan/service.py;    TESTS='"tests/scan/test_scan_api.py", "tests/scan/test_mutants_service.py", "tests/scan/test_promises.py", "tests/scan/test_flags_in_background.py"' ;;
+  store)       SRC=scanapp/scan/store.py;      TESTS='"tests/scan/test_store_contract.py", "tests/scan/test_mutants_store.py", "tests/scan/test_promises.py"' ;;
   redis_store) SRC=scanapp/scan/redis_store.py; TESTS='"tests/scan/test_store_contract.py", "tests/reliability/test_redis_state.py", "tests/scan/test_redis_outage.py"' ;;
   access)      SRC=scanapp/auth/access.py;     TESTS='"tests/security/test_authorization.py", "tests/auth"' ;;
   auth)        SRC=scanapp/auth/service.py;    TESTS='"tests/security/test_authorization.py", "tests/auth"' ;;
-  webhooks)    SRC=scanapp/fraud/webhooks.py;  TESTS='"tests/fraud/test_webhooks.py"' ;;
+  webhooks)    SRC=scanapp/fraud/webhooks.py;  TESTS='"tests/fraud/test_webhooks.py", "tests/fraud/test_mutants_webhooks.py"' ;;
   *) echo "unknown module $MODULE" >&2; exit 2 ;;
 esac
+# A narrower selection for one run (a time box on a loaded machine), e.g.
+# MUTATION_TESTS='"tests/auth/test_keys.py"'
+TESTS="${MUTATION_TESTS:-$TESTS}"
 
 WORK="${MUTATION_DIR:-/tmp/scanapp-mutation}/$MODULE"
 mkdir -p "$WORK"
@@ -71,9 +78,9 @@ if [ "$#" -gt 0 ]; then
   rm -f mutants/mutmut-stats.json  # which tests cover what: collect again with the new tests
 fi
 status=0
-timeout --signal=INT "$BUDGET" nice -n 19 "$MUTMUT" run --max-children 1 "$@" || status=$?
+timeout --signal=INT "$BUDGET" nice -n "$NICE" "$MUTMUT" run --max-children 1 "$@" || status=$?
 [ "$status" = 124 ] && echo "mutation run stopped by its budget (${BUDGET}s); run again to resume"
-nice -n 19 "$MUTMUT" results --all true > results.txt 2>&1 || nice -n 19 "$MUTMUT" results > results.txt 2>&1 || true
+nice -n "$NICE" "$MUTMUT" results --all true > results.txt 2>&1 || nice -n "$NICE" "$MUTMUT" results > results.txt 2>&1 || true
 "$PYTHON" - "$SRC" <<'PY'
 import collections, re, sys
 counts = collections.Counter()
