@@ -224,11 +224,12 @@ def _principal() -> Principal | None:
                      role=key.role)
 
 
-@inspect_bp.before_request
-def _require_sign_in():
+def require_sign_in(*open_endpoints: str):
+    """Every workspace request (this blueprint's and the field pages'): CSRF on every POST,
+    then a signed-in inspector unless the endpoint is open (login, static files)."""
     if request.method == "POST":
         _check_csrf()
-    if request.endpoint in ("inspect.login", "inspect.static"):
+    if request.endpoint in open_endpoints:
         return None
     g.inspector = _principal()
     if g.inspector is None:
@@ -236,12 +237,21 @@ def _require_sign_in():
     return None
 
 
-@inspect_bp.after_request
-def _no_store(response: Response) -> Response:
+def no_store(response: Response, static_endpoint: str) -> Response:
     # Pages hold case data: never cached by the browser or a proxy.
-    if request.endpoint != "inspect.static":
+    if request.endpoint != static_endpoint:
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@inspect_bp.before_request
+def _require_sign_in():
+    return require_sign_in("inspect.login", "inspect.static")
+
+
+@inspect_bp.after_request
+def _no_store(response: Response) -> Response:
+    return no_store(response, "inspect.static")
 
 
 @inspect_bp.errorhandler(400)

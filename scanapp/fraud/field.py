@@ -1,7 +1,7 @@
 """In the field and in court: the inspectors' pages for recording a field inspection, checking
 a stamp as an inspector, and the evidence PDF with its verify page (``/inspect/...``).
 
-Same sign-in and CSRF rules as the dashboard (``dashboard._principal``, ``_check_csrf``):
+Same sign-in and CSRF rules as the dashboard (``dashboard.require_sign_in``):
 an inspector's or admin's server-side session; every POST carries the form's token.
 
 - ``GET /inspect/inspections/new`` (``?serial=&lat=&lon=`` prefill), ``POST /inspect/
@@ -49,7 +49,7 @@ from ..scan.pages import explain, outcome_of
 from ..serials.codec import ALPHABET, SERIAL_LENGTH
 from . import evidence
 from . import flags as flag_service
-from .dashboard import _check_csrf, _principal
+from .dashboard import no_store, require_sign_in
 from .dossier import identify_unscanned
 from .evidence_text import LANGS, TEXT
 from .models import FieldInspection, InspectionPhoto
@@ -106,21 +106,12 @@ def _error_message(code: str | None, params: dict | None = None, fallback: str =
 
 @field_bp.before_request
 def _require_sign_in():
-    if request.endpoint == "field.static":
-        return None
-    if request.method == "POST":
-        _check_csrf()
-    g.inspector = _principal()
-    if g.inspector is None:
-        return redirect(url_for("inspect.login", next=request.full_path))
-    return None
+    return require_sign_in("field.static")
 
 
 @field_bp.after_request
 def _no_store(response: Response) -> Response:
-    if request.endpoint != "field.static":
-        response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(response, "field.static")
 
 
 def _error_page(message: str, status: int):
