@@ -156,7 +156,9 @@ def test_recall_banner_sits_above_everything(browser, live_server, issue_stamps,
         top = page.evaluate(
             "document.querySelector('#scan').firstElementChild.nextElementSibling.id")
         assert top == "recall-banner"
-        assert banner.bounding_box()["y"] < page.locator("#verdict").bounding_box()["y"]
+        verdict = page.locator("#verdict")
+        verdict.wait_for(state="visible")  # the page's script may still be filling it in
+        assert banner.bounding_box()["y"] < verdict.bounding_box()["y"]
         page.screenshot(path=str(artifacts_dir / f"page-recall-banner-{stack.name}.png"),
                         full_page=True)
     finally:

@@ -48,6 +48,7 @@ PUBLIC = {
     "trace.PublicProductCertificates": "gs1:certificationInfo of a product",
     "inspect.login": "dashboard sign-in form",
     "inspect.static": "dashboard assets",
+    "field.static": "the field pages' script (geolocation, photo preview)",
     "consumer_reports.submit_form": "the stamp page's report form (rate limited)",
     "authority_pages.login": "the authorities' sign-in form",
 }
@@ -56,7 +57,13 @@ PUBLIC_METHODS = {("POST", "reports.Reports"): "consumers file reports without a
 
 # The inspector dashboard: signed-in session (from an inspector or admin key) or redirect.
 DASHBOARD = {"inspect.queue", "inspect.dossier", "inspect.export_csv", "inspect.case_action",
-             "inspect.logout", "consumer_reports.inspect_report",
+             "inspect.logout", "inspect.hotspot", "consumer_reports.inspect_report",
+             # Unknown workspace addresses: the sign-in first, then the workspace's own 404.
+             "inspect.unknown_page",
+             # In the field (scanapp/fraud/field.py): inspections, stamp checks, evidence.
+             "field.new_inspection", "field.save_inspection", "field.inspection",
+             "field.inspection_photo", "field.check", "field.evidence_page",
+             "field.evidence_pdf", "field.verify",
              "consumer_reports.inspect_report_photo",
              # The authorities' pages: signed-in sessions of authority keys (and CSRF).
              "authority_pages.logout", "authority_pages.queue", "authority_pages.decide",
