@@ -1,7 +1,8 @@
 """The inspectors' workspace in a real headless Chromium, on a laptop (1280x800) and a phone
 (360x780): the queue, a hotspot opened, a dossier, and a case taken from open to closed
 through the page. At 360 px the page never scrolls sideways. Screenshots go to
-$SCANAPP_SCREENSHOTS (or the test's tmp_path): in the run's output, not in git."""
+$SCANAPP_SCREENSHOTS (else the test artefacts folder, test-artifacts/, beside the stamp page's
+and the field pages' screenshots): in the run's output, not in git."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 360, 
 
 
 @pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("SCANAPP_SCREENSHOTS") or tmp_path)
+def shots(artifacts_dir) -> Path:
+    folder = Path(os.environ.get("SCANAPP_SCREENSHOTS") or artifacts_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
