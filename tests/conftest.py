@@ -378,13 +378,23 @@ def make_actor(app, client):
 
 
 @pytest.fixture
-def authority(app, runner, client) -> Actor:
-    """A province authority (Hưng Yên): its key comes from the CLI, which records its scope."""
-    with app.app_context():
-        result = runner.invoke(args=["keys", "create", "--role", "authority", "--org",
-                                     "Sở KH&CN Hưng Yên", "--province", "33"])
-    assert result.exit_code == 0, result.output
-    return Actor(client, result.output.strip().splitlines()[-1], "authority")
+def make_authority(app, client, runner):
+    """Province authorities: their keys come from the CLI (as an operator makes them), which
+    records the province scope."""
+    def make(province: str, org: str) -> Actor:
+        with app.app_context():
+            result = runner.invoke(args=["keys", "create", "--role", "authority", "--org", org,
+                                         "--province", province])
+        assert result.exit_code == 0, result.output
+        return Actor(client, result.output.strip().splitlines()[-1], "authority")
+
+    return make
+
+
+@pytest.fixture
+def authority(make_authority) -> Actor:
+    """A province authority (Hưng Yên)."""
+    return make_authority("33", "Sở KH&CN Hưng Yên")
 
 
 @pytest.fixture

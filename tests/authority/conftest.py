@@ -1,5 +1,5 @@
-"""Fixtures of the authority tests: province authorities (made by the CLI, as an operator
-would) and a small Hưng Yên chain whose firm is reviewed."""
+"""Fixtures of the authority tests: province authorities (``make_authority`` in
+tests/conftest.py) and a small Hưng Yên chain whose firm is reviewed."""
 
 from __future__ import annotations
 
@@ -11,17 +11,6 @@ from tests.conftest import Actor, gtin14
 from tests.trace.conftest import chain, gln, longan, ok, places, stamps  # noqa: F401
 
 __all__ = ["gln", "ok"]
-
-
-@pytest.fixture
-def make_authority(app, client, runner):
-    def make(province: str, org: str) -> Actor:
-        result = runner.invoke(args=["keys", "create", "--role", "authority", "--org", org,
-                                     "--province", province])
-        assert result.exit_code == 0, result.output
-        return Actor(client, result.output.strip().splitlines()[-1], "authority")
-
-    return make
 
 
 @pytest.fixture
