@@ -132,6 +132,7 @@ def test_answers_of_the_scan_service_itself_agree(both, body, status):
     (b'{"code": "x", "lat": 1' + b"1" * 60 + b', "lon": 1}', "application/json", 400, None),
     (b'{"code": "\\u0000"}', "application/json", 400, "nul_character"),
     (b'{"code": "\xff\xfe"}', "application/json", 400, "invalid_encoding"),
+    (b'{"code": "\\ud800"}', "application/json", 400, "invalid_encoding"),  # lone surrogate
     (b'{"code": "x", "a": ' + b"[" * 40 + b"]" * 40 + b"}", "application/json", 400,
      "json_too_deep"),
     (b'{"code": "x"}', "text/plain", 422, "validation_error"),  # wrong content type
