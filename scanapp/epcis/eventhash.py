@@ -56,6 +56,7 @@ ORDER = ("eventTime", "eventTimeZoneOffset", "epcList", "parentID", "inputEPCLis
          "disposition", "persistentDisposition", "readPoint", "bizLocation",
          "bizTransactionList", "sourceList", "destinationList")
 EXCLUDED = frozenset({"eventID", "recordTime", "type", "@context", "certificationInfo"})
+_KNOWN = frozenset(ORDER) | EXCLUDED
 _IDENTIFIER_FIELDS = frozenset({"parentID", "transformationID", "epcClass", "id",
                                 "deviceID"})
 _TIME_FIELDS = frozenset({"eventTime", "declarationTime", "time", "startTime", "endTime"})
@@ -96,7 +97,12 @@ def _vocabulary(value: str, web_prefix: str, urn_prefix: str) -> str:
 
 
 def _identifier(value: str) -> str:
-    return identifiers.canonical_or_none(value) or value.strip()
+    try:
+        # The parse is cached (capture's index parsed the same identifiers a moment ago).
+        found = identifiers.parse(value)
+    except identifiers.InvalidIdentifier:
+        found = None
+    return found.uri if found is not None else value.strip()
 
 
 def _scalar(name: str, value, namespaces: dict[str, str]) -> str:
@@ -201,8 +207,7 @@ def prehash(event: dict, namespaces: dict[str, str] | None = None) -> str:
     for name in ORDER:
         if name in event and event[name] is not None:
             parts.append(_field(name, event[name], ns))
-    known = set(ORDER) | EXCLUDED
-    parts += sorted(_generic(k, v, ns) for k, v in event.items() if k not in known)
+    parts += sorted(_generic(k, v, ns) for k, v in event.items() if k not in _KNOWN)
     return "".join(parts)
 
 
