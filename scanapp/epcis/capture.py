@@ -192,30 +192,35 @@ class CaptureResult:
 
 
 def _ids_in(event: dict):
-    """(role, raw identifier, JSON path) of every identifier the event names."""
+    """(role, raw identifier, where) of every identifier the event names; ``where`` makes
+    its JSON path (only a problem needs it: ``_path(where)``)."""
     for name, role in EPC_LIST_ROLES.items():
         values = event.get(name)
         if isinstance(values, list):
             for i, value in enumerate(values):
-                yield role, value, f"/{name}/{i}"
+                yield role, value, (name, i, None)
     if "parentID" in event:
-        yield "parent", event["parentID"], "/parentID"
+        yield "parent", event["parentID"], ("parentID", None, None)
     for name, role in QUANTITY_ROLES.items():
         values = event.get(name)
         if isinstance(values, list):
             for i, element in enumerate(values):
                 if isinstance(element, dict) and "epcClass" in element:
-                    yield role, element["epcClass"], f"/{name}/{i}/epcClass"
+                    yield role, element["epcClass"], (name, i, "epcClass")
     for name in ("readPoint", "bizLocation"):
         place = event.get(name)
         if isinstance(place, dict) and "id" in place:
-            yield name, place["id"], f"/{name}/id"
+            yield name, place["id"], (name, None, "id")
     for name, role in (("sourceList", "source"), ("destinationList", "destination")):
         values = event.get(name)
         if isinstance(values, list):
             for i, element in enumerate(values):
                 if isinstance(element, dict) and role in element:
-                    yield role, element[role], f"/{name}/{i}/{role}"
+                    yield role, element[role], (name, i, role)
+
+
+def _path(where: tuple) -> str:
+    return "".join(f"/{part}" for part in where if part is not None)
 
 
 def index_entries(event: dict, index: int | None = None, strict: bool = True
@@ -226,20 +231,22 @@ def index_entries(event: dict, index: int | None = None, strict: bool = True
     (scanapp's own events) it is left out of the index."""
     entries: dict[tuple[str, str], str | None] = {}
     problems: list[Problem] = []
-    for role, raw, path in _ids_in(event):
+    for role, raw, where in _ids_in(event):
         if not isinstance(raw, str):
             continue
         try:
             found = identifiers.parse(raw)
         except identifiers.InvalidIdentifier as exc:
             if strict:
-                problems.append(Problem(index, event.get("eventID"), event_pointer(index, path),
+                problems.append(Problem(index, event.get("eventID"),
+                                        event_pointer(index, _path(where)),
                                         "invalid_identifier", str(exc)))
             continue
         value = found.uri if found is not None else raw.strip()
         if len(value) > MAX_IDENTIFIER:
             if strict:
-                problems.append(Problem(index, event.get("eventID"), event_pointer(index, path),
+                problems.append(Problem(index, event.get("eventID"),
+                                        event_pointer(index, _path(where)),
                                         "identifier_too_long",
                                         f"identifiers are at most {MAX_IDENTIFIER} characters"))
             continue

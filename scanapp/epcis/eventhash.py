@@ -74,7 +74,12 @@ def normalise_time(value: str) -> str:
     parsed = parsed.astimezone(dt.UTC)
     # Round (not truncate) to the millisecond, as the published algorithm does.
     micro = parsed.microsecond
-    parsed = parsed.replace(microsecond=0) + dt.timedelta(milliseconds=round(micro / 1000))
+    if micro % 1000:
+        parsed = parsed.replace(microsecond=0) + dt.timedelta(milliseconds=round(micro / 1000))
+    if parsed.year >= 1000:
+        # isoformat is a third of strftime's cost; the same text from year 1000 on (strftime
+        # does not pad smaller years).
+        return parsed.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
