@@ -10,7 +10,7 @@ BITFIELD (RedisBloom is not part of plain Redis 7)::
 
     bit 0            complete: every code with a committed summary has its bits set
     bits 64-95       the token of the rebuild under way (u32), see ``rebuild``
-    bits 128-        the filter, ``bits`` long, ``hashes`` positions per code
+    bits 128-        the filter, ``hashes`` positions per code (``usable_bits``)
 
 The size is in the key's name, so a changed setting starts a new (incomplete) filter that
 the worker fills, never a filter read with the wrong positions. The key has no time to
@@ -42,10 +42,11 @@ HEADER_BITS = 128
 TOKEN_AT = 64  # u32 rebuild token
 BUCKETS = 1024
 
-# Marks a rebuild as under way, unless the filter is complete already.
+# Marks a rebuild as under way, unless the filter is complete already (ARGV[2]: the last
+# bit, so that a new key is made at its full size at once, see ``last_bit``).
 BEGIN_SCRIPT = """
 if redis.call('GETBIT', KEYS[1], 0) == 1 then return 0 end
-redis.call('BITFIELD', KEYS[1], 'SET', 'u32', 64, ARGV[1])
+redis.call('BITFIELD', KEYS[1], 'SET', 'u1', ARGV[2], 1, 'SET', 'u32', 64, ARGV[1])
 return 1
 """
 # Complete only if the token written at the start is still there: a flush or a lost key
@@ -59,13 +60,31 @@ return 1
 """
 
 
+def usable_bits(bits: int) -> int:
+    """Positions of a ``bits`` filter: the key holds the header and the positions, and
+    for sizes from 4096 bits on, 2 x 128 bits fewer than asked, so that the string plus
+    Redis's own header stays inside the allocator's size class of ``bits`` / 8 bytes (2^20
+    bits plus a header took 160 KiB per key, not 128, in MEMORY USAGE)."""
+    return bits - 2 * HEADER_BITS if bits >= 4096 else bits
+
+
+def last_bit(bits: int) -> int:
+    """The filter's last position. Every command that may create a filter key sets it
+    (one position always set: a negligible rise in false positives) so that the key is
+    made at its full size at once: a string grown bit by bit by SETBIT is reallocated with
+    room to spare (Redis doubles strings under 1 MB as they grow), which made 2^20-bit
+    filters take 224 KiB each instead of 128."""
+    return HEADER_BITS + usable_bits(bits) - 1
+
+
 def offsets(serial: str, bits: int, hashes: int) -> list[int]:
     """Bit offsets of a code in its bucket's filter: double hashing (Kirsch and
     Mitzenmacher) from one 64-bit BLAKE2b digest, the same in every process."""
     digest = hashlib.blake2b(serial.encode(), digest_size=8).digest()
     h1 = int.from_bytes(digest[:4], "little")
     h2 = int.from_bytes(digest[4:], "little") | 1
-    return [HEADER_BITS + (h1 + i * h2) % bits for i in range(hashes)]
+    size = usable_bits(bits)
+    return [HEADER_BITS + (h1 + i * h2) % size for i in range(hashes)]
 
 
 def false_positive_rate(codes_per_bucket: int, bits: int, hashes: int) -> float:
@@ -74,14 +93,15 @@ def false_positive_rate(codes_per_bucket: int, bits: int, hashes: int) -> float:
     return (1 - math.exp(-hashes * codes_per_bucket / bits)) ** hashes
 
 
-def poison_args() -> tuple:
+def poison_args(bits: int) -> tuple:
     """BITFIELD arguments that clear the complete flag and any rebuild's token at once (one
     command: a rebuild's finish cannot slip in between)."""
-    return ("SET", "u1", 0, 0, "SET", "u32", TOKEN_AT, 0)
+    return ("SET", "u1", last_bit(bits), 1, "SET", "u1", 0, 0, "SET", "u32", TOKEN_AT, 0)
 
 
-def set_args(positions) -> list:
-    args: list = []
+def set_args(positions, bits: int) -> list:
+    """BITFIELD arguments setting ``positions`` (and the last bit: ``last_bit``)."""
+    args: list = ["SET", "u1", last_bit(bits), 1]
     for offset in positions:
         args += ["SET", "u1", offset, 1]
     return args
@@ -141,11 +161,12 @@ def rebuild(engine: Engine, store, *, buckets=None, batch: int = 20_000,
     flush (they are in the new filter: nothing here ever clears bits), or its transaction
     was already writing the summary table before the flush, i.e. before this rebuild
     started, and ``wait_for_writers`` (called after the token is written, hence after the
-    flush) waits for it to end, so the read below sees its summary. A second flush (or a lost key) during the rebuild removes
-    the token and the finish refuses to mark the filter complete; the next pass starts
-    again. A sink that could not reach Redis clears the flag and the token (``poison``) once
-    it can, and a later rebuild, starting after that, waits for its transaction."""
-    started = time.monotonic()
+    flush) waits for it to end, so the read below sees its summary. A second flush (or a
+    lost key) during the rebuild removes the token and the finish refuses to mark the
+    filter complete; the next pass starts again. A sink that could not reach Redis clears
+    the flag and the token (``poison``) once it can, and a later rebuild, starting after
+    that, waits for its transaction."""
+    started, cpu = time.monotonic(), time.process_time()
     client = store.client
     wanted = store.incomplete_buckets() if buckets is None else sorted(set(buckets))
     result = {"buckets": len(wanted), "completed": 0, "summaries": 0, "seconds": 0.0}
@@ -156,7 +177,8 @@ def rebuild(engine: Engine, store, *, buckets=None, batch: int = 20_000,
     finish = client.register_script(FINISH_SCRIPT)
     pipe = client.pipeline(transaction=False)
     for bucket in wanted:
-        pipe.execute_command("EVAL", begin.script, 1, store.filter_key(bucket), token)
+        pipe.execute_command("EVAL", begin.script, 1, store.filter_key(bucket), token,
+                             last_bit(store.filter_bits))
     begun = [b for b, ok in zip(wanted, pipe.execute(), strict=True) if int(ok)]
     if not begun:
         result["seconds"] = time.monotonic() - started
@@ -191,6 +213,7 @@ def rebuild(engine: Engine, store, *, buckets=None, batch: int = 20_000,
     result["completed"] = sum(int(done) for done in pipe.execute())
     result["summaries"] = count
     result["seconds"] = time.monotonic() - started
+    result["cpu_seconds"] = time.process_time() - cpu  # this process's, all threads
     return result
 
 
@@ -199,10 +222,11 @@ def _send_bits(client, store, pending: dict[int, list[int]]) -> None:
         return
     pipe = client.pipeline(transaction=False)
     for bucket, positions in pending.items():
-        pipe.execute_command("BITFIELD", store.filter_key(bucket), *set_args(positions))
+        pipe.execute_command("BITFIELD", store.filter_key(bucket),
+                             *set_args(positions, store.filter_bits))
     pipe.execute()
     pending.clear()
 
 
 __all__ = ["offsets", "rebuild", "wait_for_writers", "false_positive_rate", "poison_args",
-           "set_args", "HEADER_BITS"]
+           "set_args", "last_bit", "usable_bits", "HEADER_BITS"]

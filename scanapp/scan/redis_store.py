@@ -165,7 +165,7 @@ class RedisScanStateStore(ScanStateStore):
             pipe = self._client.pipeline(transaction=False)
             for bucket, positions in by_bucket.items():
                 pipe.execute_command("BITFIELD", self.filter_key(bucket),
-                                     *membership.set_args(positions))
+                                     *membership.set_args(positions, self.filter_bits))
             self._pipe_execute(pipe)
         except redis.RedisError:
             with self._stale_lock:
@@ -221,7 +221,8 @@ class RedisScanStateStore(ScanStateStore):
                 pipe.delete(self.keys_for(serial)[1])
                 if self.filter_bits:  # its summary exists now (or it is a harmless extra)
                     pipe.execute_command("BITFIELD", self.filter_key(bucket_of(serial)),
-                                         *membership.set_args(self.filter_offsets(serial)))
+                                         *membership.set_args(self.filter_offsets(serial),
+                                                              self.filter_bits))
             for bucket in buckets:  # every code of the bucket is reloaded on its next call
                 pipe.incr(f"{self._tag(bucket)}:{SENTINEL}")
             if self.filter_bits:
@@ -229,7 +230,7 @@ class RedisScanStateStore(ScanStateStore):
                 # of these buckets reads their summaries.
                 for bucket in buckets | poisoned:
                     pipe.execute_command("BITFIELD", self.filter_key(bucket),
-                                         *membership.poison_args())
+                                         *membership.poison_args(self.filter_bits))
             pipe.execute()
         except Exception:
             with self._stale_lock:
@@ -256,6 +257,8 @@ class RedisScanStateStore(ScanStateStore):
         *counts, reply = self._run([*(self._counter_call(k, s) for k, s in counters), state])
         if reply[0] in (b"miss", "miss"):
             self._on_summary_read()
+            if positions:  # the last bit first: a filter key the loader creates is full-size
+                positions = [membership.last_bit(self.filter_bits), *positions]
             load = (self._loader.sha, len(keys), *keys, self.summary_json(serial),
                     int(now.timestamp() * 1000), self._ttl_ms, len(positions), *positions)
             for _attempt in (1, 2):  # twice: a loader Redis had lost (NOSCRIPT) runs late
