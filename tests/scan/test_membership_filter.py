@@ -305,3 +305,32 @@ def test_the_embedded_default_has_no_filter(app):
         pytest.skip("embedded stack")
     assert not isinstance(parts.store, RedisScanStateStore)
     assert rebuild_filters(app) is None
+
+
+@pytest.mark.committed
+@pytest.mark.parametrize("group", [True, False])
+def test_the_sinks_hand_over_rows_after_inserting_them_and_before_committing(app, group):
+    """The order the rebuild's proof needs (membership.rebuild): the hook runs inside the
+    transaction that holds the summary, before anyone else can see it."""
+    from sqlalchemy import text
+
+    from scanapp.scan.sink import GroupCommitSink
+
+    engine = get_engine(app)
+    seen: list[int] = []
+
+    def hook(rows):
+        with engine.connect() as other:
+            seen.append(other.execute(text(
+                "SELECT count(*) FROM scan_code_summaries WHERE serial = :s"),
+                {"s": rows[0]["serial"]}).scalar_one())
+
+    sink = (GroupCommitSink(engine, before_commit=hook) if group
+            else DirectSink(engine, before_commit=hook))
+    try:
+        sink.record(row(serial_of(13), ScanPlace(at=T0, device_hash="d1"), 1))
+    finally:
+        sink.close()
+    assert seen == [0]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM scan_code_summaries")).scalar_one() == 1
