@@ -35,6 +35,7 @@ marked stale and invalidated once Redis answers again, so counters converge to t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import zlib
 from collections.abc import Sequence
@@ -49,6 +50,8 @@ from ..serials.codec import ALPHABET
 from . import membership, summary
 from .store import RECENT_CAP, Observation, ScanStateStore, network_key
 from .summary import decode_claimers, decode_place, encode_place
+
+log = logging.getLogger(__name__)
 
 BUCKETS = 1024
 CROCKFORD = ALPHABET  # the serial alphabet (serials/codec.py)
@@ -137,7 +140,7 @@ class RedisScanStateStore(ScanStateStore):
         return membership.offsets(serial, self.filter_bits, self.filter_hashes)
 
     def incomplete_buckets(self) -> list[int]:
-        """Buckets whose filter is not complete (all of them when the filter is off)."""
+        """Buckets whose filter is not complete (none when filters are off)."""
         if not self.filter_bits:
             return []
         pipe = self._client.pipeline(transaction=False)
@@ -167,7 +170,9 @@ class RedisScanStateStore(ScanStateStore):
                 pipe.execute_command("BITFIELD", self.filter_key(bucket),
                                      *membership.set_args(positions, self.filter_bits))
             self._pipe_execute(pipe)
-        except redis.RedisError:
+        except Exception as exc:  # noqa: BLE001 - never fail a commit for the filter's sake
+            log.warning("membership filter bits not set (%s); buckets marked incomplete "
+                        "once Redis answers", type(exc).__name__)
             with self._stale_lock:
                 self._poisoned |= set(by_bucket)
 
