@@ -155,8 +155,9 @@ def rebuild(engine: Engine, store, *, buckets=None, batch: int = 20_000,
 
     Why it is right (the race of issue 20): a code counted by Redis just before a flush has
     its bits wiped, and its summary may still be on its way (in a committer's queue, or in
-    a transaction). The sink sets a batch's bits *after* inserting its rows (the
-    transaction holds its id from then on) and *before* committing them. So for each
+    a transaction). The sink sets a batch's bits *after* inserting its rows and summaries
+    (the transaction holds a lock on the summary table from then on) and *before*
+    committing them. So for each
     summary committed after the rebuild's read, either its sink set the bits after the
     flush (they are in the new filter: nothing here ever clears bits), or its transaction
     was already writing the summary table before the flush, i.e. before this rebuild
