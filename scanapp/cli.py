@@ -31,6 +31,20 @@ def scan_backfill_summaries() -> None:
     click.echo(f"{written:,} code summaries written")
 
 
+@scan_cli.command("rebuild-filters")
+def scan_rebuild_filters() -> None:
+    """Fill the Redis membership filters that are not complete from the code summaries
+    and mark them complete, as the worker does every 10 s (docs/SCAN.md)."""
+    from .worker import rebuild_filters
+
+    result = rebuild_filters(current_app._get_current_object())
+    if result is None:
+        click.echo("no membership filters (no Redis, or SCAN_FILTER_BITS=0)")
+        return
+    click.echo("{completed} of {buckets} buckets completed from {summaries:,} summaries "
+               "in {seconds:.1f} s".format(**result))
+
+
 @scan_cli.command("partitions")
 def scan_partitions() -> None:
     """Create the monthly scan_events partitions ahead and apply the retention policy
