@@ -78,6 +78,7 @@ class WrkResult:
     generator_cpu_ms: float | None = None  # wrk, per request
     machine_cpu_ms: float | None = None  # all cores, every process, per request
     pg_commits: float | None = None  # PostgreSQL transactions committed, per request
+    codes_loaded: float | None = None  # codes loaded from their summary row, per request
 
     @property
     def errors(self) -> int:
@@ -529,6 +530,7 @@ class Bench:
         """
         a = self.args
         assert self.server is not None
+        loads0 = self.state_loads()  # before the CPU counters: the scrape is not the run's
         app_pids = self.server.pids()
         redis_pids = self.private_redis.pids() if self.private_redis else []
         pg_pids = stack.pids_named("postgres")
@@ -546,12 +548,31 @@ class Bench:
             result.generator_cpu_ms = per * (stack.children_cpu_seconds() - gen0)
             result.machine_cpu_ms = per * (stack.machine_busy_seconds() - machine0)
             result.pg_commits = (self.schema.commits() - commits0) / result.requests
+            loads = self.state_loads()
+            if loads0 is not None and loads is not None:
+                result.codes_loaded = (loads - loads0) / result.requests
+                log(f"  codes loaded from their summary per request: "
+                    f"{result.codes_loaded:.3f}")
             log(f"  CPU per request: app {result.app_cpu_ms:.2f} ms"
                 + (f", Redis {result.redis_cpu_ms:.3f} ms" if redis_pids else "")
                 + f", PostgreSQL {result.pg_cpu_ms:.3f} ms, wrk {result.generator_cpu_ms:.3f}"
                 f" ms, whole machine {result.machine_cpu_ms:.2f} ms; PostgreSQL commits per "
                 f"request {result.pg_commits:.3f}")
         return result
+
+    def state_loads(self) -> float | None:
+        """Codes loaded into Redis from their summary row so far (the server's /metrics,
+        ``scanapp_redis_bucket_rebuilds_total``, which every tree counts): one summary
+        read each. None when the scrape fails."""
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.base + "/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("scanapp_redis_bucket_rebuilds_total"))
 
     def scan_bodies_for(self, pool: traffic.CodePool, rps_guess: float, seconds: float):
         # wrk must never run out of distinct codes: size for well above the expected rate.
@@ -585,6 +606,17 @@ class Bench:
             {"seconds": round(time.monotonic() - t0, 1), "buckets_ready": ready,
              "buckets": BUCKETS})
         log(f"warm: {ready}/{BUCKETS} buckets loaded after {time.monotonic() - t0:.0f} s")
+
+    def rebuild_filters(self) -> None:
+        """Complete the Redis membership filters (docs/SCAN.md), as the worker process does
+        in production: without it every first scan reads its summary row. A tree without
+        the command (an older main under --interleave) is measured without filters."""
+        try:
+            out = stack.flask_cli(self.env, "scan", "rebuild-filters").strip()
+        except RuntimeError as exc:
+            out = f"not available ({str(exc).splitlines()[0]})"
+        self.results["filters"] = out
+        log(f"membership filters: {out}")
 
     def run(self) -> dict:
         a = self.args
@@ -638,6 +670,7 @@ class Bench:
             res["scale"] = scale
         # Finish warming whatever the 10k phase left cold (one short run when all is warm).
         self.warm_up(pool)
+        self.rebuild_filters()
         if a.interleave:
             res["interleave"] = self.interleave(pool, a.interleave, a.rounds)
             return res

@@ -21,7 +21,9 @@ never FLUSHDB. Phases:
 6. recovery: every key of the prefix deleted (a flush), then (a) every stamp of range 1
    scanned again by a new device: each answer must say scan 2, none may fail or be degraded,
    and every event must be stored; (b) ``history()`` of ``--peek`` synthetic codes, loaded
-   from their summaries: loads per second;
+   from their summaries: loads per second; (c) the worker's membership filter rebuild
+   (scan/membership.py) over every summary, timed, then range 3's first scans, which must
+   read no summary;
 7. sizes: ``pg_total_relation_size`` of scan_events (all partitions) and of the summaries,
    per row.
 """
@@ -45,7 +47,7 @@ from scanapp import migrations as scanapp_migrations
 from scanapp.auth import service as auth_service
 from scanapp.db import get_engine, session_scope
 from scanapp.redis_client import get_redis
-from scanapp.scan import partitions
+from scanapp.scan import membership, partitions
 from scanapp.serials.stamps import stamp_uri
 from scanapp.services import services
 
@@ -126,7 +128,18 @@ class Bench:
         r = self.client.post("/api/v1/products", headers=self.headers, json={
             "gtin": GTIN, "name": "Bench", "market_regions": ["01", "79"]})
         assert r.status_code in (201, 409), r.get_json()
-        self.ranges = [self.issue(self.args.codes) for _ in range(2)]
+        self.ranges = [self.issue(self.args.codes) for _ in range(3)]
+        # Summary reads of the scan path (every code missing in Redis that its bucket's
+        # membership filter cannot call new).
+        store = services(self.app).scan.store
+        self.summary_reads = 0
+        original = store.summary_json
+
+        def counted(serial):
+            self.summary_reads += 1
+            return original(serial)
+
+        store.summary_json = counted
 
     def issue(self, quantity: int) -> list[str]:
         r = self.client.post("/api/v1/ranges", headers=self.headers,
@@ -162,12 +175,14 @@ class Bench:
                     errors.append(f"count {body.get('scan_count')} degraded "
                                   f"{body.get('degraded')}")
 
+        reads0 = self.summary_reads
         cpu0, t0 = time.process_time(), time.perf_counter()
         with ThreadPoolExecutor(self.args.threads) as pool:
             list(pool.map(one, serials))
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         latencies.sort()
         result = {"scans": len(serials), "seconds": round(wall, 2),
+                  "summary_reads": self.summary_reads - reads0,
                   "scans_per_s": round(len(serials) / wall, 1),
                   "app_cpu_ms_per_scan": round(cpu * 1000 / len(serials), 3),
                   "p50_ms": round(statistics.median(latencies) * 1000, 2),
@@ -285,6 +300,18 @@ class Bench:
             log(f"loaded {peek:,} synthetic codes from their summaries: {peek / took:,.0f}/s "
                 f"on one thread ({took * 1000 / peek:.2f} ms each), {wrong} wrong")
 
+    def rebuild_filters(self, label: str) -> None:
+        """The worker's rebuild of every incomplete membership filter, timed."""
+        store = services(self.app).scan.store
+        result = membership.rebuild(self.engine, store)
+        result["seconds"] = round(result["seconds"], 2)
+        result["summaries_per_s"] = round(result["summaries"] / max(result["seconds"], 1e-6))
+        used = sum(self.redis.memory_usage(store.filter_key(b), samples=0) or 0
+                   for b in range(membership.BUCKETS))
+        result["filter_bytes"] = used
+        self.results[label] = result
+        log(f"{label}: {result}")
+
     def sizes(self) -> None:
         with self.engine.connect() as conn:
             events = conn.scalar(sa.text("SELECT count(*) FROM scan_events"))
@@ -324,8 +351,11 @@ class Bench:
             if self.args.events:
                 self.generate_history()
             self.sizes()
+            self.rebuild_filters("filter_rebuild")  # a fresh deployment's, or an upgrade's
             self.scan_run("run_b_with_history", self.ranges[1], "b", expect=1)
             self.recovery()
+            self.rebuild_filters("filter_rebuild_after_flush")
+            self.scan_run("run_c_after_rebuild", self.ranges[2], "c", expect=1)
         finally:
             services(self.app).shutdown() if hasattr(services(self.app), "shutdown") else None
             self.cleanup()

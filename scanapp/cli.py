@@ -31,6 +31,20 @@ def scan_backfill_summaries() -> None:
     click.echo(f"{written:,} code summaries written")
 
 
+@scan_cli.command("rebuild-filters")
+def scan_rebuild_filters() -> None:
+    """Fill the Redis membership filters that are not complete from the code summaries
+    and mark them complete, as the worker does every 10 s (docs/SCAN.md)."""
+    from .worker import rebuild_filters
+
+    result = rebuild_filters(current_app._get_current_object())
+    if result is None:
+        click.echo("no membership filters (no Redis, or SCAN_FILTER_BITS=0)")
+        return
+    click.echo("{completed} of {buckets} buckets completed from {summaries:,} summaries "
+               "in {seconds:.1f} s".format(**result))
+
+
 @scan_cli.command("partitions")
 def scan_partitions() -> None:
     """Create the monthly scan_events partitions ahead and apply the retention policy
@@ -79,15 +93,11 @@ def db_revision(message: str, branch: str, empty: bool) -> None:
               help="authority keys: the province code it supervises ('all': nationwide)")
 def keys_create(role: str, org_name: str, label: str | None, province: str | None) -> None:
     """Create an API key; the key is printed alone on the last line."""
-    if (province is not None) != (role == "authority"):
-        raise click.ClickException("--province goes with --role authority, and an authority "
-                                   "key needs it (a province code, or 'all')")
     with session_scope() as session:
-        if province is not None:
-            # The authority package owns scopes; it registered this hook in init_app.
-            scope_hook = current_app.extensions["scanapp.authority.assign_scope"]
-            scope_hook(session, auth_service.get_or_create_org(session, org_name), province)
-        key, raw = auth_service.issue_key(session, org_name, auth_service.Role(role), label)
+        # The authority package owns scopes; it registered this hook in init_app.
+        key, raw = auth_service.issue_key(
+            session, org_name, auth_service.Role(role), label, province,
+            current_app.extensions.get("scanapp.authority.assign_scope"))
         click.echo(f"created {role} key {key.prefix} (id {key.id}) for {org_name!r} "
                    f"(organisation id {key.org_id}); store it now, it is not shown again:")
     click.echo(raw)

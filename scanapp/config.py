@@ -174,6 +174,12 @@ def load_settings(instance_path: str, overrides: dict[str, Any] | None = None) -
         # Redis keeps a code's state this long after its last scan, then loads it again
         # from its summary row on demand (0: never expires). docs/SCAN.md "Recovery".
         "SCAN_STATE_TTL_S": _env_int("SCAN_STATE_TTL_S", 14 * 86400),
+        # Each Redis bucket's membership filter (scan/membership.py): bits per bucket (0:
+        # off; every code missing in Redis then reads its summary) and positions per code.
+        # 2^20 bits x 1024 buckets = 128 MiB, 0.8 % false positives at 105,000 codes a
+        # bucket (~110 million codes); docs/SCALING.md sizes it.
+        "SCAN_FILTER_BITS": _env_int("SCAN_FILTER_BITS", 1 << 20, minimum=0),
+        "SCAN_FILTER_HASHES": _env_int("SCAN_FILTER_HASHES", 7, minimum=1),
         # Raw scan_events kept this many whole months on PostgreSQL (0: forever); older
         # monthly partitions are dropped by the worker. Summaries and daily counts stay.
         "SCAN_RETENTION_MONTHS": _env_int("SCAN_RETENTION_MONTHS", 0),

@@ -10,7 +10,9 @@ from .errors import InvalidInput
 
 def check_digit(body: str) -> str:
     """GS1 mod-10 check digit of ``body`` (weights 3, 1, 3, ... from the right)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    # Slices and map(int) run in C: a generator over the digits cost 7 us a call, and
+    # capture checks every GS1 key of every event.
+    total = 3 * sum(map(int, body[::-1][::2])) + sum(map(int, body[::-1][1::2]))
     return str((10 - total % 10) % 10)
 
 

@@ -39,6 +39,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "scanapp_redis_bucket_rebuilds_total": (
         "Codes whose Redis state was loaded from their database summary (after a flush, an "
         "idle expiry or an outage).", ()),
+    "scanapp_scan_summary_reads_total": (
+        "Scans that read their code's summary row because Redis did not hold the code and "
+        "its bucket's membership filter could not say it was new (incomplete filter, a "
+        "code seen before, a false positive).", ()),
     "scanapp_database_errors_total": (
         "Requests or scan batches that failed because the database was unreachable.", ()),
     "scanapp_pin_checks_total": ("Scratch-off PIN checks, by result.", ("result",)),

@@ -37,6 +37,7 @@ import logging
 import re
 import secrets
 import threading
+from itertools import accumulate
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import DataError
@@ -177,30 +178,26 @@ def lone_surrogate_escape(text: str) -> bool:
     return low_due_at != -1
 
 
+# A JSON string, escapes included, or an unterminated one running to the end of the text:
+# possessive, so a body of a million characters is matched in C without backtracking.
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]++")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
 def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when brackets nest deeper than ``limit`` outside strings (without parsing)."""
     # Fast path: a body with fewer brackets than the limit cannot nest that deep.
     if text.count("[") + text.count("{") <= limit:
         return False
-    depth = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif ch in "]}":
-            depth -= 1
-    return False
+    # Strings out, then everything but brackets: what is left is a few percent of a large
+    # document, whose running depth is summed in C (a character loop in Python cost 22 us
+    # for each event of a 900 KB EPCIS document). Without a backslash no quote is escaped,
+    # and every other piece between quotes is outside the strings.
+    outside = "".join(text.split('"')[::2]) if "\\" not in text \
+        else _JSON_STRING.sub("", text)
+    brackets = _NOT_BRACKET.sub("", outside)
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > limit
 
 
 def _is_json(mimetype: str) -> bool:

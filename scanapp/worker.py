@@ -11,7 +11,11 @@ here, in one process of its own, on the polling-worker base (scanapp/background.
 - ``PartitionKeeper`` (here, scan/partitions.py): every hour, the monthly ``scan_events``
   partitions ahead (``SCAN_PARTITIONS_AHEAD``) and the retention policy
   (``SCAN_RETENTION_MONTHS``): a month past it is dropped once its days' scan counts are
-  aggregated (PostgreSQL only; nothing to do on SQLite).
+  aggregated (PostgreSQL only; nothing to do on SQLite);
+- ``FilterKeeper`` (here, scan/membership.py): every 10 s, the Redis buckets whose
+  membership filter is not complete (a fresh deployment, a flush, a lost key) are filled
+  from ``scan_code_summaries`` and marked complete; until then their codes' first scans
+  read their summaries, as they did before the filters.
 
 Both claim rows with a lease, so a second worker process (a rolling deploy) sends nothing
 twice, and both start with whatever earlier processes left in their outboxes. The group
@@ -27,6 +31,7 @@ after the commit would not be. Polling an indexed outbox every second costs one 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import signal
 import threading
 
@@ -37,9 +42,12 @@ from .background import JOIN_BUDGET_S, PollingWorker, stop_all
 from .db import get_engine, session_scope, utcnow
 from .epcis import mapping as epcis_mapping
 from .epcis.recorder import aggregate_scans
-from .scan import partitions
+from .scan import membership, partitions
+from .scan.redis_store import RedisScanStateStore
 from .services import services
 from .trace.portal import PortalPusher
+
+log = logging.getLogger(__name__)
 
 
 def keep_partitions(app: Flask, now: dt.datetime | None = None
@@ -84,6 +92,37 @@ class PartitionKeeper(PollingWorker):
         return False
 
 
+def rebuild_filters(app: Flask) -> dict | None:
+    """Fill and complete the Redis membership filters that are not complete (none without
+    Redis or with ``SCAN_FILTER_BITS = 0``). Returns membership.rebuild's figures."""
+    store = services(app).scan.store
+    if not isinstance(store, RedisScanStateStore) or not store.filter_bits:
+        return None
+    result = membership.rebuild(get_engine(app), store)
+    if result["buckets"]:
+        log.info("membership filters: %(completed)d of %(buckets)d buckets completed from "
+                 "%(summaries)d summaries in %(seconds).1f s", result)
+    return result
+
+
+class FilterKeeper(PollingWorker):
+    name = "scan-filters"
+
+    def __init__(self, app: Flask):
+        super().__init__()
+        self.app = app
+
+    def interval(self) -> float:
+        # How long after a flush first scans read summaries again before the rebuild
+        # starts; checking costs one pipelined GETBIT per bucket.
+        return 10.0
+
+    def run_once(self) -> bool:
+        result = rebuild_filters(self.app)
+        # Some buckets left incomplete (writers still running, a flush in between): again.
+        return bool(result and result["completed"] < result["buckets"])
+
+
 class Worker:
     """The relays of one app, started and stopped together."""
 
@@ -92,7 +131,8 @@ class Worker:
         # The portal pusher last: with --once a failed push ends the command (exit 1) after
         # the other relays have had their pass.
         self.relays: list[PollingWorker] = [found.webhook_relay, found.epcis_pusher,
-                                            PartitionKeeper(app), PortalPusher(app)]
+                                            PartitionKeeper(app), FilterKeeper(app),
+                                            PortalPusher(app)]
 
     def start(self) -> None:
         for relay in self.relays:

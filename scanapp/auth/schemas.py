@@ -13,6 +13,10 @@ class KeyCreateSchema(Schema):
                            metadata={"description": "organisation name; created if new"})
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLE_VALUES))
     label = ma.fields.String(validate=ma.validate.Length(max=200))
+    province = ma.fields.String(
+        validate=ma.validate.Length(1, 20),
+        metadata={"description": "authority keys only, and required for them: the province "
+                                 "code it supervises (e.g. '33'), or 'all' for nationwide"})
 
 
 class KeySchema(Schema):

@@ -119,10 +119,21 @@ def revoke_key(session: Session, principal: Principal, key_id: int) -> ApiKey:
     return key
 
 
-def issue_key(session: Session, org_name: str, role: Role, label: str | None = None
-              ) -> tuple[ApiKey, str]:
-    """Create the organisation when needed, then a key for it; one unit of work."""
+def issue_key(session: Session, org_name: str, role: Role, label: str | None = None,
+              province: str | None = None, assign_scope=None) -> tuple[ApiKey, str]:
+    """Create the organisation when needed, then a key for it; one unit of work.
+
+    An authority key needs the province it supervises (a code, or 'all' for nationwide),
+    and only an authority key takes one. The authority package owns scopes, so the caller
+    passes its hook (``app.extensions["scanapp.authority.assign_scope"]``): auth never
+    imports authority. Without a province an authority key would be refused everywhere."""
+    if (province is not None) != (role is Role.AUTHORITY):
+        raise InvalidInput("province goes with the authority role, and an authority key "
+                           "needs it (a province code, or 'all' for nationwide)",
+                           code="authority_province")
     org = get_or_create_org(session, org_name)
+    if province is not None:
+        assign_scope(session, org, province)
     key, raw = create_key(session, org, role, label)
     session.commit()
     return key, raw

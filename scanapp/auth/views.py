@@ -1,5 +1,6 @@
 """Key and organisation endpoints."""
 
+from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
@@ -42,8 +43,9 @@ class Keys(MethodView):
     @blp.response(201, NewKeySchema)
     def post(self, data):
         """Create an API key (admin); the key is in the response and never shown again"""
-        key, raw = service.issue_key(get_session(), data["org"], service.parse_role(data["role"]),
-                                     data.get("label"))
+        key, raw = service.issue_key(
+            get_session(), data["org"], service.parse_role(data["role"]), data.get("label"),
+            data.get("province"), current_app.extensions.get("scanapp.authority.assign_scope"))
         key.key = raw
         return key
 

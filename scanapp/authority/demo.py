@@ -49,9 +49,8 @@ def _authority_key(app: Flask) -> str:
                 ApiKey.prefix == saved[:auth_service.PREFIX_LENGTH],
                 ApiKey.revoked_at.is_(None))):
             return saved
-        org = get_or_create_org(session, AUTHORITY)
-        assign_scope(session, org, "33")
-        _key, raw = auth_service.issue_key(session, AUTHORITY, Role.AUTHORITY, "demo")
+        _key, raw = auth_service.issue_key(session, AUTHORITY, Role.AUTHORITY, "demo",
+                                           province="33", assign_scope=assign_scope)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"authority": raw}))
     path.chmod(0o600)

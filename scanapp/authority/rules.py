@@ -31,15 +31,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Integer, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ..db import utcnow
+from ..db import any_of, utcnow
 from ..epcis.capture import document_state
 from ..epcis.models import EpcisEvent
 from ..products.models import Product
 from ..serials.models import SerialRange
+from ..trace.hook import document_lot_ids
 from ..trace.models import Certificate, Location, Lot, LotEvent, Party, TracePartner
 from .models import Finding
 
@@ -76,8 +77,14 @@ class Rule:
 
 # -- helpers ----------------------------------------------------------------------------------
 
-def _lot_filter(query, column, lot_ids: set[int] | None):
-    return query if lot_ids is None else query.where(column.in_(lot_ids))
+def _lot_filter(query, column, lot_ids: set[int] | None, session: Session | None = None):
+    if lot_ids is None:
+        return query
+    if session is not None and session.get_bind().dialect.name == "postgresql":
+        # One array parameter: a capture's few hundred lots as an IN list are a placeholder
+        # each, which the driver parses in Python.
+        return query.where(any_of(column, sorted(lot_ids), Integer))
+    return query.where(column.in_(lot_ids))
 
 
 def _lot_province(lot: Lot) -> str | None:
@@ -101,13 +108,22 @@ _EVENT_ROW = (LotEvent.event_id, LotEvent.biz_step, LotEvent.event_type, LotEven
               Lot.product_id, Lot.harvest_end)
 
 
-def _event_rows(session: Session, lot_ids: set[int] | None, order: bool = False) -> list:
+_ROWS_MEMO = "authority.event_rows"
+
+
+def _event_rows(session: Session, lot_ids: set[int] | None) -> list:
+    """The lot events of these lots in time order, read once per ``run`` (two rules use
+    them)."""
+    memo = session.info.get(_ROWS_MEMO)
+    if memo is not None and memo[0] == lot_ids:
+        return memo[1]
     query = _lot_filter(select(*_EVENT_ROW).join(Lot, Lot.id == LotEvent.lot_id)
                         .outerjoin(Location, Location.id == LotEvent.location_id),
-                        LotEvent.lot_id, lot_ids)
-    if order:
-        query = query.order_by(LotEvent.event_time, LotEvent.id)
-    return session.execute(query).all()
+                        LotEvent.lot_id, lot_ids, session)
+    rows = session.execute(query.order_by(LotEvent.event_time, LotEvent.id)).all()
+    if memo is not None:
+        session.info[_ROWS_MEMO] = (lot_ids, rows)
+    return rows
 
 
 def cert_invalid_at_event(session: Session, lot_ids: set[int] | None) -> list[Hit]:
@@ -125,12 +141,14 @@ def cert_invalid_at_event(session: Session, lot_ids: set[int] | None) -> list[Hi
     # Every certificate of every subject at once (one query per chunk), not one query an
     # event: a capture of a thousand events runs this on all of their lots.
     certs_of: dict[tuple[str, int], list[Certificate]] = defaultdict(list)
+    postgres = session.get_bind().dialect.name == "postgresql"
     for kind, ids in wanted.items():
         ordered = sorted(ids)
-        for start in range(0, len(ordered), 500):
-            for cert in session.scalars(select(Certificate).where(
-                    Certificate.subject_type == kind,
-                    Certificate.subject_id.in_(ordered[start:start + 500]))
+        step = len(ordered) if postgres else 500  # one array parameter on PostgreSQL
+        for start in range(0, len(ordered), max(step, 1)):
+            for cert in session.scalars(_lot_filter(
+                    select(Certificate).where(Certificate.subject_type == kind),
+                    Certificate.subject_id, set(ordered[start:start + step]), session)
                     .order_by(Certificate.id)):
                 certs_of[(kind, cert.subject_id)].append(cert)
     for event, subjects in zip(rows, subjects_of, strict=True):
@@ -268,7 +286,7 @@ def label_not_trace(session: Session, lot_ids: set[int] | None) -> list[Hit]:
 
 def impossible_order(session: Session, lot_ids: set[int] | None) -> list[Hit]:
     by_lot: dict[int, list] = {}
-    for event in _event_rows(session, lot_ids, order=True):
+    for event in _event_rows(session, lot_ids):
         by_lot.setdefault(event.lot_pk, []).append(event)
     hits: list[Hit] = []
     for lot_pk, events in by_lot.items():
@@ -319,12 +337,16 @@ class _LazyLot:
 
 
 def output_exceeds_input(session: Session, lot_ids: set[int] | None) -> list[Hit]:
-    query = select(LotEvent).where(LotEvent.event_type == "TransformationEvent")
+    transformation = LotEvent.event_type == "TransformationEvent"
+    # Core rows (a capture runs this on all of its lots), for transformations only.
+    query = select(LotEvent.event_id, LotEvent.lot_id, LotEvent.role, LotEvent.quantity,
+                   LotEvent.unit).where(transformation).order_by(LotEvent.id)
     if lot_ids is not None:
-        query = query.where(LotEvent.event_id.in_(
-            select(LotEvent.event_id).where(LotEvent.lot_id.in_(lot_ids))))
-    by_event: dict[str, list[LotEvent]] = defaultdict(list)
-    for row in session.scalars(query):
+        query = query.where(LotEvent.event_id.in_(_lot_filter(
+            select(LotEvent.event_id).where(transformation), LotEvent.lot_id, lot_ids,
+            session)))
+    by_event: dict[str, list] = defaultdict(list)
+    for row in session.execute(query):
         by_event[row.event_id].append(row)
     hits: list[Hit] = []
     for event_id, rows in by_event.items():
@@ -407,6 +429,15 @@ def run(session: Session, lot_ids: Iterable[int] | None = None, *, found_by: str
     """Run the rules (on these lots, or on everything) and store new findings."""
     scope = set(lot_ids) if lot_ids is not None else None
     chosen = [RULES_BY_NAME[name] for name in only] if only else list(RULES)
+    session.info[_ROWS_MEMO] = (object(), [])
+    try:
+        return _run_rules(session, chosen, scope, found_by)
+    finally:
+        session.info.pop(_ROWS_MEMO, None)
+
+
+def _run_rules(session: Session, chosen: list[Rule], scope: set[int] | None,
+               found_by: str) -> list[Finding]:
     new: list[Finding] = []
     for rule in chosen:
         if scope is not None and not rule.on_capture:
@@ -465,8 +496,11 @@ class QualityHook:
     @staticmethod
     def _run(session: Session, stored: list) -> None:
         session.flush()
-        pks = sorted({row.id for row in stored})
-        lot_ids: set[int] = set()
+        # scanapp.trace's hook (registered before this one) says which lots it gave lot
+        # events to; only without it are they looked up (by event, which has no index).
+        written = document_lot_ids(session)
+        lot_ids: set[int] = set(written) if written is not None else set()
+        pks = sorted({row.id for row in stored}) if written is None else []
         for start in range(0, len(pks), 500):
             lot_ids.update(session.scalars(select(LotEvent.lot_id).where(
                 LotEvent.event_pk.in_(pks[start:start + 500]))))

@@ -56,6 +56,7 @@ ORDER = ("eventTime", "eventTimeZoneOffset", "epcList", "parentID", "inputEPCLis
          "disposition", "persistentDisposition", "readPoint", "bizLocation",
          "bizTransactionList", "sourceList", "destinationList")
 EXCLUDED = frozenset({"eventID", "recordTime", "type", "@context", "certificationInfo"})
+_KNOWN = frozenset(ORDER) | EXCLUDED
 _IDENTIFIER_FIELDS = frozenset({"parentID", "transformationID", "epcClass", "id",
                                 "deviceID"})
 _TIME_FIELDS = frozenset({"eventTime", "declarationTime", "time", "startTime", "endTime"})
@@ -73,7 +74,12 @@ def normalise_time(value: str) -> str:
     parsed = parsed.astimezone(dt.UTC)
     # Round (not truncate) to the millisecond, as the published algorithm does.
     micro = parsed.microsecond
-    parsed = parsed.replace(microsecond=0) + dt.timedelta(milliseconds=round(micro / 1000))
+    if micro % 1000:
+        parsed = parsed.replace(microsecond=0) + dt.timedelta(milliseconds=round(micro / 1000))
+    if parsed.year >= 1000:
+        # isoformat is a third of strftime's cost; the same text from year 1000 on (strftime
+        # does not pad smaller years).
+        return parsed.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
@@ -96,7 +102,12 @@ def _vocabulary(value: str, web_prefix: str, urn_prefix: str) -> str:
 
 
 def _identifier(value: str) -> str:
-    return identifiers.canonical_or_none(value) or value.strip()
+    try:
+        # The parse is cached (capture's index parsed the same identifiers a moment ago).
+        found = identifiers.parse(value)
+    except identifiers.InvalidIdentifier:
+        found = None
+    return found.uri if found is not None else value.strip()
 
 
 def _scalar(name: str, value, namespaces: dict[str, str]) -> str:
@@ -201,8 +212,7 @@ def prehash(event: dict, namespaces: dict[str, str] | None = None) -> str:
     for name in ORDER:
         if name in event and event[name] is not None:
             parts.append(_field(name, event[name], ns))
-    known = set(ORDER) | EXCLUDED
-    parts += sorted(_generic(k, v, ns) for k, v in event.items() if k not in known)
+    parts += sorted(_generic(k, v, ns) for k, v in event.items() if k not in _KNOWN)
     return "".join(parts)
 
 

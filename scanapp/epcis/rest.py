@@ -22,6 +22,7 @@ from ..db import get_session
 from ..errors import DomainError, http_exception_response, status_for
 from ..extensions import Blueprint, Schema
 from . import binding
+from .capture import paused_gc
 from .schemas import Instant
 from .settings import setting
 
@@ -304,6 +305,17 @@ def _events_answer(args: dict, extra: dict | None = None):
                  mimetype="application/ld+json")
 
 
+def _capture(proceed: bool, max_events: int):
+    """The posted document captured (its job), or None when the body is not JSON."""
+    document = _json_body()
+    if document is None:
+        return None
+    job, _result = binding.capture_document(
+        get_session(), current_principal(), document, hooks=_hooks(), proceed=proceed,
+        max_events=max_events)
+    return job
+
+
 @blp.route("/capture")
 class Capture(MethodView):
     @requires(*CAPTURE_ROLES)
@@ -331,13 +343,13 @@ class Capture(MethodView):
             raise binding.CaptureLimitExceeded(
                 f"the document is {request.content_length} bytes; the limit is {max_bytes} "
                 "(GS1-EPCIS-Capture-File-Size-Limit)")
-        document = _json_body()
-        if document is None:
-            return problem_response(415, "send the EPCISDocument as application/ld+json or "
-                                    "application/json")
-        job, _result = binding.capture_document(
-            get_session(), current_principal(), document, hooks=_hooks(),
-            proceed=behaviour == "proceed", max_events=max_events)
+        with paused_gc():
+            # In a function of its own: the parsed document is freed when it returns, before
+            # the collector runs again (else its first pass walks all of it).
+            job = _capture(behaviour == "proceed", max_events)
+        if job is None:
+            return problem_response(415, "send the EPCISDocument as application/ld+json "
+                                    "or application/json")
         location = f"{blp.url_prefix}/capture/{job.capture_id}"
         return _json(binding.job_document(job), 202,
                      {"Location": location, **_limit_headers()})

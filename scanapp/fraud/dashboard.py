@@ -53,6 +53,7 @@ from ..errors import (
     DomainError,
     InvalidInput,
     MalformedRequest,
+    NotFound,
     status_for,
 )
 from ..products.models import Product
@@ -430,6 +431,38 @@ def dossier(serial: str):
         allowed = sorted(flag_service.TRANSITIONS[flag_service.CaseStatus(flag["status"])])
     return render_template("inspect/dossier.html", d=data, svg=scan_map(data["scans"]),
                            allowed=allowed, provinces=PROVINCES)
+
+
+def _trace_provider(name: str):
+    """The trace package's lineage or export (registered in its init_app; fraud is below
+    trace and does not import it). Without the package the pages do not exist."""
+    provider = current_app.extensions.get(f"scanapp.trace.{name}")
+    if provider is None:
+        raise NotFound("traceability is not installed in this app", code="no_trace")
+    return provider
+
+
+@inspect_bp.get("/lots/<int:lot_id>/lineage/<any(backward, forward):direction>")
+def lot_lineage(lot_id: int, direction: str):
+    """A lot's whole lineage as a page: the API's trace document (the same access rules:
+    inspectors see every chain) in the inspector's language."""
+    document = _trace_provider("lineage")[direction](get_session(), g.inspector, lot_id)
+    return render_template("inspect/lineage.html", doc=document, direction=direction,
+                           lot_id=lot_id)
+
+
+@inspect_bp.get("/lots/<int:lot_id>/trace.<any(csv, xlsx):fmt>")
+def lot_export(lot_id: int, fmt: str):
+    """The lot's trace spreadsheet for a signed-in inspector (the API's export needs a key
+    in a header, which a link in a browser cannot send)."""
+    direction = request.args.get("direction", "both")
+    if direction not in ("backward", "forward", "both"):
+        raise InvalidInput("direction must be backward, forward or both",
+                           code="bad_direction")
+    body, mime, name = _trace_provider("export")(get_session(), g.inspector, lot_id,
+                                                 direction, fmt)
+    return Response(body, mimetype=mime,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @inspect_bp.post("/flags/<int:flag_id>/case")

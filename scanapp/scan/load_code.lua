@@ -1,11 +1,16 @@
 -- Load one code's state from its summary row (summary.to_redis) unless another process did
 -- it first: a code hash already holding the bucket's epoch is current and is left alone.
 -- KEYS as scan_state.lua. ARGV[1] the summary as JSON, ARGV[2] now (ms), ARGV[3] idle time
--- to live (ms; 0 = none). Reply: 1 loaded, 0 already current.
+-- to live (ms; 0 = none), ARGV[4] k and ARGV[5..4+k] the code's offsets in its bucket's
+-- membership filter KEYS[7] (k = 0: none). Reply: 1 loaded, 0 already current.
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[2]
   redis.call('SET', KEYS[1], epoch)
+end
+-- A loaded code is a known code: its bits make its next miss read the summary again.
+for i = 5, 4 + tonumber(ARGV[4] or '0') do
+  redis.call('SETBIT', KEYS[7], ARGV[i], 1)
 end
 if redis.call('HGET', KEYS[2], 'g') == epoch then
   return 0

@@ -10,16 +10,21 @@ so a script touches one Cluster slot::
     {prefix}:{b<bucket>}:r:<serial>     list  recent places, newest first (capped)
     {prefix}:{b<bucket>}:w:<serial>     hash  network -> counted scans from it
     {prefix}:{b<bucket>}:p:<serial>     set   PIN claimers, "device|network"
+    {prefix}:{b<bucket>}:bloom:<m>x<k>  string  the bucket's membership filter
+                                        (membership.py; no time to live)
 
 Redis runs without persistence and holds only the codes scanned lately: every call
 refreshes the code's keys' time to live (``SCAN_STATE_TTL_S``), so an idle code's keys
 expire and memory follows the active codes. A code whose hash is missing, or holds another
-epoch than its bucket's, is not loaded: the script answers "miss", the store reads the
-code's summary row (``scan_code_summaries``, one primary-key read, kept by the scan sink in
-the transaction of the scan rows) and sends the loader script and the scan again in one
-pipelined round trip. Recovery after a flush is therefore per code, on its next scan, and
-reads no scan history: a flushed Redis answers every code right at once (the epoch key,
-gone with the flush, is set afresh by the first script that needs it). Bumping a bucket's
+epoch than its bucket's, is not loaded. If its bucket's membership filter is complete and
+says the code was never seen, the script starts it empty in the same call (a code's first
+scan: no summary read, one round trip). Otherwise the script answers "miss", the store
+reads the code's summary row (``scan_code_summaries``, one primary-key read, kept by the
+scan sink in the transaction of the scan rows) and sends the loader script and the scan
+again in one pipelined round trip. Recovery after a flush is therefore per code, on its
+next scan, and reads no scan history: a flushed Redis answers every code right at once
+(the epoch key, gone with the flush, is set afresh by the first script that needs it;
+the filters, gone too, are incomplete until the worker rebuilds them). Bumping a bucket's
 epoch invalidates every code of it at once (long outages, below).
 
 Failures (connection refused, timeout, cluster errors) surface as ``redis.RedisError``; the
@@ -30,6 +35,7 @@ marked stale and invalidated once Redis answers again, so counters converge to t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import zlib
 from collections.abc import Sequence
@@ -41,9 +47,11 @@ from sqlalchemy.engine import Engine
 
 from ..risk.facts import MAX_SCANS_PER_NETWORK, CodeHistory, ScanPlace
 from ..serials.codec import ALPHABET
-from . import summary
+from . import membership, summary
 from .store import RECENT_CAP, Observation, ScanStateStore, network_key
 from .summary import decode_claimers, decode_place, encode_place
+
+log = logging.getLogger(__name__)
 
 BUCKETS = 1024
 CROCKFORD = ALPHABET  # the serial alphabet (serials/codec.py)
@@ -79,8 +87,13 @@ def bucket_of(serial: str) -> int:
 
 class RedisScanStateStore(ScanStateStore):
     def __init__(self, client, prefix: str, engine: Engine, on_rebuild=None,
-                 ttl_s: float = 0):
+                 ttl_s: float = 0, filter_bits: int = 0, filter_hashes: int = 7,
+                 on_summary_read=None):
         self._client = client
+        # The membership filter (membership.py): bits per bucket, positions per code; 0 bits
+        # turns it off (every code missing in Redis reads its summary, as before).
+        self.filter_bits = int(filter_bits)
+        self.filter_hashes = int(filter_hashes) if self.filter_bits else 0
         self._prefix = prefix
         self._engine = engine
         # PostgreSQL: summary reads on connections of their own (one round trip each).
@@ -95,9 +108,12 @@ class RedisScanStateStore(ScanStateStore):
                          for script in (self._script, self._loader, self._counter)}
         self._stale: set[str] = set()
         self._stale_buckets: set[int] = set()
+        self._poisoned: set[int] = set()  # filters to mark incomplete once Redis answers
         self._stale_lock = threading.Lock()
-        # Called once per code loaded from its summary (the rebuild metric).
+        # Called once per code loaded from its summary (the rebuild metric), and once per
+        # summary read (every miss).
         self._on_rebuild = on_rebuild or (lambda: None)
+        self._on_summary_read = on_summary_read or (lambda: None)
 
     # -- keys -----------------------------------------------------------------------------
     def _tag(self, bucket: int) -> str:
@@ -107,6 +123,64 @@ class RedisScanStateStore(ScanStateStore):
         tag = self._tag(bucket_of(serial))
         return [f"{tag}:{SENTINEL}", f"{tag}:c:{serial}", f"{tag}:d:{serial}",
                 f"{tag}:r:{serial}", f"{tag}:w:{serial}", f"{tag}:p:{serial}"]
+
+    # -- the membership filter (membership.py) -------------------------------------------
+    @property
+    def client(self):
+        return self._client
+
+    bucket_of = staticmethod(bucket_of)
+
+    def filter_key(self, bucket: int) -> str:
+        return f"{self._tag(bucket)}:bloom:{self.filter_bits}x{self.filter_hashes}"
+
+    def filter_offsets(self, serial: str) -> list[int]:
+        if not self.filter_bits:
+            return []
+        return membership.offsets(serial, self.filter_bits, self.filter_hashes)
+
+    def incomplete_buckets(self) -> list[int]:
+        """Buckets whose filter is not complete (none when filters are off)."""
+        if not self.filter_bits:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for bucket in range(BUCKETS):
+            pipe.getbit(self.filter_key(bucket), 0)
+        return [b for b, bit in enumerate(self._pipe_execute(pipe)) if not int(bit)]
+
+    def note_stored(self, rows: Sequence[dict]) -> None:
+        """The sinks call this after inserting scan or PIN rows and before committing them:
+        the codes' bits go into their filters, so a filter rebuilt after a flush that came
+        before this call cannot miss them (membership.rebuild says why this order is the
+        one that is right). Redis failing here does not fail the commit: the buckets are
+        marked incomplete once Redis answers, and their next rebuild reads these rows."""
+        if not self.filter_bits:
+            return
+        by_bucket: dict[int, list[int]] = {}
+        for row in rows:
+            if row.get("verdict") == summary.COUNTERFEIT:
+                continue
+            serial = row["serial"]
+            by_bucket.setdefault(bucket_of(serial), []).extend(self.filter_offsets(serial))
+        if not by_bucket:
+            return
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for bucket, positions in by_bucket.items():
+                pipe.execute_command("BITFIELD", self.filter_key(bucket),
+                                     *membership.set_args(positions, self.filter_bits))
+            self._pipe_execute(pipe)
+        except Exception as exc:  # noqa: BLE001 - never fail a commit for the filter's sake
+            log.warning("membership filter bits not set (%s); buckets marked incomplete "
+                        "once Redis answers", type(exc).__name__)
+            with self._stale_lock:
+                self._poisoned |= set(by_bucket)
+
+    def _pipe_execute(self, pipe) -> list:
+        try:
+            return pipe.execute()
+        except RedisClusterException as exc:
+            raise redis.RedisError(f"Redis Cluster: {exc}") from exc
 
     # -- contract -------------------------------------------------------------------------
     def observe(self, serial: str, place: ScanPlace, window_s: float,
@@ -145,35 +219,53 @@ class RedisScanStateStore(ScanStateStore):
         with self._stale_lock:
             serials, self._stale = self._stale, set()
             buckets, self._stale_buckets = self._stale_buckets, set()
+            poisoned, self._poisoned = self._poisoned, set()
         try:
             pipe = self._client.pipeline(transaction=False)
             for serial in serials:  # the next call misses and loads the summary
                 pipe.delete(self.keys_for(serial)[1])
+                if self.filter_bits:  # its summary exists now (or it is a harmless extra)
+                    pipe.execute_command("BITFIELD", self.filter_key(bucket_of(serial)),
+                                         *membership.set_args(self.filter_offsets(serial),
+                                                              self.filter_bits))
             for bucket in buckets:  # every code of the bucket is reloaded on its next call
                 pipe.incr(f"{self._tag(bucket)}:{SENTINEL}")
+            if self.filter_bits:
+                # Codes answered without Redis there have no bits: the worker's next rebuild
+                # of these buckets reads their summaries.
+                for bucket in buckets | poisoned:
+                    pipe.execute_command("BITFIELD", self.filter_key(bucket),
+                                         *membership.poison_args(self.filter_bits))
             pipe.execute()
         except Exception:
             with self._stale_lock:
                 self._stale |= serials
                 self._stale_buckets |= buckets
+                self._poisoned |= poisoned
             raise
 
     # -- internals --------------------------------------------------------------------------
     def _call(self, serial: str, mode: str, place: ScanPlace | None, window_s: float,
               counters: Sequence[tuple[str, int]] = (), claimer: str = ""):
-        if self._stale or self._stale_buckets:
+        if self._stale or self._stale_buckets or self._poisoned:
             self._drop_stale()
         keys = self.keys_for(serial)
+        positions = self.filter_offsets(serial)
+        if positions:
+            keys.append(self.filter_key(bucket_of(serial)))
         now = place.at if place else dt.datetime.now(dt.UTC)
         args = [mode, int(now.timestamp() * 1000), (place.device_hash or "") if place else "",
                 int(window_s * 1000), encode_place(place) if place else "", RECENT_CAP,
                 (network_key(place.network, place.device_hash) or "") if place else "",
-                MAX_SCANS_PER_NETWORK, claimer, self._ttl_ms]
+                MAX_SCANS_PER_NETWORK, claimer, self._ttl_ms, len(positions), *positions]
         state = (self._script.sha, len(keys), *keys, *args)
         *counts, reply = self._run([*(self._counter_call(k, s) for k, s in counters), state])
         if reply[0] in (b"miss", "miss"):
+            self._on_summary_read()
+            if positions:  # the last bit first: a filter key the loader creates is full-size
+                positions = [membership.last_bit(self.filter_bits), *positions]
             load = (self._loader.sha, len(keys), *keys, self.summary_json(serial),
-                    int(now.timestamp() * 1000), self._ttl_ms)
+                    int(now.timestamp() * 1000), self._ttl_ms, len(positions), *positions)
             for _attempt in (1, 2):  # twice: a loader Redis had lost (NOSCRIPT) runs late
                 loaded, reply = self._run([load, state])
                 if int(loaded):

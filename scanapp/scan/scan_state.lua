@@ -16,9 +16,14 @@
 -- ARGV[5] place ("ms|lat|lon|province|device|accuracy|network")   ARGV[6] recent cap
 -- ARGV[7] network hash or ""   ARGV[8] one network's cap on e   ARGV[9] claimer or ""
 -- ARGV[10] idle time to live of the code's keys (ms; 0 = none), refreshed by every call
+-- ARGV[11] k: how many filter offsets follow (0: no membership filter, no KEYS[7])
+-- ARGV[12..11+k] the code's bit offsets in KEYS[7], its bucket's membership filter
+--         (scan/membership.py; bit 0 = complete)
 --
--- Reply: {"miss"} when the code is not loaded (never scanned, flushed, expired or
--- invalidated): the caller loads it from its summary row (load_code.lua) and calls again.
+-- Reply: {"miss"} when the code is not loaded (flushed, expired, invalidated, or never
+-- scanned but its bucket's filter cannot tell): the caller loads it from its summary row
+-- (load_code.lua) and calls again. A code missing here whose bits are not all set in a
+-- complete filter has no summary: it starts empty in this same call, no read needed.
 -- Otherwise {"ok", repeat (0/1), n, devices, first or "", pc, pf, e, networks, #claimers,
 --  claimers..., recent...}.
 local epoch = redis.call('GET', KEYS[1])
@@ -27,7 +32,28 @@ if not epoch then
   redis.call('SET', KEYS[1], epoch)
 end
 if redis.call('HGET', KEYS[2], 'g') ~= epoch then
-  return {'miss'}
+  local k = tonumber(ARGV[11] or '0')
+  if k == 0 or redis.call('GETBIT', KEYS[7], 0) == 0 then
+    return {'miss'}
+  end
+  for i = 12, 11 + k do
+    if redis.call('GETBIT', KEYS[7], ARGV[i]) == 0 then
+      k = -1
+      break
+    end
+  end
+  if k > 0 then
+    return {'miss'}  -- seen before, or a false positive: its summary says which
+  end
+  -- Never scanned: the state the loader would write from no summary, and its bits.
+  for i = 2, 6 do
+    redis.call('DEL', KEYS[i])
+  end
+  redis.call('HSET', KEYS[2], 'g', epoch, 'n', 0, 'e', 0, 'dn', 0, 'wn', 0, 'pc', 0,
+             'pf', 0)
+  for i = 12, 11 + tonumber(ARGV[11]) do
+    redis.call('SETBIT', KEYS[7], ARGV[i], 1)
+  end
 end
 
 local mode = ARGV[1]

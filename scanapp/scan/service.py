@@ -105,13 +105,17 @@ def build_components(app: Flask, codec: SerialCodec, hasher: Hasher, metrics: Me
         store: ScanStateStore = RedisScanStateStore(
             client, app.config["REDIS_PREFIX"], engine,
             on_rebuild=lambda: metrics.inc("scanapp_redis_bucket_rebuilds_total"),
-            ttl_s=app.config["SCAN_STATE_TTL_S"])
+            ttl_s=app.config["SCAN_STATE_TTL_S"], filter_bits=app.config["SCAN_FILTER_BITS"],
+            filter_hashes=app.config["SCAN_FILTER_HASHES"],
+            on_summary_read=lambda: metrics.inc("scanapp_scan_summary_reads_total"))
     else:
         store = SqlScanStateStore(engine)
     group = app.config["SCAN_GROUP_COMMIT"]
     if group is None:  # production default: share commits between concurrent scans
         group = engine.dialect.name == "postgresql"
-    sink = GroupCommitSink(engine) if group else DirectSink(engine)
+    hook = store.note_stored if isinstance(store, RedisScanStateStore) else None
+    sink = (GroupCommitSink(engine, before_commit=hook) if group
+            else DirectSink(engine, before_commit=hook))
     flag_writer = FlagWriter(record_flags) if app.config["SCAN_FLAGS_IN_BACKGROUND"] else None
     return ScanComponents(
         hasher=hasher, store=store,

@@ -88,19 +88,24 @@ def _utc(value: dt.datetime | None) -> dt.datetime:
 
 
 class DirectSink:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, before_commit=None):
         self._engine = engine
+        # Called with the rows after they are inserted, before the commit (the Redis
+        # store's membership filter: RedisScanStateStore.note_stored says why then).
+        self._before_commit = before_commit or (lambda rows: None)
 
     def record(self, row: dict) -> int:
         with self._engine.begin() as conn:
             row_id = conn.execute(_INSERT, row).scalar_one()
             summary.apply_scans(conn, [row])
+            self._before_commit([row])
             return row_id
 
     def record_pin(self, row: dict) -> None:
         with self._engine.begin() as conn:
             conn.execute(insert(PinCheck), row)
             summary.apply_pin(conn, row)
+            self._before_commit([row])
 
     def close(self) -> None:
         return None
@@ -109,8 +114,8 @@ class DirectSink:
 class GroupCommitSink(DirectSink, BackgroundThread):
     name = "scan-group-commit"
 
-    def __init__(self, engine: Engine, max_batch: int = 500):
-        DirectSink.__init__(self, engine)
+    def __init__(self, engine: Engine, max_batch: int = 500, before_commit=None):
+        DirectSink.__init__(self, engine, before_commit)
         BackgroundThread.__init__(self)
         self._max_batch = max_batch
         self._postgresql = engine.dialect.name == "postgresql"
@@ -184,6 +189,7 @@ class GroupCommitSink(DirectSink, BackgroundThread):
                     ids = list(conn.execute(_BATCH_INSERT, rows).scalars())
                 # The codes' summaries, in the same transaction: as durable as the rows.
                 summary.apply_scans(conn, rows)
+                self._before_commit(rows)
             except DBAPIError as exc:
                 self._drop_connection()
                 if attempt == 1 and exc.connection_invalidated:

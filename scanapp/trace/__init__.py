@@ -16,6 +16,7 @@ __all__ = ["init_app", "public_lot_view"]
 
 
 def init_app(app: Flask) -> None:
+    from . import export, queries
     from .hook import TraceCaptureHook
     from .summary import SummaryCache
 
@@ -24,3 +25,8 @@ def init_app(app: Flask) -> None:
     app.extensions["scanapp.trace.summary"] = cache
     # The stamp page (scanapp.scan, a lower layer) renders the lot's document through this.
     app.extensions["scanapp.trace.lot_view"] = public_lot_view
+    # The inspectors' workspace (scanapp.fraud, also below trace) shows a lot's lineage as a
+    # page and offers its spreadsheet to a signed-in inspector, through these.
+    app.extensions["scanapp.trace.lineage"] = {"backward": queries.lineage_backward,
+                                               "forward": queries.lineage_forward}
+    app.extensions["scanapp.trace.export"] = export.export_file

@@ -70,6 +70,14 @@ def party_uri(gln: str) -> str:
     return f"{DL}/417/{gln}"
 
 
+# Compiled once: capture parses every identifier of every event with these.
+_DL_LOT = re.compile(r"https?://[^/]+(?:/.*)?/01/(\d{14})/10/([^/?#]+)(?:/21/[^/?#]+)?")
+_DL_ITEM = re.compile(r"https?://[^/]+(?:/.*)?/01/(\d{14})/21/[^/?#]+")
+_DL_CLASS = re.compile(r"https?://[^/]+(?:/.*)?/01/(\d{14})")
+_DL_LOCATION = re.compile(r"https?://[^/]+(?:/.*)?/414/(\d{13})(?:/254/([^/?#]+))?")
+_DL_PARTY = re.compile(r"https?://[^/]+(?:/.*)?/417/(\d{13})")
+
+
 def _urn_parts(value: str, scheme: str) -> list[str] | None:
     prefix = f"urn:epc:{scheme}:"
     if not value.startswith(prefix):
@@ -80,6 +88,12 @@ def parse_lot(value: str) -> tuple[str, str] | None:
     """(gtin14, lot) of a lot class identifier, or None when it is not one."""
     if not isinstance(value, str):
         return None
+    return _parse_lot(value)
+
+
+# Cached: a document names the same lots, places and parties over and over.
+@functools.lru_cache(maxsize=16_384)
+def _parse_lot(value: str) -> tuple[str, str] | None:
     parts = _urn_parts(value, "class:lgtin")
     if parts is not None:
         if len(parts) != 3 or not (parts[0] + parts[1]).isdigit() \
@@ -91,8 +105,7 @@ def parse_lot(value: str) -> tuple[str, str] | None:
             return Gtin.parse(with_check_digit(body)).as_gtin_14(), unquote(parts[2])
         except ParseError:
             return None
-    match = re.fullmatch(r"https?://[^/]+(?:/.*)?/01/(\d{14})/10/([^/?#]+)(?:/21/[^/?#]+)?",
-                         value)
+    match = _DL_LOT.fullmatch(value)
     if match is None:
         return None
     gtin = _valid_gtin(match.group(1))
@@ -107,7 +120,7 @@ def parse_item_gtin(value: str) -> str | None:
     parts = _urn_parts(value, "id:sgtin")
     if parts is not None:
         return _gtin_of(parts)
-    match = re.fullmatch(r"https?://[^/]+(?:/.*)?/01/(\d{14})/21/[^/?#]+", value)
+    match = _DL_ITEM.fullmatch(value)
     return _valid_gtin(match.group(1)) if match else None
 
 
@@ -118,7 +131,7 @@ def parse_class_gtin(value: str) -> str | None:
     parts = _urn_parts(value, "idpat:sgtin")
     if parts is not None:
         return _gtin_of(parts)
-    match = re.fullmatch(r"https?://[^/]+(?:/.*)?/01/(\d{14})", value)
+    match = _DL_CLASS.fullmatch(value)
     return _valid_gtin(match.group(1)) if match else None
 
 
@@ -141,6 +154,12 @@ def parse_location(value: str) -> tuple[str, str] | None:
     """(gln, extension or '') of a location identifier, or None."""
     if not isinstance(value, str):
         return None
+    return _parse_location(value)
+
+
+# Cached: a document names the same lots, places and parties over and over.
+@functools.lru_cache(maxsize=16_384)
+def _parse_location(value: str) -> tuple[str, str] | None:
     parts = _urn_parts(value, "id:sgln")
     if parts is not None:
         if len(parts) != 3 or len(parts[0] + parts[1]) != 12 \
@@ -148,7 +167,7 @@ def parse_location(value: str) -> tuple[str, str] | None:
             return None
         ext = "" if parts[2] in ("", "0") else unquote(parts[2])
         return with_check_digit(parts[0] + parts[1]), ext
-    match = re.fullmatch(r"https?://[^/]+(?:/.*)?/414/(\d{13})(?:/254/([^/?#]+))?", value)
+    match = _DL_LOCATION.fullmatch(value)
     if match is None:
         return None
     return match.group(1), unquote(match.group(2) or "")
@@ -158,10 +177,16 @@ def parse_party(value: str) -> str | None:
     """The GLN of a party identifier (AI 417 or pgln URN), or None."""
     if not isinstance(value, str):
         return None
+    return _parse_party(value)
+
+
+# Cached: a document names the same lots, places and parties over and over.
+@functools.lru_cache(maxsize=16_384)
+def _parse_party(value: str) -> str | None:
     parts = _urn_parts(value, "id:pgln")
     if parts is not None:
         if len(parts) != 2 or len(parts[0] + parts[1]) != 12:
             return None
         return with_check_digit(parts[0] + parts[1])
-    match = re.fullmatch(r"https?://[^/]+(?:/.*)?/417/(\d{13})", value)
+    match = _DL_PARTY.fullmatch(value)
     return match.group(1) if match else None

@@ -118,3 +118,17 @@ def to_xlsx(table: list[list], title: str) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def export_file(session: Session, principal: Principal, lot_id: int, direction: str,
+                fmt: str) -> tuple[bytes, str, str]:
+    """(body, media type, file name) of a lot's trace spreadsheet: the API's export and the
+    inspectors' workspace download the same file."""
+    table = rows(session, principal, lot_id, direction)
+    name = f"trace-lot-{lot_id}"
+    if fmt == "xlsx":
+        return to_xlsx(table, name), XLSX, f"{name}.xlsx"
+    return to_csv(table), "text/csv; charset=utf-8", f"{name}.csv"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -222,6 +223,7 @@ class TraceCaptureHook:
         if state is None:  # not a per-document capture: check and apply event by event
             return
         doc = state["trace"] = _Document()
+        state[LOT_IDS] = set()
         gtins: set[str] = set()
         keys: set[tuple[str, str]] = set()
         places: set[tuple[str, str]] = set()
@@ -329,7 +331,7 @@ class TraceCaptureHook:
                         "authorised for by its brand, or received", base)
         self._check_lots(session, parsed, products, problem)
         if recall:
-            self._check_recall(session, principal, parsed, problem)
+            self._check_recall(session, principal, parsed, products, problem)
         else:
             self._check_location(session, principal, parsed, inspector, problem)
         self._check_parties(session, parsed, problem)
@@ -406,12 +408,16 @@ class TraceCaptureHook:
                 problem("forbidden", f"{raw} is {location.party.name}'s registered location; "
                         "you record events only at your own", where)
 
-    def _check_recall(self, session, principal, parsed: Parsed, problem) -> None:
+    def _check_recall(self, session, principal, parsed: Parsed, products, problem) -> None:
         existing = parsed.existing if parsed.existing is not None else \
             self._existing_lots(session, parsed)
+        # The brand from the document's products: a recall names a thousand lots, and
+        # lot.product is a lazy load for each.
+        brands = {p.id: p.brand_org_id for p in products.values()}
         for ref in parsed.lots:
             lot = existing.get((ref.gtin, ref.lot))
-            if lot is not None and not may_recall(principal, lot):
+            if lot is not None and not may_recall(principal, lot,
+                                                  brands.get(lot.product_id)):
                 problem("forbidden", f"only the brand, the lot's maker, an inspector or an "
                         f"admin may recall lot {ref.lot} of GTIN {ref.gtin}", ref.field)
         if parsed.raw_location is not None:
@@ -590,6 +596,18 @@ _EDGE_COLUMNS = ("input_lot_id", "output_lot_id", "quantity", "unit", "event_id"
                  "event_time", "created_at")
 
 
+# In the capture's document state: the ids of the lots this hook wrote lot events for, in
+# the document being captured (scanapp.authority's rules run on them).
+LOT_IDS = "trace.lot_ids"
+
+
+def document_lot_ids(session: Session) -> set[int] | None:
+    """The lots the document being captured gave lot events to, when this hook works per
+    document (None otherwise: the caller asks the database)."""
+    state = document_state(session)
+    return state.get(LOT_IDS) if state is not None else None
+
+
 def _write_pending(session: Session, doc: _Document) -> None:
     """The deferred lot events and lineage edges, one COPY (PostgreSQL) or executemany
     per table; new lots are flushed first for their ids (and, on SQLite, the events), and
@@ -600,6 +618,9 @@ def _write_pending(session: Session, doc: _Document) -> None:
         return
     events = [{**row, "lot_id": lot.id, "event_pk": stored.id}
               for row, lot, stored in doc.lot_events]
+    written = document_lot_ids(session)
+    if written is not None:
+        written.update(row["lot_id"] for row in events)
     edges = [{**row, "input_lot_id": src.id, "output_lot_id": dst.id, "event_pk": stored.id}
              for row, src, dst, stored in doc.edges]
     doc.lot_events, doc.edges = [], []
@@ -611,15 +632,19 @@ def _write_pending(session: Session, doc: _Document) -> None:
             connection.execute(LineageEdge.__table__.insert(), edges)
         return
     cursor = connection.connection.driver_connection.cursor()
+    details = _LOT_EVENT_COLUMNS.index("details")
     for table, columns, rows in (("trace_lot_events", _LOT_EVENT_COLUMNS, events),
                                  ("trace_lineage", _EDGE_COLUMNS, edges)):
         if not rows:
             continue
+        values = operator.itemgetter(*columns)
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(tuple(
-                    json.dumps(row[c], ensure_ascii=False) if c == "details" else row[c]
-                    for c in columns))
+                row_values = values(row)
+                if table == "trace_lot_events":
+                    row_values = list(row_values)
+                    row_values[details] = json.dumps(row_values[details], ensure_ascii=False)
+                copy.write_row(row_values)
 
 
 def _products(session: Session, gtins: set[str]) -> dict[str, Product]:
@@ -726,4 +751,5 @@ def _ilmd_dates(lot: Lot, ilmd: dict) -> None:
                 continue
 
 
-__all__ = ["TraceCaptureHook", "parse_event", "find_location", "manages_location"]
+__all__ = ["TraceCaptureHook", "document_lot_ids", "parse_event", "find_location",
+           "manages_location"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -114,9 +114,17 @@ def enqueue(session: Session, lot_ids: Iterable[int]) -> None:
     ids = sorted(set(lot_ids))
     if not ids:
         return
+    now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement, no savepoint: the pending-lot unique index skips lots already
+        # queued, by this transaction or (once it commits) a concurrent one.
+        session.execute(text(
+            "INSERT INTO trace_portal_outbox (lot_id, created_at, attempts, next_attempt_at) "
+            "SELECT unnest(CAST(:ids AS integer[])), :now, 0, :now "
+            "ON CONFLICT (lot_id) WHERE sent_at IS NULL DO NOTHING"), {"ids": ids, "now": now})
+        return
     pending = set(session.scalars(select(PortalOutbox.lot_id).where(
         PortalOutbox.lot_id.in_(ids), PortalOutbox.sent_at.is_(None))))
-    now = utcnow()
     missing = [i for i in ids if i not in pending]
     if not missing:
         return

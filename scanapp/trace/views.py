@@ -325,16 +325,10 @@ class LotExport(MethodView):
                                         "spreadsheetml.sheet", success=True)
     def get(self, args, lot_id: int):
         """The lot's trace as a sortable spreadsheet (FSMA 204-style columns), CSV or XLSX"""
-        session = get_session()
-        table = export.rows(session, current_principal(), lot_id, args["direction"])
-        name = f"trace-lot-{lot_id}"
-        if args["format"] == "xlsx":
-            body, mime = export.to_xlsx(table, name), (
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        else:
-            body, mime = export.to_csv(table), "text/csv; charset=utf-8"
+        body, mime, name = export.export_file(get_session(), current_principal(), lot_id,
+                                              args["direction"], args["format"])
         return Response(body, mimetype=mime, headers={
-            "Content-Disposition": f'attachment; filename="{name}.{args["format"]}"'})
+            "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # -- public (no key; limited per address like the stamp page) -------------------------------

@@ -156,3 +156,35 @@ def test_keys_create_validates_province(runner):
     nationwide = runner.invoke(args=["keys", "create", "--role", "authority", "--org",
                                      "Cục Đo lường", "--province", "all"])
     assert nationwide.exit_code == 0, nationwide.output
+
+
+def test_admin_api_creates_a_scoped_authority_key(client, admin, brand, hy_chain, app):
+    """An operator without shell access makes the same key as `keys create --province`."""
+    from tests.conftest import Actor
+
+    made = admin.post("/api/v1/keys", json={"org": "Sở KH&CN Hưng Yên", "role": "authority",
+                                            "province": "33"})
+    assert made.status_code == 201, made.get_json()
+    hung_yen = Actor(client, made.get_json()["key"], "authority")
+    assert [p["name"] for p in ok(hung_yen.get("/api/v1/authority/parties"), 200)] \
+        == ["HTX Nhãn lồng Tiên Lữ"]
+    nationwide = admin.post("/api/v1/keys", json={"org": "Cục Đo lường", "role": "authority",
+                                                  "province": "all"})
+    assert nationwide.status_code == 201
+    everyone = Actor(client, nationwide.get_json()["key"], "authority")
+    assert len(ok(everyone.get("/api/v1/authority/parties"), 200)) >= 1
+
+    keys_before = len(ok(admin.get("/api/v1/keys"), 200))
+    for body, code in (({"org": "Sở X", "role": "authority"}, "authority_province"),
+                       ({"org": "Sở X", "role": "authority", "province": "99"},
+                        "unknown_province"),
+                       ({"org": "Brand C", "role": "brand", "province": "33"},
+                        "authority_province")):
+        answer = admin.post("/api/v1/keys", json=body)
+        assert answer.status_code == 422, (body, answer.get_json())
+        assert answer.get_json()["code"] == code
+    # Refused keys store nothing: no key, and no organisation made on the way.
+    assert len(ok(admin.get("/api/v1/keys"), 200)) == keys_before
+    assert "Sở X" not in [o["name"] for o in ok(admin.get("/api/v1/orgs"), 200)]
+    assert brand.post("/api/v1/keys", json={"org": "Sở Y", "role": "authority",
+                                            "province": "33"}).status_code == 403

@@ -195,3 +195,20 @@ def test_values_the_store_cannot_hold_are_problems_not_errors(app, principal):
         (0, "unsupported_event_type"), (1, "identifier_too_long"),
         (2, "identifier_too_long"), (3, "identifier_too_long")}
     assert result.stored_ids == [] and count(app, EpcisEvent) == 0
+
+
+def test_paused_gc_nests_and_restores_the_collector():
+    import gc
+
+    from scanapp.epcis.capture import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer capture still runs
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        raise RuntimeError("a failed capture")
+    assert gc.isenabled()

@@ -40,6 +40,11 @@ def _pages(app, case, key: str) -> dict[str, tuple[int, str]]:
     pages["dossier_forged"] = client.get(f"/inspect/codes/{FORGED[0]}")
     pages["dossier_other"] = client.get(f"/inspect/codes/{SERIAL_HN}")
     pages["report"] = client.get(f"/inspect/reports/{case.report_id}")
+    lot_id = int(re.search(r'href="/inspect/lots/(\d+)/lineage/backward"',
+                           pages["dossier"].get_data(as_text=True)).group(1))
+    pages["lineage_backward"] = client.get(f"/inspect/lots/{lot_id}/lineage/backward")
+    pages["lineage_forward"] = client.get(f"/inspect/lots/{lot_id}/lineage/forward")
+    pages["error_unknown_lot"] = client.get("/inspect/lots/999999/lineage/forward")
     pages["error_unknown_code"] = client.get("/inspect/codes/1NOPENOPENOPENOPENOP")
     pages["error_bad_cell"] = client.get("/inspect/hotspots?cell=abc")
     pages["error_no_page"] = client.get("/inspect/nothing-here")
@@ -63,11 +68,12 @@ def test_every_workspace_page_speaks_vietnamese(app, case, inspector):
     pages = _pages(app, case, inspector.key)
     expected = {"login": 200, "queue": 200, "queue_filtered_bad": 200, "hotspot_province": 200,
                 "hotspot_cell": 200, "dossier": 200, "dossier_forged": 200,
-                "dossier_other": 200, "report": 200, "error_unknown_code": 404,
+                "dossier_other": 200, "report": 200, "lineage_backward": 200,
+                "lineage_forward": 200, "error_unknown_lot": 404, "error_unknown_code": 404,
                 "error_bad_cell": 422, "error_no_page": 404, "error_csrf": 400,
                 "flash_refused": 200, "flash_done": 200}
     assert {name: status for name, (status, _) in pages.items()} == expected
-    data = [*case.data, "Thu giữ 40 chai", "1NOPENOPENOPENOPENOP"]
+    data = [*case.data, "Thu giữ 40 chai", "1NOPENOPENOPENOPENOP", "PXK-2026-1105"]
     problems = {name: untranslated(html, data) for name, (_, html) in pages.items()}
     assert {name: found for name, found in problems.items() if found} == {}
     # What the pages say is really there, in Vietnamese, with no raw signal id.
@@ -80,8 +86,16 @@ def test_every_workspace_page_speaks_vietnamese(app, case, inspector):
     # The lot: made where, shipped to whom, not recalled; links to its trace.
     lot = re.search(r'id="lot-section">.*?</section>', dossier, re.S).group(0)
     assert "Lô chưa bị thu hồi." in lot and "Nhà thùng Phú Quốc" in lot
-    assert "05/11/2026 08:00 · Công ty Phân phối Hà Nội · 400 H87" in lot
-    assert re.search(r'href="/api/v1/trace/lots/\d+/lineage/backward"', lot)
+    assert "05/11/2026 08:00 · Công ty Phân phối Hà Nội · 400 cái" in lot
+    assert re.search(r'href="/inspect/lots/\d+/lineage/backward"', lot)
+    # The lineage pages a signed-in inspector follows from there (no API key in a header):
+    # the lot, where it was made and the shipment to the distributor, in Vietnamese.
+    back, forward = pages["lineage_backward"][1], pages["lineage_forward"][1]
+    assert "Chuỗi nguồn gốc lô L2411" in back and "Nhà thùng Phú Quốc" in back
+    assert "Lô này không làm từ lô nào khác trong hệ thống." in back
+    assert "Chuỗi phân phối lô L2411" in forward
+    assert re.search(r"05/11/2026 08:00</time> · Xuất hàng · 400 cái · từ Brand A · "
+                     r"đến Công ty Phân phối Hà Nội .*chứng từ PXK-2026-1105", forward)
     assert f'href="/api/v1/trace/public/lots/{case.gtin}/L2411"' in lot
     assert "Vụ việc đang ở trạng thái «Đang xử lý» không thể chuyển sang «Đã đóng»" in \
         pages["flash_refused"][1]
@@ -249,3 +263,26 @@ def test_a_recalled_lot_shows_in_the_dossier(app, case, inspector):
     assert re.search(r'id="lot-recall">Lô đã bị thu hồi: Nhiễm khuẩn · từ \d\d/\d\d/2026 '
                      r'\d\d:\d\d · bởi Inspectorate I', html)
     assert untranslated(html, [*case.data, "Nhiễm khuẩn"]) == []
+
+
+def test_an_inspector_downloads_a_lots_trace_from_the_workspace(app, case, inspector, brand):
+    """The dossier's spreadsheet link works with the sign-in cookie alone; it is the API's
+    export (same rows), and a signed-out browser is sent to sign in, not given the file."""
+    client = app.test_client()
+    sign_in(client, inspector.key)
+    dossier = client.get(f"/inspect/codes/{case.serial}").get_data(as_text=True)
+    link = re.search(r'href="(/inspect/lots/(\d+)/trace\.xlsx)"', dossier)
+    assert link, "the dossier links the lot's spreadsheet"
+    lot_id = int(link.group(2))
+    xlsx = client.get(link.group(1))
+    assert xlsx.status_code == 200
+    assert xlsx.mimetype.endswith("spreadsheetml.sheet") and xlsx.data[:2] == b"PK"
+    page_csv = client.get(f"/inspect/lots/{lot_id}/trace.csv?direction=forward")
+    api_csv = brand.get(f"/api/v1/trace/lots/{lot_id}/export?format=csv&direction=forward")
+    assert page_csv.status_code == api_csv.status_code == 200
+    assert page_csv.data == api_csv.data and "PXK-2026-1105" in page_csv.get_data(as_text=True)
+    bad = client.get(f"/inspect/lots/{lot_id}/trace.csv?direction=sideways")
+    assert bad.status_code == 422 and "text/html" in bad.content_type
+    stranger = app.test_client().get(link.group(1))
+    assert stranger.status_code in (302, 303)
+    assert "/inspect/login" in stranger.headers["Location"]

@@ -95,6 +95,18 @@ def test_queue_hotspot_and_dossier(browser, live_server, inspector, case, shots,
         assert page.inner_text("#lot") == "L2411"
         _fits(page, size, shots, "dossier")
 
+        # The lot's lineage, both ways, from the dossier's links (the sign-in cookie only).
+        with page.expect_navigation():
+            page.click("#lineage-forward")
+        assert page.inner_text("#lineage-heading") == "Chuỗi phân phối lô L2411"
+        assert "Công ty Phân phối Hà Nội" in page.inner_text("#own-moves")
+        _fits(page, size, shots, "lineage-forward")
+        with page.expect_navigation():
+            page.click("#lineage-other")
+        assert page.inner_text("#lineage-heading") == "Chuỗi nguồn gốc lô L2411"
+        _fits(page, size, shots, "lineage-backward")
+        page.goto(live_server + f"/inspect/codes/{case.serial}")
+
         # English on request, kept for the next page.
         page.click("a.lang-switch")
         assert page.inner_text("h1").startswith("Code dossier")

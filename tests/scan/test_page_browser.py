@@ -156,9 +156,14 @@ def test_recall_banner_sits_above_everything(browser, live_server, issue_stamps,
         top = page.evaluate(
             "document.querySelector('#scan').firstElementChild.nextElementSibling.id")
         assert top == "recall-banner"
-        verdict = page.locator("#verdict")
-        verdict.wait_for(state="visible")  # the page's script may still be filling it in
-        assert banner.bounding_box()["y"] < verdict.bounding_box()["y"]
+        # The page's script records the scan and swaps #result's HTML when the answer comes;
+        # a locator's two-step measure can catch the old #verdict just detached (None), so
+        # wait for that round trip, then measure both in one synchronous step.
+        page.wait_for_load_state("networkidle")
+        banner_y, verdict_y = page.evaluate(
+            "['#recall-banner', '#verdict'].map("
+            "s => document.querySelector(s).getBoundingClientRect().top)")
+        assert banner_y < verdict_y
         page.screenshot(path=str(artifacts_dir / f"page-recall-banner-{stack.name}.png"),
                         full_page=True)
     finally:

@@ -59,7 +59,7 @@ PUBLIC_METHODS = {("POST", "reports.Reports"): "consumers file reports without a
 DASHBOARD = {"inspect.queue", "inspect.dossier", "inspect.export_csv", "inspect.case_action",
              "inspect.logout", "inspect.hotspot", "consumer_reports.inspect_report",
              # Unknown workspace addresses: the sign-in first, then the workspace's own 404.
-             "inspect.unknown_page",
+             "inspect.unknown_page", "inspect.lot_lineage", "inspect.lot_export",
              # In the field (scanapp/fraud/field.py): inspections, stamp checks, evidence.
              "field.new_inspection", "field.save_inspection", "field.inspection",
              "field.inspection_photo", "field.check", "field.evidence_page",

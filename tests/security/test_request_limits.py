@@ -84,6 +84,41 @@ def test_depth_scanner_matches_the_parser():
     assert not json_depth_exceeds('["\\"[[[[[[["]', limit=1)  # escaped quote stays in string
 
 
+def _depth_exceeds_by_character(text: str, limit: int) -> bool:
+    """The scanner as it was (a character loop): what the faster one must answer."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def test_depth_scanner_agrees_with_a_character_by_character_scan():
+    import random
+
+    rng = random.Random(14)
+    alphabet = '[]{}"\\ a,:'
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        for limit in (0, 1, 2, 3):
+            assert json_depth_exceeds(text, limit) == _depth_exceeds_by_character(
+                text, limit), (text, limit)
+
+
 def test_non_utf8_json_is_400(brand):
     response = brand.post("/api/v1/products", data=b'{"gtin": "1", "name": "caf\xe9"}',
                           content_type="application/json")

@@ -202,3 +202,45 @@ def test_a_stamp_whose_lot_has_no_trace_record_answers_trace_null(brand, chain, 
     uri = stamp_uri("https://scan.example.vn", chain["dried"], serial, "NOTRACE")
     answer = anonymous.post("/api/v1/scans", json={"code": uri}).get_json()
     assert answer["verdict"] == "authentic" and answer["trace"] is None
+
+
+def test_recall_marks_lots_and_ranges_in_bulk_with_an_audit_row_each(brand, chain, stamps,
+                                                                       admin, app):
+    """The bulk statements (one array parameter each on PostgreSQL) leave what the row by
+    row path did: every downstream lot with the reason, time, who and root; the range
+    recalled with one audit row saying what it was before; loaded lots up to date."""
+    import sqlalchemy as sa
+
+    from scanapp.auth.models import Organisation, Role
+    from scanapp.auth.service import Principal
+    from scanapp.db import session_scope
+    from scanapp.serials.models import RangeTransition, SerialRange
+    from scanapp.trace import recall
+    from scanapp.trace.models import Lot
+
+    farm_lot = _lot(admin, chain["fresh"], "NH2407A")
+    with app.app_context(), session_scope(app) as session:
+        org_id = session.scalar(sa.select(Organisation.id).order_by(Organisation.id))
+        before = session.get(SerialRange, stamps["range_id"]).status
+        loaded = session.scalars(sa.select(Lot).where(Lot.lot == "LN2408")).one()
+        assert loaded.status == "active"
+        principal = Principal(key_id=1, org_id=org_id, org_name="admin", role=Role.ADMIN)
+        done = recall.recall_lot(session, principal, farm_lot["id"], "Dư lượng kháng sinh")
+        assert (done["lots_recalled"], done["stamp_ranges_recalled"],
+                done["stamps_recalled"]) == (2, 1, 3)
+        # The object loaded before the recall says what the database says, unrefreshed.
+        assert (loaded.status, loaded.recall_reason, loaded.recall_root_id) == (
+            "recalled", "Dư lượng kháng sinh", farm_lot["id"])
+    with app.app_context(), session_scope(app) as session:
+        lots = session.scalars(sa.select(Lot).where(Lot.status == "recalled")).all()
+        assert sorted(lot.lot for lot in lots) == ["LN2408", "NH2407A"]
+        for lot in lots:
+            assert lot.recall_reason == "Dư lượng kháng sinh"
+            assert lot.recall_root_id == farm_lot["id"]
+            assert lot.recalled_by_org_id == org_id and lot.recalled_at is not None
+        assert session.get(SerialRange, stamps["range_id"]).status == "recalled"
+        audit = session.scalars(sa.select(RangeTransition).where(
+            RangeTransition.action == "recall")).all()
+        assert [(a.range_id, a.from_status, a.to_status, a.reason, a.actor_org_id)
+                for a in audit] == [(stamps["range_id"], before, "recalled",
+                                     "lot recall: Dư lượng kháng sinh", org_id)]
