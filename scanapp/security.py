@@ -155,6 +155,29 @@ def missing_security_headers(config, present: set[str], environ: dict,
     return missing
 
 
+# A \uD800-\uDFFF escape (an odd number of backslashes before the u: not an escaped
+# backslash followed by the letter u).
+_SURROGATE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u([dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def lone_surrogate_escape(text: str) -> bool:
+    """True when the JSON text escapes a UTF-16 surrogate that is not half of a pair
+    (a high one directly followed by a low one), which json.loads would keep as a lone
+    surrogate."""
+    low_due_at = -1  # where a high surrogate's low half must start
+    for match in _SURROGATE_ESCAPE.finditer(text):
+        at = match.start(1) - 2
+        if int(match.group(1), 16) >= 0xDC00:
+            if at != low_due_at:
+                return True
+            low_due_at = -1
+        elif low_due_at != -1:
+            return True
+        else:
+            low_due_at = match.end()
+    return low_due_at != -1
+
+
 # A JSON string, escapes included, or an unterminated one running to the end of the text:
 # possessive, so a body of a million characters is matched in C without backtracking.
 _JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
@@ -259,6 +282,12 @@ def check_body_text(data: bytes, is_json: bool) -> str:
     if "\x00" in text or (is_json and "\\u0000" in text):
         raise MalformedRequest("the request body contains a NUL character",
                                code="nul_character")
+    if is_json and "\\u" in text and lone_surrogate_escape(text):
+        # JSON's \ud800 decodes to a str no UTF-8 encoder takes: the answer echoing it, a
+        # keyed hash of it or the database would fail with a 500 (issue 20, found by the
+        # lean route's tests).
+        raise MalformedRequest("the request body escapes an unpaired UTF-16 surrogate",
+                               code="invalid_encoding")
     if is_json and json_depth_exceeds(text):
         raise MalformedRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels",
                                code="json_too_deep")

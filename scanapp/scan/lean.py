@@ -12,8 +12,10 @@ One code path, not a copy of the Flask one:
 - the body is checked by ``security.check_body_text`` under ``security.body_limit_for`` and
   parsed by ``extensions.load_json``, as Flask's hooks and the view's parser do;
 - it is validated by the documented view's own marshmallow schema (``views.ScanIn``,
-  ``views.PinIn``), and answered by the function the view calls (``views.scan_request`` +
-  ``service.verify_scan``, ``views.pin_check``);
+  ``views.PinIn``) compiled into a plain function (``fastload.compile_loader``: the schema's
+  own fields, validators and hooks, without ``Schema.load``'s bookkeeping; a body it does not
+  plainly accept is handed on, below), and answered by the function the view calls
+  (``views.scan_request`` + ``service.verify_scan``, ``views.pin_check``);
 - rate limits are counted in the limiter's store under its keys by the functions the
   views' hooks call (the scan's own Redis round trip, ``limits.check_pin_limits``);
 - a request this route does not accept as a valid scan body (another content type, no
@@ -41,7 +43,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import marshmallow as ma
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -58,6 +59,7 @@ from ..errors import (
     error_headers,
 )
 from ..extensions import load_json
+from ..fastload import Loader, compile_loader
 from ..security import (
     VALUE_REFUSED,
     body_limit_for,
@@ -90,7 +92,7 @@ class Operation:
     """One documented operation the lean route serves."""
 
     endpoint: str  # the Flask view's endpoint: its body limit, its error answers
-    schema: ma.Schema  # the view's own schema instance
+    load: Loader  # the view's own schema, compiled: the valid body, or None (Flask answers)
     # Before the answer, once the body is valid: refuses (RateLimited) or counts the request.
     admit: Callable[[Flask, str, dict], None]
     answer: Callable[[Flask, dict, str, str], dict]
@@ -98,8 +100,11 @@ class Operation:
     count_refused: bool
 
 
-def _refuse_flooding(app: Flask, address: str, _data: dict) -> None:
-    service.refuse_if_flooding(app, address)
+def _admit_scan(_app: Flask, _address: str, _data: dict) -> None:
+    # Nothing to do: the address was checked before the body was read (``_accepted_body``)
+    # and the scan itself checks and counts its windows (service._limit_windows); a third
+    # check here cost a keyed hash and the windows' keys again, per scan.
+    return None
 
 
 def _count_pin_check(app: Flask, address: str, data: dict) -> None:
@@ -113,8 +118,10 @@ def _scan(app: Flask, data: dict, address: str, user_agent: str) -> dict:
 
 
 OPERATIONS = {
-    SCAN_PATH: Operation("scans.Scans", views.ScanIn(), _refuse_flooding, _scan, True),
-    PIN_PATH: Operation(PIN_ENDPOINT, views.PinIn(), _count_pin_check, views.pin_check, False),
+    SCAN_PATH: Operation("scans.Scans", compile_loader(views.ScanIn()), _admit_scan, _scan,
+                         True),
+    PIN_PATH: Operation(PIN_ENDPOINT, compile_loader(views.PinIn()), _count_pin_check,
+                        views.pin_check, False),
 }
 
 
@@ -180,9 +187,11 @@ class LeanScanRoute:
         try:
             if len(raw) != length:
                 raise _HandOn
-            text = check_body_text(raw, is_json=True)
-            return operation.schema.load(load_json(text))
-        except (_HandOn, MalformedRequest, ValueError, ma.ValidationError):
+            data = operation.load(load_json(check_body_text(raw, is_json=True)))
+            if data is None:
+                raise _HandOn
+            return data
+        except (_HandOn, MalformedRequest, ValueError):
             environ["wsgi.input"] = io.BytesIO(raw)
             raise _HandOn from None
 

@@ -251,6 +251,11 @@ class ScanLimits:
                 found.append(Window(item, identifiers, key))
         return found
 
+    @property
+    def blocking(self) -> bool:
+        """Whether this process refuses any client at all right now (usually not)."""
+        return bool(self._blocked)
+
     def refuse_if_blocked(self, windows: list[Window]) -> None:
         """Refuse at once, without Redis, a client already over a window in this process."""
         if not self._blocked:

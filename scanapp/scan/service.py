@@ -352,6 +352,8 @@ def _address_windows(app: Flask, address: str | None) -> tuple[ScanComponents, l
 
 def refuse_if_flooding(app: Flask, address: str | None) -> None:
     """Before a scan's body is read: refuse an address already over its window here."""
+    if not services(app).scan.limits.blocking:
+        return  # the common case: no keyed hash, no window keys for nothing
     parts, windows = _address_windows(app, address)
     if windows:
         parts.limits.refuse_if_blocked(windows)

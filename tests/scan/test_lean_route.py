@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
@@ -130,12 +132,33 @@ def test_answers_of_the_scan_service_itself_agree(both, body, status):
     (b'{"code": "x", "lat": 1' + b"1" * 60 + b', "lon": 1}', "application/json", 400, None),
     (b'{"code": "\\u0000"}', "application/json", 400, "nul_character"),
     (b'{"code": "\xff\xfe"}', "application/json", 400, "invalid_encoding"),
+    (b'{"code": "\\ud800"}', "application/json", 400, "invalid_encoding"),  # lone surrogate
     (b'{"code": "x", "a": ' + b"[" * 40 + b"]" * 40 + b"}", "application/json", 400,
      "json_too_deep"),
     (b'{"code": "x"}', "text/plain", 422, "validation_error"),  # wrong content type
     (b'code=x', "application/x-www-form-urlencoded", 422, "validation_error"),
     (b'{"code": "x"}', "application/merge-patch+json", None, None),
     (b"", "application/json", None, None),
+    # Wrong types, nulls, edges of every field (the compiled validator, scanapp/fastload.py,
+    # hands all of these to the view).
+    ({"code": None}, "application/json", 422, "validation_error"),
+    ({"code": ["x"]}, "application/json", 422, "validation_error"),
+    ({"code": "x" * 2049}, "application/json", 422, "validation_error"),
+    ({"code": "x", "lat": True, "lon": 1}, "application/json", 422, "validation_error"),
+    ({"code": "x", "lat": "north", "lon": 1}, "application/json", 422, "validation_error"),
+    ({"code": "x", "lat": 90.0000001, "lon": 0}, "application/json", 422, "validation_error"),
+    ({"code": "x", "lat": 0, "lon": -180.5}, "application/json", 422, "validation_error"),
+    ({"code": "x", "lat": 0, "lon": None}, "application/json", 422, "validation_error"),
+    ({"code": "x", "accuracy_m": -1}, "application/json", 422, "validation_error"),
+    ({"code": "x", "accuracy_m": {"m": 1}}, "application/json", 422, "validation_error"),
+    ({"code": "x", "device_id": ""}, "application/json", 422, "validation_error"),
+    ({"code": "x", "source": None}, "application/json", 422, "validation_error"),
+    ({"code": "x", "source": "inspector"}, "application/json", 422, "validation_error"),
+    ({"code": "x", "Code": "y"}, "application/json", 422, "validation_error"),
+    (b'{"code": "x", "code": 5}', "application/json", 422, "validation_error"),
+    (b'{"code": "x", "lat": Infinity, "lon": 1}', "application/json", 400, None),
+    (b'{"code": "x", "lat": 1e999, "lon": 1}', "application/json", 422, "validation_error"),
+    (b'{"code": "x"} trailing', "application/json", 400, None),
 ])
 def test_refused_bodies_get_the_documented_errors(both, body, content_type, status, code):
     lean = both.same_answer(body, content_type=content_type)
@@ -147,6 +170,36 @@ def test_refused_bodies_get_the_documented_errors(both, body, content_type, stat
     if code is not None:
         assert answer["code"] == code
     assert lean.headers["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize("body", [
+    {"code": "not a stamp", "lat": "21.03", "lon": " 105.85 "},  # numbers in strings
+    {"code": "not a stamp", "lat": None, "lon": None, "accuracy_m": None, "device_id": None},
+    {"code": "not a stamp", "lat": 90, "lon": -180, "accuracy_m": 1_000_000},
+    {"code": "not a stamp", "lat": -90.0, "lon": 180.0, "accuracy_m": 0, "source": "consumer"},
+    {"code": "x" * 2048, "device_id": "d" * 128},
+    {"code": "not a stamp", "lat": 21, "lon": 105},
+])
+def test_every_body_the_schema_accepts_is_answered_by_the_lean_route(both, body):
+    both.flask_calls = 0
+    lean = both.same_answer(body)
+    assert lean.status_code == 422 and lean.get_json()["code"] != "validation_error"
+    assert both.flask_calls == 0  # the lean route answered it
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-200, 200),
+                    st.floats(-200, 200), st.sampled_from(["", "x", "consumer", "api", "21.5",
+                                                           "d" * 129]))
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(fields=st.dictionaries(st.sampled_from(["lat", "lon", "accuracy_m", "device_id",
+                                               "source", "colour"]), _values, max_size=4))
+def test_random_bodies_get_the_same_answer_from_both(both, fields):
+    # Not a stamp: nothing is recorded, so the two answers can be compared byte for byte.
+    lean = both.same_answer({"code": "not a stamp", **fields})
+    assert lean.status_code == 422
 
 
 def test_unknown_fields_are_named_in_the_error(both):
