@@ -27,7 +27,9 @@
 # process imports scanapp with MUTANT_UNDER_TEST already set, and runs the module's whole
 # selection for every mutant (about 12 s each for access).
 # Without SCANAPP_TEST_DATABASE_URL / SCANAPP_TEST_REDIS_URL the services-stack tests skip,
-# which is what a mutation run wants except for redis_store (export them for that one).
+# which is what a mutation run wants except for redis_store and service: the scan path's
+# Redis store, its degraded fallback and the forged-code rate-limit round trip run only on
+# the services stack (export them for those; each test then runs on both stacks).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -46,12 +48,12 @@ case "$MODULE" in
   rules)       SRC=scanapp/risk/rules.py;     TESTS='"tests/fraud/test_rules.py", "tests/scan/test_promises.py"' ;;
   engine)      SRC=scanapp/risk/engine.py;    TESTS='"tests/fraud/test_rules.py", "tests/fraud/test_mutants_engine.py", "tests/fraud/test_flag_batches.py", "tests/scan/test_promises.py"' ;;
   security)    SRC=scanapp/security.py;        TESTS='"tests/security/test_headers.py", "tests/security/test_request_limits.py", "tests/security/test_log_hygiene.py", "tests/security/test_promises.py", "tests/security/test_mutants_security.py"' ;;
-  service)     SRC=scanapp/scan/service.py;    TESTS='"tests/scan/test_scan_api.py", "tests/scan/test_mutants_service.py", "tests/scan/test_promises.py", "tests/scan/test_flags_in_background.py"' ;;
+  service)     SRC=scanapp/scan/service.py;    TESTS='"tests/scan/test_scan_api.py", "tests/scan/test_mutants_service.py", "tests/scan/test_service_paths.py", "tests/scan/test_promises.py", "tests/scan/test_flags_in_background.py", "tests/scan/test_pin_attacks.py", "tests/scan/test_rate_limit.py", "tests/scan/test_redis_outage.py"' ;;
   store)       SRC=scanapp/scan/store.py;      TESTS='"tests/scan/test_store_contract.py", "tests/scan/test_mutants_store.py", "tests/scan/test_promises.py"' ;;
   redis_store) SRC=scanapp/scan/redis_store.py; TESTS='"tests/scan/test_store_contract.py", "tests/reliability/test_redis_state.py", "tests/scan/test_redis_outage.py"' ;;
   access)      SRC=scanapp/auth/access.py;     TESTS='"tests/security/test_authorization.py", "tests/auth"'; FRESH_DEFAULT=1 ;;
   auth)        SRC=scanapp/auth/service.py;    TESTS='"tests/security/test_authorization.py", "tests/auth"' ;;
-  webhooks)    SRC=scanapp/fraud/webhooks.py;  TESTS='"tests/fraud/test_webhooks.py", "tests/fraud/test_mutants_webhooks.py"' ;;
+  webhooks)    SRC=scanapp/fraud/webhooks.py;  TESTS='"tests/fraud/test_webhooks.py", "tests/fraud/test_mutants_webhooks.py", "tests/fraud/test_webhooks_delivery.py", "tests/fraud/test_webhook_ssrf.py"' ;;
   *) echo "unknown module $MODULE" >&2; exit 2 ;;
 esac
 # A narrower selection for one run (a time box on a loaded machine), e.g.
@@ -63,7 +65,9 @@ mkdir -p "$WORK"
 # A fresh copy of the code and tests each run; mutmut's own state (mutants/) is kept so a
 # time-boxed run resumes where it stopped.
 rm -rf "$WORK/scanapp" "$WORK/tests"
-cp -rp "$ROOT/scanapp" "$ROOT/pyproject.toml" "$WORK/"
+rm -rf "$WORK/loadtests"
+# loadtests/: some tests start a private Redis with its helpers (tests/scan/test_redis_outage.py).
+cp -rp "$ROOT/scanapp" "$ROOT/loadtests" "$ROOT/pyproject.toml" "$WORK/"
 cp -rp "$TESTS_FROM/tests" "$WORK/"
 find "$WORK" -name __pycache__ -prune -exec rm -rf {} +
 "$PYTHON" - "$WORK/pyproject.toml" "$SRC" "$TESTS" <<'PY'
