@@ -66,7 +66,8 @@ mkdir -p "$WORK"
 # time-boxed run resumes where it stopped.
 rm -rf "$WORK/scanapp" "$WORK/tests"
 rm -rf "$WORK/loadtests"
-# loadtests/: some tests start a private Redis with its helpers (tests/scan/test_redis_outage.py).
+# loadtests/ (also copied into mutants/ by also_copy): some tests start a private Redis with
+# its helpers (tests/scan/test_redis_outage.py).
 cp -rp "$ROOT/scanapp" "$ROOT/loadtests" "$ROOT/pyproject.toml" "$WORK/"
 cp -rp "$TESTS_FROM/tests" "$WORK/"
 find "$WORK" -name __pycache__ -prune -exec rm -rf {} +
@@ -79,7 +80,8 @@ work = os.path.dirname(path)
 tests = ", ".join(t for t in (x.strip() for x in tests.split(","))
                   if os.path.exists(os.path.join(work, t.strip('"'))))
 text = open(path).read()
-text = re.sub(r'^only_mutate = .*$', f'only_mutate = ["{src}"]', text, flags=re.M)
+text = re.sub(r'^only_mutate = .*$', f'only_mutate = ["{src}"]\nalso_copy = ["loadtests"]',
+              text, flags=re.M)
 text = re.sub(r'^pytest_add_cli_args_test_selection = .*$',
               f'pytest_add_cli_args_test_selection = [{tests}]', text, flags=re.M)
 open(path, "w").write(text)

@@ -1,0 +1,62 @@
+"""Scan-service behaviour that mutation testing of scanapp/scan/service.py found untested
+(docs/RELIABILITY.md, "Mutation testing"): what an operator reads in /metrics when PIN
+checks are refused, and the scan path's counters and degraded answers."""
+
+from __future__ import annotations
+
+import re
+
+
+def _metric(client, name: str, **labels) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    pattern = re.escape(name) + (r"\{" + re.escape(inner) + r"\}" if labels else "") + r" (\S+)"
+    found = re.search("^" + pattern + "$", text, flags=re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def _pin(client, stamp, pin, device):
+    return client.post("/api/v1/scans/pin",
+                       json={"code": stamp.uri, "pin": pin, "device_id": device})
+
+
+def test_pin_checks_refused_by_the_lockout_are_counted_as_locked(app, client, issue_stamps):
+    """An operator tells a guessing campaign from wrong PINs by ``result="locked"``."""
+    stamp = issue_stamps(1, pin=True)[0]
+    wrong = "0" * 8 if stamp.pin != "0" * 8 else "1" * 8
+    limit = app.config["PIN_LOCKOUT_FAILURES"]
+    for i in range(limit):
+        assert _pin(client, stamp, wrong, f"g{i}").get_json()["result"] == "wrong_pin"
+    for device in ("owner", "other"):
+        assert _pin(client, stamp, stamp.pin, device).status_code == 429
+    assert _metric(client, "scanapp_pin_checks_total", result="wrong_pin") == limit
+    assert _metric(client, "scanapp_pin_checks_total", result="locked") == 2
+    assert _metric(client, "scanapp_pin_checks_total", result="valid") == 0
+
+
+def test_a_scan_the_database_refused_is_not_left_counted(app, client, issue_stamps,
+                                                          monkeypatch):
+    """The store counts a scan before its row is written (in Redis on the services stack).
+    When the write fails the scan was never acknowledged, so the code's next answer must
+    not count it: the code is reloaded from the database."""
+    from scanapp.services import services
+
+    stamp = issue_stamps(1)[0]
+    post = lambda device: client.post("/api/v1/scans",  # noqa: E731
+                                      json={"code": stamp.uri, "device_id": device})
+    assert post("a").get_json()["scan_count"] == 1
+    sink = services(app).scan.sink
+    real_record = sink.record
+
+    def refuse(row):
+        raise RuntimeError("the database refused the row")
+
+    monkeypatch.setattr(sink, "record", refuse)
+    try:
+        refused = post("b")
+    except RuntimeError:
+        refused = None
+    assert refused is None or refused.status_code >= 500
+    monkeypatch.setattr(sink, "record", real_record)
+    again = post("c").get_json()
+    assert again["scan_count"] == 2 and again["device_count"] == 2
