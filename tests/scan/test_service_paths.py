@@ -60,3 +60,24 @@ def test_a_scan_the_database_refused_is_not_left_counted(app, client, issue_stam
     monkeypatch.setattr(sink, "record", real_record)
     again = post("c").get_json()
     assert again["scan_count"] == 2 and again["device_count"] == 2
+
+
+def test_a_scan_answered_without_redis_tells_the_operator_why(app_factory, issue_stamps,
+                                                              caplog):
+    """The degraded answer is logged with the Redis error's type: the one line an operator
+    has to tell a dead Redis from a slow one."""
+    import logging
+    import socket
+
+    stamp = issue_stamps(1)[0]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]  # nothing listens once closed
+    app = app_factory(REDIS_URL=f"redis://127.0.0.1:{dead}/0", REDIS_CLUSTER=False)
+    with caplog.at_level(logging.WARNING, logger="scanapp.scan.service"):
+        answer = app.test_client().post("/api/v1/scans",
+                                        json={"code": stamp.uri, "device_id": "a"})
+    assert answer.status_code == 200 and answer.get_json()["degraded"] is True
+    said = [r.getMessage() for r in caplog.records if r.name == "scanapp.scan.service"]
+    assert any("redis failed on the scan path (ConnectionError)" in m
+               and "answering from the database" in m for m in said), said
