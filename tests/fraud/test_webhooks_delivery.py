@@ -238,3 +238,21 @@ def test_one_crashing_delivery_does_not_stop_the_pass(app, brand, product, scans
     assert crashed.delivered_at is None and crashed.failed_at is None
     assert crashed.locked_until is not None
     assert any(str(crashed.id) in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_an_address_turned_internal_after_a_failure_counts_every_attempt(
+        app, brand, product, scans, answering):
+    """The delivery log's attempts stay a true count when the host is re-pointed to an
+    internal address between two attempts."""
+    hook = answering(statuses=[500])
+    set_webhook(brand, hook.url)
+    scans.flagged(SERIAL, product["gtin"])
+    assert webhooks.deliver_due(app) == 0
+    with session_scope(app) as session:
+        session.scalar(select(WebhookDelivery)).next_attempt_at = utcnow() - dt.timedelta(1)
+        session.commit()
+    app.config.update(WEBHOOK_ALLOW_PRIVATE=False)
+    assert webhooks.deliver_due(app) == 0
+    (row,) = _rows(app)
+    assert row.attempts == 2 and row.failed_at is not None
+    assert row.last_error == outbound.NOT_PUBLIC and len(hook.requests) == 1
