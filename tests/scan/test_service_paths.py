@@ -81,3 +81,23 @@ def test_a_scan_answered_without_redis_tells_the_operator_why(app_factory, issue
     said = [r.getMessage() for r in caplog.records if r.name == "scanapp.scan.service"]
     assert any("redis failed on the scan path (ConnectionError)" in m
                and "answering from the database" in m for m in said), said
+
+
+def test_a_reload_while_redis_is_down_is_still_a_reload(app_factory, issue_stamps):
+    """The database fallback keeps the reload window: the same phone opening the page
+    again during an outage is not counted again (docs/SCAN.md, reloads)."""
+    import socket
+
+    stamp = issue_stamps(1)[0]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    client = app_factory(REDIS_URL=f"redis://127.0.0.1:{dead}/0",
+                         REDIS_CLUSTER=False).test_client()
+    post = lambda device: client.post("/api/v1/scans",  # noqa: E731
+                                      json={"code": stamp.uri, "device_id": device})
+    first, reload = post("a"), post("a")
+    assert first.status_code == reload.status_code == 200
+    assert reload.get_json()["degraded"] is True
+    assert reload.get_json()["scan_count"] == first.get_json()["scan_count"] == 1
+    assert post("b").get_json()["scan_count"] == 2
