@@ -94,8 +94,10 @@ if [ "$#" -gt 0 ]; then
 fi
 status=0
 if [ "${MUTATION_FRESH:-$FRESH_DEFAULT}" = 1 ]; then
-  # mutmut only writes the mutants here (its own run stops at the forced-fail check).
-  nice -n "$NICE" "$MUTMUT" run --max-children 1 > mutmut-run.log 2>&1 || true
+  # mutmut only writes the mutants here: a name that matches none stops its run after the
+  # coverage pass ("nothing matches"), before it would run any mutant itself.
+  nice -n "$NICE" "$MUTMUT" run --max-children 1 'generate.only.no_such_mutant' \
+    > mutmut-run.log 2>&1 || true
   "$PYTHON" "$ROOT/scripts/mutation_fresh.py" "$SRC" "$BUDGET" "$NICE" "$@" || status=$?
   cp fresh-results.txt results.txt
 else
