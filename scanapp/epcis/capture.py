@@ -36,6 +36,7 @@ import gc
 import json
 import operator
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -74,6 +75,11 @@ ROLES = ("epc", "parent", "child", "input", "output", "epcClass", "childEPCClass
 _gc_lock = threading.Lock()
 _gc_pausers = 0
 _gc_was_enabled = False
+_gc_paused_since = 0.0
+# Captures that overlap without a gap (many clients on one gthread worker) would otherwise
+# keep collection off for good and let cyclic garbage grow: after this long paused, the
+# capture that ends collects once while the others go on.
+GC_MAX_PAUSE_S = 5.0
 
 
 @contextlib.contextmanager
@@ -86,19 +92,26 @@ def paused_gc() -> Iterator[None]:
     of thousands included: measured, a third of the app's CPU per captured event (96 of
     311 us). Collection resumes when the last capture of the process ends (other threads'
     cycles wait that long, a fraction of a second)."""
-    global _gc_pausers, _gc_was_enabled
+    global _gc_pausers, _gc_was_enabled, _gc_paused_since
     with _gc_lock:
         if _gc_pausers == 0:
             _gc_was_enabled = gc.isenabled()
+            _gc_paused_since = time.monotonic()
             gc.disable()
         _gc_pausers += 1
     try:
         yield
     finally:
+        collect = False
         with _gc_lock:
             _gc_pausers -= 1
             if _gc_pausers == 0 and _gc_was_enabled:
                 gc.enable()
+            elif _gc_was_enabled and time.monotonic() - _gc_paused_since > GC_MAX_PAUSE_S:
+                _gc_paused_since = time.monotonic()
+                collect = True
+        if collect:
+            gc.collect()
 
 
 class CaptureHook(Protocol):

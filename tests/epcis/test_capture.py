@@ -212,3 +212,27 @@ def test_paused_gc_nests_and_restores_the_collector():
     with pytest.raises(RuntimeError), paused_gc():
         raise RuntimeError("a failed capture")
     assert gc.isenabled()
+
+
+def test_overlapping_captures_do_not_keep_the_collector_off_for_good(monkeypatch):
+    """Captures that overlap without a gap never let the pause count reach zero; cycles
+    made meanwhile are still collected once the pause has lasted GC_MAX_PAUSE_S."""
+    import gc
+    import weakref
+
+    from scanapp.epcis import capture
+
+    class Node:
+        pass
+
+    monkeypatch.setattr(capture, "GC_MAX_PAUSE_S", 0.0)
+    with capture.paused_gc():  # a long capture on another thread, still running
+        cycle = Node()
+        cycle.self = cycle
+        alive = weakref.ref(cycle)
+        del cycle
+        with capture.paused_gc():  # a short one that ends meanwhile
+            pass
+        assert alive() is None  # collected although the outer capture goes on
+        assert not gc.isenabled()
+    assert gc.isenabled()
