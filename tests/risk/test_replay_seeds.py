@@ -29,3 +29,15 @@ def test_false_alarms_stay_under_half_a_percent_with_the_sybil_attacker(seed):
 def test_the_market_copies_missed_before_are_found(seed):
     market = [o for o in replay(seed)["copies_market"] if o.copy_scans >= 5]
     assert all(o.flagged for o in market)
+
+
+def test_the_trade_off_a_smaller_shelf_costs_shop_items():
+    # docs/FRAUD.md's curve: with the shelf's allowance one party smaller (max_parties 3, a
+    # product setting), one market's copies are all found, and about one shelf item in six
+    # is flagged and its buyer warned. The count of codes that start like a shelf bounds
+    # the median time to the first flag (21 of 40 on seed 2026: the median cannot be 3).
+    default, smaller = replay(2026), replay(2026, {"max_parties": 3})
+    assert sum(o.shelf_like for o in default["copies_market"]) == 21
+    assert not any(o.flagged for o in default["shop_display"])
+    shelves = smaller["shop_display"]
+    assert 0.1 < sum(o.flagged and o.owner_warned for o in shelves) / len(shelves) < 0.25
