@@ -145,16 +145,15 @@ def _shelf_like(events: list[Event]) -> bool:
     no scan of the genuine item between. shop_display's shelf begins that way (assistant,
     shopper, buyer), so no rule can flag such a code by its third copy scan without flagging
     shelves: a bound on the median time to the first flag."""
-    seen: set[str] = set()
-    marks = []
+    phones: list[str] = []
     for event in sorted(events, key=lambda e: e.at):
-        if len(marks) == 3:
-            break
         if not event.copy:
             return False
-        marks.append("again" if event.device in seen else "new")
-        seen.add(event.device)
-    return len(marks) == 3 and marks[:2] == ["new", "new"]
+        phones.append(event.device)
+        if len(phones) == 3:
+            break
+    # (The first phone seen again would be a buyer who left before the second came: sold.)
+    return len(phones) == 3 and phones[0] != phones[1] and phones[2] != phones[0]
 
 
 def summary(seed: int, settings: dict[str, float] | None = None) -> list[str]:

@@ -34,6 +34,11 @@ SHOP_KM = 0.5
 # the stall did not count as having taken it away, and the strangers after them at the
 # stall were not "sold again" (issue 19: copies at one market missed).
 SOLD_AWAY_KM = 1.0
+# Unrelated parties first scanning an item that left its point of sale, all at one other
+# spot (within SHOP_KM of each other), from which the last is a resale (sold_again): a
+# gift's family is one or two parties at the parents' home; a stall selling copies brings
+# a new stranger with every fake.
+STALL_ELSEWHERE = 3
 
 # Defaults for every tunable setting; per-product values override them.
 DEFAULT_SETTINGS: dict[str, float] = {
@@ -346,10 +351,23 @@ def _group(places: list[ScanPlace], s: Mapping[str, float]
     # first scanning it there holds another item with the same code.
     sale = sold_at if sold_at is not None else departed
     if sale is not None:
+        elsewhere: list[tuple[ScanPlace, list[ScanPlace]]] = []
         for group in groups.values():
             first = min((p for p in group if _has_point(p)), key=lambda p: p.at,
                         default=None)
-            if first is not None and first.at > sale and at_shop(first):
+            if first is None or first.at <= sale:
+                continue
+            if at_shop(first):
+                resold.append(group)
+            else:
+                elsewhere.append((first, group))
+        # A second point of sale (STALL_ELSEWHERE): after the item left, unrelated parties
+        # first scanning it at one other spot.
+        elsewhere.sort(key=lambda item: item[0].at)
+        for k, (first, group) in enumerate(elsewhere):
+            before = sum(1 for other, _ in elsewhere[:k]
+                         if (_apart_km(first, other) or 0.0) <= SHOP_KM)
+            if before >= STALL_ELSEWHERE - 1:
                 resold.append(group)
     return list(groups.values()), resold
 

@@ -175,3 +175,32 @@ def test_out_of_market_still_counts_for_a_scan_that_travelled_plausibly():
     now = place(2 * DAY, "buyer", "m-buyer", NHA_TRANG, province="56")
     result = judge(now, *_owner())
     assert result.reasons == ("out_of_market",) and result.risk == 45
+
+
+# -- a second point of sale ---------------------------------------------------------------
+
+def _owner_then_stall(strangers: int) -> list[ScanPlace]:
+    """Seed 4's pattern: the genuine owner bought at a shop 3 km from the market and took it
+    home; then copies' buyers first scan it at a stall in Chợ Đồng Xuân, days apart."""
+    shop = _near(STALL, 3)
+    out = [place(-10 * DAY, "owner", "m-owner", shop),
+           place(-10 * DAY + 5 * HOUR, "owner", "home-owner", _near(STALL, 8))]
+    out += [stranger(day, f"v{day}")[0] for day in (7, 4, 2, 1)[:strangers]]
+    return out
+
+
+def test_a_third_stranger_at_another_spot_after_the_owner_took_it_home_is_a_resale():
+    # A genuine item, once taken home, is not first scanned by three unrelated people at
+    # one other spot: that spot sells copies. Before, the stall's strangers never met the
+    # point of sale (the owner's shop) and waited for a sixth party.
+    *before, now = _owner_then_stall(3)
+    result = judge(now, *before)
+    assert "sold_again" in result.reasons and result.flag and not result.suspicious
+
+
+def test_two_strangers_at_another_spot_are_a_family_not_a_stall():
+    # The gift: the buyer's parents scan it at their home, each on their own mobile data,
+    # days apart. Two parties at one other spot stay unflagged.
+    *before, now = _owner_then_stall(2)
+    result = judge(now, *before)
+    assert "sold_again" not in result.reasons and not result.flag

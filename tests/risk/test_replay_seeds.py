@@ -34,10 +34,11 @@ def test_the_market_copies_missed_before_are_found(seed):
 def test_the_trade_off_a_smaller_shelf_costs_shop_items():
     # docs/FRAUD.md's curve: with the shelf's allowance one party smaller (max_parties 3, a
     # product setting), one market's copies are all found, and about one shelf item in six
-    # is flagged and its buyer warned. The count of codes that start like a shelf bounds
-    # the median time to the first flag (21 of 40 on seed 2026: the median cannot be 3).
+    # is flagged and its buyer warned. Codes that start like a shelf (20 of 40 on seed
+    # 2026) can be flagged by their third copy scan only by the owner's own scans between
+    # the third and the fourth: they bound the median time to the first flag.
     default, smaller = replay(2026), replay(2026, {"max_parties": 3})
-    assert sum(o.shelf_like for o in default["copies_market"]) == 21
+    assert sum(o.shelf_like for o in default["copies_market"]) == 20
     assert not any(o.flagged for o in default["shop_display"])
     shelves = smaller["shop_display"]
     assert 0.1 < sum(o.flagged and o.owner_warned for o in shelves) / len(shelves) < 0.25
