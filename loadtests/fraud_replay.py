@@ -65,12 +65,15 @@ class Outcome:
     flagged: bool = False
     owner_warned: bool = False
     reasons: set[str] = dataclasses.field(default_factory=set)
+    shelf_like: bool = False  # see _shelf_like
 
 
-def replay(seed: int) -> dict[str, list[Outcome]]:
+def replay(seed: int, settings: dict[str, float] | None = None) -> dict[str, list[Outcome]]:
+    rng = dataclasses.replace(MARKET_RANGE, settings=dict(settings or {}))
     rnd = random.Random(seed)
     plan = []
     outcomes: dict[tuple[str, int], Outcome] = {}
+    events_of: dict[tuple[str, int], list[Event]] = {}
     for population in POPULATIONS:
         if population.forged:
             for _ in range(population.size):
@@ -81,7 +84,8 @@ def replay(seed: int) -> dict[str, list[Outcome]]:
         for index in range(population.size):
             key = (population.name, index)
             outcomes[key] = Outcome(population.name)
-            for event in population.make(rnd, index):
+            events_of[key] = population.make(rnd, index)
+            for event in events_of[key]:
                 plan.append((event, key))
     plan.sort(key=lambda item: item[0].at)
     states: dict[tuple[str, int], CodeState] = defaultdict(CodeState)
@@ -110,7 +114,7 @@ def replay(seed: int) -> dict[str, list[Outcome]]:
                 counted = True
             facts = ScanFacts(serial=serial, gtin="0", place=place, standing="genuine",
                               is_repeat_of_same_device=not counted)
-            result = assess(facts, history, MARKET_RANGE)
+            result = assess(facts, history, rng)
             if result.suspicious and not event.copy:
                 outcome.owner_warned = True
         else:
@@ -119,7 +123,7 @@ def replay(seed: int) -> dict[str, list[Outcome]]:
             facts = ScanFacts(serial=serial, gtin="0", kind="pin", standing="genuine",
                               place=ScanPlace(at=event.at, device_hash=event.device,
                                               network=event.network))
-            result = assess(facts, state.history(), MARKET_RANGE)
+            result = assess(facts, state.history(), rng)
             counted = True
         if event.copy:
             outcome.copy_scans += 1
@@ -129,13 +133,31 @@ def replay(seed: int) -> dict[str, list[Outcome]]:
             outcome.flagged = True
             outcome.reasons.update(result.reasons)
     by_population: dict[str, list[Outcome]] = defaultdict(list)
-    for outcome in outcomes.values():
+    for key, outcome in outcomes.items():
+        outcome.shelf_like = _shelf_like(events_of[key])
         by_population[outcome.population].append(outcome)
     return by_population
 
 
-def summary(seed: int) -> list[str]:
-    by_population = replay(seed)
+def _shelf_like(events: list[Event]) -> bool:
+    """Whether a copied code's first three copy scans are what a shop shelf's first three
+    parties are: three new phones, or two and the second seen again (taking it home), with
+    no scan of the genuine item between. shop_display's shelf begins that way (assistant,
+    shopper, buyer), so no rule can flag such a code by its third copy scan without flagging
+    shelves: a bound on the median time to the first flag."""
+    phones: list[str] = []
+    for event in sorted(events, key=lambda e: e.at):
+        if not event.copy:
+            return False
+        phones.append(event.device)
+        if len(phones) == 3:
+            break
+    # (The first phone seen again would be a buyer who left before the second came: sold.)
+    return len(phones) == 3 and phones[0] != phones[1] and phones[2] != phones[0]
+
+
+def summary(seed: int, settings: dict[str, float] | None = None) -> list[str]:
+    by_population = replay(seed, settings)
     lines = [f"seed {seed}"]
     genuine = flagged = 0
     firsts = []
@@ -159,7 +181,9 @@ def summary(seed: int) -> list[str]:
                 f"  {population.name:15} {n_flagged:4}/{len(items):4} flagged, eligible "
                 f"{sum(o.flagged for o in eligible)}/{len(eligible)}, median first "
                 f"{statistics.median(first) if first else None}, max "
-                f"{max(first) if first else None}, owner warned {warned}")
+                f"{max(first) if first else None}, owner warned {warned}"
+                + (f", like a shelf by the 3rd copy scan {sum(o.shelf_like for o in items)}"
+                   if population.name == "copies_market" else ""))
     lines.append(f"  all genuine {flagged}/{genuine} = {100 * flagged / genuine:.2f} %, "
                  f"all copied median first {statistics.median(firsts)}")
     return lines
@@ -168,9 +192,16 @@ def summary(seed: int) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, action="append")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a product's fraud setting (e.g. max_parties=3), as a brand "
+                             "would set it: for trade-off curves")
     args = parser.parse_args(argv)
+    settings = {}
+    for item in args.setting:
+        name, _, value = item.partition("=")
+        settings[name] = float(value)
     for seed in args.seed or [2026]:
-        for line in summary(seed):
+        for line in summary(seed, settings):
             print(line)
     return 0
 

@@ -29,9 +29,16 @@ from .facts import CodeHistory, RangeFacts, ScanFacts, ScanPlace
 # counted as one more stranger at the shelf (seed 7's shop_display false alarm, issue 19).
 SHOP_KM = 0.5
 # A phone that scanned the item there and later this far away has taken it from the shop
-# (home, even a short walk from the market). Four times SHOP_KM, so that a family living by
-# the shop, one fix a little off, is not "back at the shop".
-SOLD_AWAY_KM = 2.0
+# (home, even a short walk from the market). Twice SHOP_KM, accuracy radii subtracted: a
+# phone a kilometre from the shelf is not at it. At 2 km, a copy's buyer living 1.3 km from
+# the stall did not count as having taken it away, and the strangers after them at the
+# stall were not "sold again" (issue 19: copies at one market missed).
+SOLD_AWAY_KM = 1.0
+# Unrelated parties first scanning an item that left its point of sale, all at one other
+# spot (within SHOP_KM of each other), from which the last is a resale (sold_again): a
+# gift's family is one or two parties at the parents' home; a stall selling copies brings
+# a new stranger with every fake.
+STALL_ELSEWHERE = 3
 
 # Defaults for every tunable setting; per-product values override them.
 DEFAULT_SETTINGS: dict[str, float] = {
@@ -63,7 +70,10 @@ DEFAULT_SETTINGS: dict[str, float] = {
     # shop assistant and a shopper or two, then one household buys it; copies of one code
     # sold at one market bring a new party with every fake.
     "max_parties": 4.0,
-    "household_km": 10.0,
+    # One household's phones are at one home (radii subtracted). At 10 km, anyone in the
+    # city within two hours was "one household": a copy's buyers at home joined the next
+    # stranger at the stall, and copies at one market went unseen.
+    "household_km": 2.0,
     "household_window_s": 7200.0,
     # Unrelated parties that first scan the code at its point of sale after the item left
     # it (see sold_again): a genuine item is sold once.
@@ -74,7 +84,9 @@ DEFAULT_SETTINGS: dict[str, float] = {
     # Parties that carried the item from one place to another (farther than carry_km,
     # accuracy radii subtracted): a genuine item is carried home by one buyer.
     "max_carriers": 1.0,
-    "carry_km": 3.0,
+    # A phone seen 1.5 km from where it first scanned the item (radii subtracted) took it
+    # somewhere: a copy's buyer walking home from the market is a carrier too.
+    "carry_km": 1.5,
     # Counted scans by one phone within 24 hours: a buyer checks at the shop, at home,
     # once more; a stall showing one genuine stamp to every customer goes on and on.
     "max_device_scans_day": 4.0,
@@ -265,6 +277,14 @@ def _group(places: list[ScanPlace], s: Mapping[str, float]
 
     first_of: dict[str, int] = {}
     window = s["household_window_s"]
+    located = sorted((i for i, p in enumerate(places) if _has_point(p)),
+                     key=lambda i: places[i].at)
+    origin = places[located[0]] if located else None
+    # Where the item was first seen (the point of sale), closeness in place and time says
+    # "strangers at one shop", not "one household": shoppers at a shelf, buyers at a stall
+    # selling copies. Only device and network join a party there.
+    near_origin = [origin is not None and (_apart_km(p, origin) or 0.0) <= SHOP_KM
+                   for p in places]
     for i, place in enumerate(places):
         for key in (f"d:{place.device_hash}" if place.device_hash else None, place.network):
             if key is None:
@@ -278,15 +298,12 @@ def _group(places: list[ScanPlace], s: Mapping[str, float]
             if abs((place.at - other.at).total_seconds()) > window:
                 continue
             km = _apart_km(place, other)
-            if km is not None and km <= s["household_km"]:
+            if km is not None and km <= s["household_km"] \
+                    and not (near_origin[i] or near_origin[j]):
                 union(i, j)
-    located = sorted((i for i, p in enumerate(places) if _has_point(p)),
-                     key=lambda i: places[i].at)
     sold_at: dt.datetime | None = None
     departed: dt.datetime | None = None
-    if located:
-        origin = places[located[0]]
-
+    if origin is not None:
         def at_shop(p: ScanPlace) -> bool:
             return (_apart_km(p, origin) or 0.0) <= SHOP_KM
 
@@ -334,20 +351,41 @@ def _group(places: list[ScanPlace], s: Mapping[str, float]
     # first scanning it there holds another item with the same code.
     sale = sold_at if sold_at is not None else departed
     if sale is not None:
+        elsewhere: list[tuple[ScanPlace, list[ScanPlace]]] = []
         for group in groups.values():
             first = min((p for p in group if _has_point(p)), key=lambda p: p.at,
                         default=None)
-            if first is not None and first.at > sale and at_shop(first):
+            if first is None or first.at <= sale:
+                continue
+            if at_shop(first):
+                resold.append(group)
+            else:
+                elsewhere.append((first, group))
+        # A second point of sale (STALL_ELSEWHERE): after the item left, unrelated parties
+        # first scanning it at one other spot.
+        elsewhere.sort(key=lambda item: item[0].at)
+        for k, (first, group) in enumerate(elsewhere):
+            before = sum(1 for other, _ in elsewhere[:k]
+                         if (_apart_km(first, other) or 0.0) <= SHOP_KM)
+            if before >= STALL_ELSEWHERE - 1:
                 resold.append(group)
     return list(groups.values()), resold
 
 
 def carriers(groups: list[list[ScanPlace]], carry_km: float) -> int:
-    """Parties seen in two places farther apart than ``carry_km`` (radii subtracted)."""
+    """Parties with a phone seen in two places farther apart than ``carry_km`` (radii
+    subtracted). One phone, not the party: a person carries an item with their phone, while
+    two phones of one party in two places are two people (or one client declaring made-up
+    devices and places on one network, issue 19's sybil: its scans minutes and 10 km apart
+    made a second "carrier" and flagged the genuine code)."""
     count = 0
     for group in groups:
-        located = [p for p in group if _has_point(p)]
+        by_device: dict[str, list[ScanPlace]] = {}
+        for p in group:
+            if _has_point(p) and p.device_hash:
+                by_device.setdefault(p.device_hash, []).append(p)
         if any((_apart_km(a, b) or 0.0) > carry_km
+               for located in by_device.values()
                for i, a in enumerate(located) for b in located[:i]):
             count += 1
     return count
@@ -557,7 +595,13 @@ def out_of_market(scan, history, rng, s) -> float:
     if not _has_point(here) or not here.province:
         return 0.0
     # A coarse fix whose circle reaches into the market may well be inside it.
-    return 0.0 if possible_provinces(here) & set(rng.market_regions) else 1.0
+    if possible_provinces(here) & set(rng.market_regions):
+        return 0.0
+    # Out of market says where the genuine item was sold (diversion). A scan already judged
+    # impossible travel is not the genuine item, so where it is says nothing more: counting
+    # it twice made one stranger's far scan (or one address's first made-up one) a flag
+    # of 70 where impossible travel alone gave 45 (issue 19, the sybil population).
+    return 0.0 if impossible_travel(scan, history, rng, s) > 0 else 1.0
 
 
 def _standing_is(standing: str) -> Callable:

@@ -59,8 +59,9 @@ def test_a_new_phone_at_the_shop_after_the_item_was_carried_away_unscanned_is_so
 
 
 def test_a_scan_just_within_carry_km_has_not_taken_the_item_away():
-    # The boundary: the first scan farther than carry_km (3 km) marks the departure; one at
-    # 2.8 km may be the shop's neighbourhood (and nobody is known to have bought it there).
+    # The boundary: the first scan farther than carry_km (1.5 km) marks the departure; one
+    # 200 m closer may be the shop's neighbourhood (and nobody is known to have bought it
+    # there).
     now = place(0, "stranger", "m-stranger", STALL)
     assert "sold_again" not in judge(now, *_left_unscanned(home_km=CARRY_KM - 0.2)).reasons
 

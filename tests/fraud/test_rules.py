@@ -658,9 +658,9 @@ def test_a_new_phone_at_the_stall_after_the_buyer_took_it_home_is_a_copy():
 
 
 def test_a_short_walk_home_from_the_market_still_takes_the_item_away():
-    # Home 2.5 km from the stall: closer than carry_km (3), farther than SOLD_AWAY_KM.
+    # Home 1.2 km from the stall: closer than carry_km (1.5), farther than SOLD_AWAY_KM (1).
     now = place(0, device="second", network="m-second", point=MARKET_STALL, province="01")
-    result = assess(scan(now), _history(*_stall_buyer(2, "first", home_km=2.5)), rng())
+    result = assess(scan(now), _history(*_stall_buyer(2, "first", home_km=1.2)), rng())
     assert "sold_again" in result.reasons
 
 
@@ -682,14 +682,14 @@ def test_shoppers_at_the_shelf_before_the_buyer_are_not_sold_again():
 
 
 def test_a_family_living_by_the_shop_is_not_back_at_the_shop():
-    # The buyer lives 1.5 km from the shop (within SOLD_AWAY_KM): their home scan does not
-    # mark a sale, so a spouse on mobile data at home 0.9 km from the shop (a fix a little
-    # off) the next day is not a new buyer.
+    # The buyer lives 0.8 km from the shop (within SOLD_AWAY_KM, 1 km): their home scan does
+    # not mark a sale, so a spouse on mobile data at home 0.45 km from the shop (a fix a
+    # little off) the next day is not a new buyer.
     shop = (21.0285, 105.8542)
     buyer = place(-DAY, device="buyer", network="mb", point=shop, province="01")
-    home = place(-DAY + 240, device="buyer", network="home", point=_near(shop, 1.5),
+    home = place(-DAY + 240, device="buyer", network="home", point=_near(shop, 0.8),
                  province="01")
-    now = place(0, device="spouse", network="ms", point=_near(shop, 0.9), province="01")
+    now = place(0, device="spouse", network="ms", point=_near(shop, 0.45), province="01")
     assert "sold_again" not in assess(scan(now), _history(buyer, home), rng()).reasons
 
 
