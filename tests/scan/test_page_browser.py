@@ -156,9 +156,13 @@ def test_recall_banner_sits_above_everything(browser, live_server, issue_stamps,
         top = page.evaluate(
             "document.querySelector('#scan').firstElementChild.nextElementSibling.id")
         assert top == "recall-banner"
-        verdict = page.locator("#verdict")
-        verdict.wait_for(state="visible")  # the page's script may still be filling it in
-        assert banner.bounding_box()["y"] < verdict.bounding_box()["y"]
+        # Both boxes read in one step once laid out: the page's script may still be filling
+        # the verdict in, and two separate reads could fall on either side of a re-render.
+        page.wait_for_function(
+            "() => { const b = document.getElementById('recall-banner'),"
+            " v = document.getElementById('verdict');"
+            " return !!(b && v && b.getClientRects().length && v.getClientRects().length"
+            " && b.getBoundingClientRect().top < v.getBoundingClientRect().top); }")
         page.screenshot(path=str(artifacts_dir / f"page-recall-banner-{stack.name}.png"),
                         full_page=True)
     finally:
