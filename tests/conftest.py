@@ -12,7 +12,7 @@ the embedded stack.
 
 Isolation: each test run creates its own PostgreSQL schema (dropped at the end) and its
 own SQLite file; each test gets its own Redis key prefix and deletes only those keys. Each
-pytest-xdist worker (scripts/test.sh runs two) is a test run of its own in that sense.
+pytest-xdist worker (`-n 2`, not the default: tests/README.md) is a test run of its own too.
 
 Database rows, by default, are never really committed: the test's app runs on one database
 connection inside a transaction that is rolled back when the test ends, and each commit of
