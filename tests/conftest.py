@@ -7,8 +7,12 @@ Every test that takes ``app`` (or anything built on it) runs once per *stack*:
   ``SCANAPP_TEST_REDIS_URL``; skipped with the reason when they are not set, and a hard
   failure instead when ``SCANAPP_TEST_REQUIRE_SERVICES=1`` (CI sets it).
 
+A test marked ``no_storage`` (its app touches neither the database nor Redis) runs once, on
+the embedded stack.
+
 Isolation: each test run creates its own PostgreSQL schema (dropped at the end) and its
-own SQLite file; each test gets its own Redis key prefix and deletes only those keys.
+own SQLite file; each test gets its own Redis key prefix and deletes only those keys. Each
+pytest-xdist worker (`-n 2`, not the default: tests/README.md) is a test run of its own too.
 
 Database rows, by default, are never really committed: the test's app runs on one database
 connection inside a transaction that is rolled back when the test ends, and each commit of
@@ -45,7 +49,11 @@ REDIS_CLUSTER = os.environ.get("SCANAPP_TEST_REDIS_CLUSTER", "0") == "1"
 REQUIRE = os.environ.get("SCANAPP_TEST_REQUIRE_SERVICES", "0") == "1"
 
 # No test writes into the repository's instance/ folder (embedded database, dev secrets).
-os.environ.setdefault("SCANAPP_INSTANCE_PATH", tempfile.mkdtemp(prefix="scanapp-instance-"))
+# One folder per process: pytest-xdist's workers inherit the controller's environment, and
+# a folder made by the controller would be shared by every worker.
+if "SCANAPP_INSTANCE_PATH" not in os.environ or os.environ.get("SCANAPP_TEST_OWN_INSTANCE"):
+    os.environ["SCANAPP_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="scanapp-instance-")
+    os.environ["SCANAPP_TEST_OWN_INSTANCE"] = "1"
 
 def _memoize_werkzeug_url_builders() -> None:
     """Compile each URL builder once per test run instead of once per app.
@@ -195,6 +203,18 @@ def stack(request) -> Stack:
     return request.getfixturevalue(f"{request.param}_stack")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc):
+    """``no_storage`` tests run once, on the embedded stack: a second stack would run the
+    same code again (their app touches neither the database nor Redis; the ``app``
+    fixture checks that it does not). A parametrize marker, as a test would write it, so
+    that the fixture's own two params step aside."""
+    if (metafunc.definition.get_closest_marker("no_storage") is not None
+            and "stack" in metafunc.fixturenames):
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize("stack", ["embedded"], indirect=True))
+
+
 def _wipe_database(app) -> None:
     from scanapp.db import get_engine
 
@@ -307,6 +327,23 @@ def commits_for_real(request) -> bool:
             or not COMMITTED_FIXTURES.isdisjoint(request.fixturenames))
 
 
+def _count_statements(application, shared):
+    """A function giving the SQL statements the app ran from now on: every engine of the
+    test in rollback mode (they share ``shared``), the app's engine when committed."""
+    if shared is not None:
+        before = shared.statements
+        return lambda: shared.statements - before
+    from scanapp.db import get_engine
+
+    ran = [0]
+
+    def count(*_args):
+        ran[0] += 1
+
+    sa.event.listen(get_engine(application), "before_cursor_execute", count)
+    return lambda: ran[0]
+
+
 @pytest.fixture
 def app(stack, request, monkeypatch):
     """The test's app on its stack. By default on one connection rolled back at the end
@@ -317,10 +354,15 @@ def app(stack, request, monkeypatch):
         monkeypatch.setattr(scanapp_db, "make_engine",
                             engine_factory(shared, scanapp_db.make_engine))
     application = build_app(stack)
+    statements = _count_statements(application, shared)
     yield application
     for hook in application.extensions.get("scanapp.shutdown_hooks", []):
         hook()
     application.extensions["scanapp.shutdown_hooks"] = []
+    if request.node.get_closest_marker("no_storage") is not None:
+        ran = statements()
+        assert ran == 0, (f"marked no_storage but ran {ran} SQL statements: remove the "
+                          "marker so the test runs on both stacks")
     if shared is None:
         _wipe_database(application)
     _wipe_redis(application)

@@ -52,6 +52,7 @@ class SharedConnection:
         self._stack: list[_Savepoint] = []
         self._names = itertools.count()
         self._threads: set[int] = set()
+        self.statements = 0  # run by the code under test (conftest's no_storage check)
         if self.sqlite:
             # The sqlite3 module's own implicit transactions would commit behind our back.
             self._saved_isolation = self.dbapi.isolation_level
@@ -180,6 +181,7 @@ class _Cursor:
 
     def _run(self, method, statement, *args, **kwargs):
         with self._conn._shared.lock:
+            self._conn._shared.statements += 1
             self._conn.before(statement)
             try:
                 return method(statement, *args, **kwargs)

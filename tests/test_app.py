@@ -69,6 +69,7 @@ def test_readiness_reports_a_dead_redis(app_factory):
     assert response.get_json()["checks"]["redis"].startswith("unavailable")
 
 
+@pytest.mark.no_storage
 def test_openapi_lists_product_and_key_endpoints(client):
     spec = client.get("/api/openapi.json").get_json()
     for path in ("/api/v1/products", "/api/v1/products/{product_id}", "/api/v1/keys",
@@ -77,6 +78,7 @@ def test_openapi_lists_product_and_key_endpoints(client):
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
+@pytest.mark.no_storage
 def test_api_docs_render_without_a_cdn(client):
     page = client.get("/api/docs")
     assert page.status_code == 200
@@ -86,6 +88,7 @@ def test_api_docs_render_without_a_cdn(client):
         assert asset.status_code == 200
 
 
+@pytest.mark.no_storage
 def test_unknown_api_path_is_json_404(client):
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
@@ -103,6 +106,7 @@ def test_cli_creates_key_printed_alone_on_last_line(runner, client):
     assert me.get_json()["role"] == "brand"
 
 
+@pytest.mark.no_storage
 def test_cli_rejects_unknown_role(runner):
     result = runner.invoke(args=["keys", "create", "--role", "king", "--org", "X"])
     assert result.exit_code != 0

@@ -1,3 +1,7 @@
+import pytest
+
+
+@pytest.mark.no_storage
 def test_docs_page_renders_in_a_browser(browser, live_server, artifacts_dir):
     page = browser.new_page()
     page.goto(live_server + "/api/docs")

@@ -67,6 +67,7 @@ def raising_app(app_factory):
     return fresh
 
 
+@pytest.mark.no_storage
 @pytest.mark.parametrize("kind", list(HTTP_STATUS), ids=lambda cls: cls.__name__)
 def test_json_and_html_answer_the_tables_status(raising_app, kind):
     response = raising_app.test_client().get(f"/raise/{kind.__name__}")

@@ -99,6 +99,7 @@ def test_key_creation_validates_role_and_org(admin):
     assert "org" in no_org.get_json()["errors"]
 
 
+@pytest.mark.no_storage
 def test_anonymous_actor_gets_401(anonymous: Actor):
     assert anonymous.get("/api/v1/products").status_code == 401
 

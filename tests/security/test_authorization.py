@@ -199,6 +199,7 @@ def call(actor, method: str, url: str):
     return response
 
 
+@pytest.mark.no_storage
 def test_every_endpoint_is_classified(app):
     unclassified = []
     for method, endpoint, url in routes(app):
@@ -281,6 +282,7 @@ def test_public_endpoints_answer_without_a_key(app, anonymous):
         assert response.status_code < 500, (method, url, response.status_code)
 
 
+@pytest.mark.no_storage
 def test_dashboard_pages_need_a_signed_in_session(app, anonymous, make_actor):
     for method, endpoint, url in routes(app):
         if endpoint not in DASHBOARD:

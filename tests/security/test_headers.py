@@ -81,6 +81,7 @@ def test_every_html_page_sends_a_strict_csp(app, client):
             assert_strict_page_csp(response)
 
 
+@pytest.mark.no_storage
 def test_inline_script_runs_only_with_the_requests_nonce(app, client):
     @app.get("/_test/nonce-page")
     def nonce_page():
@@ -98,6 +99,7 @@ def test_inline_script_runs_only_with_the_requests_nonce(app, client):
     assert nonces[0] != nonces[1]  # a nonce that repeats is no nonce
 
 
+@pytest.mark.no_storage
 def test_page_without_nonce_use_gets_no_nonce(app, client):
     @app.get("/_test/plain-page")
     def plain_page():
@@ -107,6 +109,7 @@ def test_page_without_nonce_use_gets_no_nonce(app, client):
     assert scripts == ["'self'"]
 
 
+@pytest.mark.no_storage
 def test_swagger_ui_inline_script_is_allowed_by_hash_only(client):
     with client.get("/api/docs") as response:
         scripts = csp_directives(response)["script-src"]
@@ -115,6 +118,7 @@ def test_swagger_ui_inline_script_is_allowed_by_hash_only(client):
     assert set(scripts) == {"'self'", *hashes}
 
 
+@pytest.mark.no_storage
 def test_production_over_https_sends_hsts(app_factory):
     app = app_factory(ENV="production", PRODUCTION=True,
                       PUBLIC_BASE_URL="https://scan.example.vn",
@@ -125,6 +129,7 @@ def test_production_over_https_sends_hsts(app_factory):
 
 
 @pytest.mark.browser
+@pytest.mark.no_storage
 def test_docs_page_runs_under_its_csp_in_a_real_browser(browser, live_server):
     """The CSP must not break the pages it protects: Chromium reports every violation."""
     page = browser.new_page()
@@ -138,6 +143,7 @@ def test_docs_page_runs_under_its_csp_in_a_real_browser(browser, live_server):
 
 
 @pytest.mark.browser
+@pytest.mark.no_storage
 def test_browser_refuses_an_injected_inline_script(app, browser, live_server):
     @app.get("/_test/injected")
     def injected():

@@ -36,6 +36,7 @@ def test_redact_keeps_what_an_operator_needs():
         "scan of 08934567890120 in province 79: verdict authentic"
 
 
+@pytest.mark.no_storage
 def test_every_logger_is_redacted_even_ones_added_later(app, caplog):
     caplog.set_level(logging.DEBUG)
     logging.getLogger("some.library.added.later").warning("connecting with %s", RAW_KEY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.mark.no_storage
 def test_metrics_refused_outside_the_scrape_network(client):
     response = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.5"},
                           headers={"Origin": "https://evil.example"})
@@ -31,6 +32,7 @@ def test_metrics_with_the_scrape_token_from_anywhere(app_factory):
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.9.3.4"}).status_code == 200
 
 
+@pytest.mark.no_storage
 def test_a_client_behind_the_proxy_cannot_pass_as_the_scrape_network(app_factory):
     app = app_factory(PROXY_HOPS=1)
     response = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"},

@@ -26,6 +26,7 @@ def test_oversized_body_is_413_json(brand):
     assert "1048576" in body["message"]
 
 
+@pytest.mark.no_storage
 def test_oversized_body_is_refused_even_where_no_view_reads_it(anonymous):
     response = anonymous.post("/healthz", data=b"x" * (2 * 1024 * 1024))
     assert_error(response, 413, "payload_too_large")
@@ -125,6 +126,7 @@ def test_non_utf8_json_is_400(brand):
     assert_error(response, 400, "invalid_encoding")
 
 
+@pytest.mark.no_storage
 def test_non_utf8_form_body_is_400(anonymous):
     response = anonymous.post("/healthz", data=b"name=caf\xe9",
                               content_type="application/x-www-form-urlencoded")

@@ -74,6 +74,7 @@ def test_serial_moved_to_another_gtin_or_lot_fails(codec):
 
 @pytest.mark.parametrize("serial", ["", "ABC", "0" * 19, "0" * 21, "0UUUUUUUUUUUUUUUUUUU",
                                     "0abcdefghjkmnpqrstvw", "0000000000000000000!"])
+@pytest.mark.no_storage
 def test_malformed_serials_say_bad_format(codec, serial):
     with pytest.raises(InvalidSerial) as caught:
         codec.verify(serial, GTIN, None)

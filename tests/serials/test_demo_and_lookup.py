@@ -37,6 +37,7 @@ def test_demo_step_issues_an_activated_range_once(app, make_actor):
     assert [(r["status"], r["quantity"], r["pin"]) for r in ranges] == [("activated", 12, True)]
 
 
+@pytest.mark.no_storage
 def test_pins_are_8_digits_stable_and_checked(app, app_factory):
     with app.app_context():
         pins = [pin_for(seq, app) for seq in range(200)]
