@@ -38,7 +38,11 @@ bind = _env("BIND", "127.0.0.1:8000")
 # per-code summary read, I/O that yields) and gevent's tail is measured on a quiet machine:
 # in the interleaved rounds of 2026-11-30 (docs/PERFORMANCE.md, "Issue 20 continued", a
 # loaded machine) gevent's p99 at half saturation was 288-1268 ms against gthread's 273-869,
-# and gevent's own stall monitor found no recurring stretch of scanapp's Python.
+# and gevent's own stall monitor found no recurring stretch of scanapp's Python. On the
+# quiet machine after session 5's merges ("Everything merged") gevent gave 1,813-1,876
+# scans/s at 0.75-0.81 ms app CPU against gthread's 851-1,254 at 1.03-1.36, p99 at half
+# saturation 50.8 and 28.4 ms against 110.9 and 22.1: two rounds, not the five the switch
+# waits for, so the default stays until those runs are taken.
 # gunicorn patches the standard library before the app loads under gevent; redis-py uses
 # plain sockets and psycopg 3 detects gevent and waits on its hub.
 worker_class = _env("WORKER_CLASS", "gthread")
