@@ -14,6 +14,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
+from scanapp.redis_client import ScriptPipeline
 from scanapp.scan.redis_store import bucket_of
 from scanapp.serials.stamps import stamp_uri
 from scanapp.services import services
@@ -72,8 +73,19 @@ def recorder(monkeypatch):
             rec.commands.append(command.args if hasattr(command, "args") else command[0])
         return pipeline_execute(self, *args, **kwargs)
 
+    # The single-node client's own pipeline (scanapp.redis_client.ScriptPipeline) packs
+    # EVALSHA batches itself instead of calling Pipeline.execute: spy on it too.
+    script_execute = ScriptPipeline.execute
+
+    def spy_script_pipeline(self, *args, **kwargs):
+        # (a batch it hands to Pipeline.execute is recorded twice: harmless for the check)
+        for command in self.command_stack:
+            rec.commands.append(command.args if hasattr(command, "args") else command[0])
+        return script_execute(self, *args, **kwargs)
+
     monkeypatch.setattr(redis.Redis, "execute_command", spy)
     monkeypatch.setattr(redis.client.Pipeline, "execute", spy_pipeline)
+    monkeypatch.setattr(ScriptPipeline, "execute", spy_script_pipeline)
     return rec
 
 
