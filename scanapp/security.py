@@ -158,6 +158,8 @@ def missing_security_headers(config, present: set[str], environ: dict,
 # A \uD800-\uDFFF escape (an odd number of backslashes before the u: not an escaped
 # backslash followed by the letter u).
 _SURROGATE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u([dD][89a-fA-F][0-9a-fA-F]{2})")
+# A \u0000 escape, by the same rule: "\\u0000" is a backslash and the text "u0000".
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def lone_surrogate_escape(text: str) -> bool:
@@ -279,7 +281,7 @@ def check_body_text(data: bytes, is_json: bool) -> str:
     except UnicodeDecodeError as exc:
         raise MalformedRequest(f"the request body is not valid UTF-8 (byte {exc.start})",
                                code="invalid_encoding") from None
-    if "\x00" in text or (is_json and "\\u0000" in text):
+    if "\x00" in text or (is_json and "\\u0000" in text and _NUL_ESCAPE.search(text)):
         raise MalformedRequest("the request body contains a NUL character",
                                code="nul_character")
     if is_json and "\\u" in text and lone_surrogate_escape(text):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scanapp.security import lone_surrogate_escape
@@ -53,3 +53,25 @@ def test_a_surrogate_pair_is_a_character_like_any_other(client):
     response = client.post("/api/v1/scans", data=b'{"code": "\\ud83d\\ude00"}',
                            content_type="application/json")
     assert response.status_code == 422  # not a stamp, as any other text
+
+
+@settings(max_examples=2000, deadline=None)
+@example(value="\\u0000")  # a Windows-ish path or a code sample, not a NUL
+@example(value="\\\x00")
+@example(value="\\\\u0000")
+@given(value=st.text(alphabet=st.sampled_from(["\\", "u", "0", "\x00", "a", '"']),
+                     max_size=12))
+def test_the_nul_check_refuses_exactly_the_bodies_that_hold_a_nul(value):
+    """An escaped backslash followed by the text "u0000" is not a NUL character: only a
+    body whose decoded strings hold one is refused."""
+    from scanapp.errors import MalformedRequest
+    from scanapp.security import check_body_text
+
+    text = json.dumps({"name": value})
+    try:
+        check_body_text(text.encode(), is_json=True)
+        refused = False
+    except MalformedRequest as exc:
+        assert exc.code == "nul_character"
+        refused = True
+    assert refused == ("\x00" in json.loads(text)["name"])
