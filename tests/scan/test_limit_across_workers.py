@@ -21,7 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PORT = 18431  # engineer i15's range
+
+
+def _free_port() -> int:
+    # A port nobody listens on now: a fixed one met other runs' servers on a shared machine
+    # (connection resets, timeouts).
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+PORT = _free_port()
 
 
 def _post(uri: str) -> int:
